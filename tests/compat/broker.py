@@ -1,0 +1,200 @@
+"""Start/stop a Takhin broker process for the compatibility suites.
+
+`BrokerProcess` owns one data directory and one pair of loopback ports for its
+whole life, so `restart()` (after `stop()` or `kill9()`) brings the broker back
+on the same data and the same bootstrap address — what crash tests need.
+
+If the environment variable COMPAT_BOOTSTRAP=host:port is set, the fixtures in
+conftest.py use that external broker instead (e.g. Apache Kafka as an oracle).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_BIN = REPO_ROOT / "target" / "debug" / "takhin"
+
+
+def takhin_bin() -> str:
+    return os.environ.get("TAKHIN_BIN", str(DEFAULT_BIN))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_kafka_ready(bootstrap: str, deadline_s: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    """Poll until a Kafka ApiVersions+Metadata round trip works (librdkafka admin
+    list_topics), with backoff. Raises RuntimeError on timeout or if `proc` exits."""
+    from confluent_kafka.admin import AdminClient
+
+    end = time.monotonic() + deadline_s
+    delay = 0.1
+    last_err: Exception | None = None
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"broker exited early with code {proc.returncode}")
+        # Cheap TCP probe first, so we don't spin up librdkafka threads needlessly.
+        host, port = bootstrap.rsplit(":", 1)
+        try:
+            with socket.create_connection((host, int(port)), timeout=0.5):
+                pass
+        except OSError as e:
+            last_err = e
+        else:
+            try:
+                admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000})
+                md = admin.list_topics(timeout=2)
+                if md.brokers:
+                    return
+                last_err = RuntimeError("metadata has no brokers")
+            except Exception as e:  # noqa: BLE001 - any failure means "not ready yet"
+                last_err = e
+        time.sleep(delay)
+        delay = min(delay * 1.6, 1.0)
+    raise RuntimeError(f"broker at {bootstrap} not ready after {deadline_s}s: {last_err}")
+
+
+class BrokerProcess:
+    """A `takhin serve` process on a fixed data dir and fixed loopback ports."""
+
+    def __init__(self, data_dir: str | os.PathLike | None = None, binary: str | None = None,
+                 node_id: int = 1, extra_args: list[str] | None = None,
+                 ready_timeout_s: float = 30.0):
+        self._own_tmp = None
+        if data_dir is None:
+            self._own_tmp = tempfile.mkdtemp(prefix="takhin-compat-")
+            data_dir = os.path.join(self._own_tmp, "data")
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        base = Path(self._own_tmp) if self._own_tmp else self.data_dir.parent
+        self.log_path = base / f"takhin-{os.getpid()}-{id(self)}.log"
+        self.binary = binary or takhin_bin()
+        self.node_id = node_id
+        self.extra_args = list(extra_args or [])
+        self.kafka_port = free_port()
+        self.http_port = free_port()
+        self.ready_timeout_s = ready_timeout_s
+        self.proc: subprocess.Popen | None = None
+        self._log_fh = None
+        self.starts = 0
+
+    # -- addresses ---------------------------------------------------------
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def http_addr(self) -> str:
+        return f"127.0.0.1:{self.http_port}"
+
+    def command(self) -> list[str]:
+        return [
+            self.binary, "serve",
+            "--data-dir", str(self.data_dir),
+            "--kafka-addr", self.bootstrap,
+            "--advertised-kafka-addr", self.bootstrap,
+            "--http-addr", self.http_addr,
+            "--node-id", str(self.node_id),
+            *self.extra_args,
+        ]
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self, wait: bool = True) -> "BrokerProcess":
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("broker already running")
+        if not os.path.exists(self.binary):
+            raise FileNotFoundError(
+                f"takhin binary not found at {self.binary} (build with `cargo build -p takhin`, "
+                "set TAKHIN_BIN, or set COMPAT_BOOTSTRAP=host:port to use an external broker)")
+        self._log_fh = open(self.log_path, "ab")
+        self._log_fh.write(f"\n===== start #{self.starts + 1}: {' '.join(self.command())}\n".encode())
+        self._log_fh.flush()
+        self.proc = subprocess.Popen(self.command(), stdout=self._log_fh, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.starts += 1
+        if wait:
+            try:
+                wait_kafka_ready(self.bootstrap, self.ready_timeout_s, self.proc)
+            except Exception as e:
+                tail = self.log_tail()
+                self.stop()
+                raise RuntimeError(f"{e}\n--- broker log tail ({self.log_path}) ---\n{tail}") from e
+        return self
+
+    def stop(self, timeout_s: float = 15.0) -> int | None:
+        """SIGTERM, wait, SIGKILL fallback. Returns the exit code (None if not running)."""
+        if self.proc is None:
+            return None
+        rc = self.proc.poll()
+        if rc is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = self.proc.wait(timeout=10)
+        self._close_log()
+        self.proc = None
+        return rc
+
+    def kill9(self) -> None:
+        """Crash the broker: SIGKILL, no chance to flush anything."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+        self._close_log()
+        self.proc = None
+
+    def restart(self, hard: bool = False, wait: bool = True) -> "BrokerProcess":
+        """Stop (SIGTERM, or SIGKILL if hard=True) and start again on the same dir and ports."""
+        if hard:
+            self.kill9()
+        else:
+            self.stop()
+        return self.start(wait=wait)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def cleanup(self) -> None:
+        """Stop if running and remove the temp dir this object created (if any)."""
+        self.stop()
+        if self._own_tmp:
+            shutil.rmtree(self._own_tmp, ignore_errors=True)
+            self._own_tmp = None
+
+    def log_tail(self, max_bytes: int = 8000) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - max_bytes))
+                return f.read().decode("utf-8", "replace")
+        except OSError as e:
+            return f"<no log: {e}>"
+
+    def _close_log(self) -> None:
+        if self._log_fh is not None:
+            try:
+                self._log_fh.close()
+            finally:
+                self._log_fh = None
+
+    def __enter__(self) -> "BrokerProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()

@@ -1,0 +1,1 @@
+package takhin.compat; public class Main { public static void main(String[] a) { System.out.println("{}"); } }
