@@ -51,8 +51,13 @@ def _large_value(i: int) -> bytes:
 
 
 def make_records(n: int = NUM_RECORDS, partitions: int = NUM_PARTITIONS,
-                 base_ts: int | None = None) -> list[Rec]:
+                 base_ts: int | None = None, null_header_values: bool = True,
+                 null_key_and_value: bool = True) -> list[Rec]:
     """Deterministic (given base_ts) workload.
+
+    null_header_values=False / null_key_and_value=False adapt it to clients that
+    cannot produce a header with a null value or a record whose key and value are
+    both null (kafka-python rejects both client-side).
 
     Timestamps are explicit CreateTime values a bit in the past (brokers reject
     timestamps too far in the future, and timestamps older than retention.ms
@@ -82,6 +87,10 @@ def make_records(n: int = NUM_RECORDS, partitions: int = NUM_PARTITIONS,
             headers = [(f"bin-{i}", bytes(range(i % 256)) + b"\x00\xff"), ("h", b"1"), ("h", b"2"), ("other", b"")]
         else:
             headers = [("h", b"1"), ("h", b"2"), ("other", b""), ("null-value", None)]
+        if not null_header_values:
+            headers = [(k, b"was-null" if v is None else v) for k, v in headers]
+        if key is None and value is None and not null_key_and_value:
+            key = b""
         out.append(Rec(partition=i % partitions, key=key, value=value, headers=headers,
                        timestamp=base_ts + i * 10))
     return out
@@ -122,6 +131,10 @@ def decode_consumed(doc: dict) -> list[Rec]:
     key, value, headers:[[k, v]], timestamp, timestampType}]} with base64 bytes."""
     out = []
     for r in doc["records"]:
+        if not null_header_values:
+            headers = [(k, b"was-null" if v is None else v) for k, v in headers]
+        if key is None and value is None and not null_key_and_value:
+            key = b""
         out.append(Rec(partition=r["partition"], offset=r["offset"], key=_unb64(r["key"]),
                        value=_unb64(r["value"]),
                        headers=[(k, _unb64(v)) for k, v in r["headers"]],
