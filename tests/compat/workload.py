@@ -131,10 +131,6 @@ def decode_consumed(doc: dict) -> list[Rec]:
     key, value, headers:[[k, v]], timestamp, timestampType}]} with base64 bytes."""
     out = []
     for r in doc["records"]:
-        if not null_header_values:
-            headers = [(k, b"was-null" if v is None else v) for k, v in headers]
-        if key is None and value is None and not null_key_and_value:
-            key = b""
         out.append(Rec(partition=r["partition"], offset=r["offset"], key=_unb64(r["key"]),
                        value=_unb64(r["value"]),
                        headers=[(k, _unb64(v)) for k, v in r["headers"]],
