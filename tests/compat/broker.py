@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -32,36 +33,83 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_kafka_ready(bootstrap: str, deadline_s: float = 30.0, proc: subprocess.Popen | None = None) -> None:
-    """Poll until a Kafka ApiVersions+Metadata round trip works (librdkafka admin
-    list_topics), with backoff. Raises RuntimeError on timeout or if `proc` exits."""
-    from confluent_kafka.admin import AdminClient
+def _kafka_request(sock: socket.socket, api_key: int, version: int, corr: int, body: bytes) -> bytes:
+    """Send one non-flexible (header v1) request and return the response body after the
+    correlation id."""
+    client_id = b"takhin-compat-probe"
+    hdr = struct.pack(">hhih", api_key, version, corr, len(client_id)) + client_id
+    msg = hdr + body
+    sock.sendall(struct.pack(">i", len(msg)) + msg)
 
+    def read_exact(n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("connection closed by broker")
+            buf += chunk
+        return buf
+
+    (size,) = struct.unpack(">i", read_exact(4))
+    if size < 4 or size > 64 * 1024 * 1024:
+        raise ValueError(f"bad response size {size}")
+    resp = read_exact(size)
+    (rcorr,) = struct.unpack(">i", resp[:4])
+    if rcorr != corr:
+        raise ValueError(f"correlation id {rcorr} != {corr}")
+    return resp[4:]
+
+
+def probe_kafka(bootstrap: str, timeout_s: float = 2.0) -> int:
+    """One ApiVersions v0 round trip, then Metadata (no topics); returns the number of
+    brokers in the metadata. Raw sockets: no client threads linger after a failed probe."""
+    host, port = bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout_s) as sock:
+        sock.settimeout(timeout_s)
+        body = _kafka_request(sock, 18, 0, 1, b"")
+        (err, n) = struct.unpack(">hi", body[:6])
+        if err != 0:
+            raise RuntimeError(f"ApiVersions error code {err}")
+        ranges = {}
+        for i in range(n):
+            k, lo, hi = struct.unpack(">hhh", body[6 + 6 * i: 12 + 6 * i])
+            ranges[k] = (lo, hi)
+        if 3 not in ranges:
+            raise RuntimeError("broker does not advertise Metadata")
+        lo, hi = ranges[3]
+        # Non-flexible Metadata versions 1..8; empty topic array (v1+: -1 would mean all).
+        v = max(lo, 1)
+        if v > 8 or v > hi:
+            raise RuntimeError(f"no non-flexible Metadata version in {lo}..{hi}")
+        req = struct.pack(">i", 0)  # topics: empty array
+        if v >= 4:
+            req += b"\x00"             # allow_auto_topic_creation = false
+        if v >= 8:
+            req += b"\x00\x00"         # include cluster/topic authorized operations
+        body = _kafka_request(sock, 3, v, 2, req)
+        off = 4 if v >= 3 else 0      # throttle_time_ms
+        (brokers,) = struct.unpack(">i", body[off:off + 4])
+        return brokers
+
+
+def wait_kafka_ready(bootstrap: str, deadline_s: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    """Poll until an ApiVersions + Metadata round trip works and shows a broker, with
+    backoff. Raises RuntimeError on timeout or if `proc` exits."""
     end = time.monotonic() + deadline_s
-    delay = 0.1
+    delay = 0.05
     last_err: Exception | None = None
     while time.monotonic() < end:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"broker exited early with code {proc.returncode}")
-        # Cheap TCP probe first, so we don't spin up librdkafka threads needlessly.
-        host, port = bootstrap.rsplit(":", 1)
         try:
-            with socket.create_connection((host, int(port)), timeout=0.5):
-                pass
-        except OSError as e:
+            if probe_kafka(bootstrap) > 0:
+                return
+            last_err = RuntimeError("metadata lists no brokers")
+        except Exception as e:  # noqa: BLE001 - any failure means "not ready yet"
             last_err = e
-        else:
-            try:
-                admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000})
-                md = admin.list_topics(timeout=2)
-                if md.brokers:
-                    return
-                last_err = RuntimeError("metadata has no brokers")
-            except Exception as e:  # noqa: BLE001 - any failure means "not ready yet"
-                last_err = e
         time.sleep(delay)
         delay = min(delay * 1.6, 1.0)
-    raise RuntimeError(f"broker at {bootstrap} not ready after {deadline_s}s: {last_err}")
+    raise RuntimeError(f"broker at {bootstrap} not ready after {deadline_s}s: {last_err!r}")
 
 
 class BrokerProcess:

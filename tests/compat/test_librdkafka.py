@@ -74,7 +74,7 @@ def consume_all(bootstrap: str, topic: str, counts: dict[int, int], timeout_s: f
         got = {p: 0 for p in counts}
         end = time.monotonic() + timeout_s
         while any(got[p] < counts[p] for p in counts) and time.monotonic() < end:
-            for m in c.consume(num_messages=500, timeout=1.0):
+            for m in c.consume(num_messages=500, timeout=0.25):
                 if m.error():
                     if m.error().code() == KafkaError._PARTITION_EOF:
                         continue
