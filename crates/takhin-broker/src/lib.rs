@@ -1,1 +1,140 @@
-//! placeholder
+//! Takhin's Kafka broker: the network server, one handler per Kafka API, the
+//! partitions it serves, and the metadata of a single node.
+//!
+//! Data flows one way: [`server`] frames and decodes requests with
+//! `takhin_protocol`, [`handlers`] turn each request into a response using
+//! [`broker::Broker`], which owns the topics ([`partition`]) whose logs live
+//! in `takhin_storage`. Handlers never touch files; storage knows nothing of
+//! the protocol.
+//!
+//! [`run`] is the whole broker: open the data directory (recovering what a
+//! crash left), serve until told to stop, then shut down cleanly (finish
+//! in-flight requests, flush, checkpoint, write the clean-shutdown marker).
+
+pub mod broker;
+pub mod config;
+pub mod handlers;
+pub mod metadata;
+pub mod partition;
+pub mod server;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+use tracing::{info, warn};
+
+pub use broker::Broker;
+pub use config::BrokerConfig;
+
+/// How often the recovery-point and log-start-offset checkpoints are written
+/// (Kafka's `log.flush.offset.checkpoint.interval.ms`).
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How often partitions with `write.caching=true` are checked against their
+/// `flush.ms`.
+pub const CACHED_FLUSH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("opening the data directory: {0}")]
+    Start(#[from] broker::StartError),
+    #[error("binding the Kafka listener on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("shutting down: {0}")]
+    Shutdown(String),
+}
+
+/// Runs the broker until `shutdown` turns true. `ready` receives the bound
+/// Kafka address once the broker accepts connections.
+pub async fn run(
+    config: BrokerConfig,
+    shutdown: watch::Receiver<bool>,
+    ready: oneshot::Sender<(SocketAddr, Arc<Broker>)>,
+) -> Result<(), RunError> {
+    let started = std::time::Instant::now();
+    let broker = tokio::task::spawn_blocking(move || Broker::open(config))
+        .await
+        .map_err(|e| RunError::Shutdown(e.to_string()))??;
+    let broker = Arc::new(broker);
+    let server = server::Server::bind(broker.clone())
+        .await
+        .map_err(|source| RunError::Bind {
+            addr: broker.config.kafka_addr,
+            source,
+        })?;
+    let addr = server.local_addr().map_err(|source| RunError::Bind {
+        addr: broker.config.kafka_addr,
+        source,
+    })?;
+    info!(
+        %addr,
+        advertised = %format!("{}:{}", broker.config.advertised_host, broker.config.advertised_port),
+        node_id = broker.config.node_id,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "Kafka API listening"
+    );
+    let _ = ready.send((addr, broker.clone()));
+
+    let background = tokio::spawn(background_tasks(broker.clone(), shutdown.clone()));
+    server.run(shutdown).await;
+    background.abort();
+
+    let closing = broker.clone();
+    tokio::task::spawn_blocking(move || closing.close())
+        .await
+        .map_err(|e| RunError::Shutdown(e.to_string()))?
+        .map_err(|e| RunError::Shutdown(e.to_string()))?;
+    info!("clean shutdown complete");
+    Ok(())
+}
+
+/// Periodic work: checkpoints and `flush.ms` for write-cached partitions.
+async fn background_tasks(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
+    let mut flush = tokio::time::interval(CACHED_FLUSH_CHECK_INTERVAL);
+    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = checkpoint.tick() => {
+                let broker = broker.clone();
+                let result = tokio::task::spawn_blocking(move || broker.checkpoint()).await;
+                if let Ok(Err(e)) = result {
+                    warn!("writing checkpoints: {e}");
+                }
+            }
+            _ = flush.tick() => {
+                let broker = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || flush_cached_partitions(&broker)).await;
+            }
+        }
+    }
+}
+
+fn flush_cached_partitions(broker: &Broker) {
+    let now_ms = handlers::now_ms();
+    for topic in broker.topics() {
+        let config = topic.config();
+        if !config.write_caching {
+            continue;
+        }
+        for partition in topic.partitions() {
+            if partition.log.log_end_offset() == partition.log.recovery_point() {
+                partition.touch_flush(now_ms);
+                continue;
+            }
+            if now_ms.saturating_sub(partition.last_flush_ms()) >= config.flush_ms {
+                match partition.log.flush() {
+                    Ok(()) => partition.touch_flush(now_ms),
+                    Err(e) => warn!(topic = %topic.name, partition = partition.index, "flush.ms flush failed: {e}"),
+                }
+            }
+        }
+    }
+}

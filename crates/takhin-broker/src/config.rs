@@ -1,0 +1,445 @@
+//! Broker and topic configuration.
+//!
+//! Settings use Apache Kafka's names wherever Kafka has one, so an operator's
+//! knowledge carries over. Every broker setting is listed once in
+//! [`BROKER_CONFIGS`] with its default and documentation; every topic setting
+//! once in [`TOPIC_CONFIGS`], naming the broker setting that supplies its
+//! default. `docs/configuration.md` is written from these tables.
+//!
+//! Values are kept as strings (as Kafka's DescribeConfigs reports them) and
+//! parsed into [`BrokerConfig`] / [`TopicConfig`] once, when they change.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The kind of a config value, as DescribeConfigs v3+ reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean,
+    String,
+    Int,
+    Long,
+    List,
+    Password,
+}
+
+impl ConfigType {
+    /// Kafka's `ConfigType` code for DescribeConfigs.
+    pub fn code(self) -> i8 {
+        match self {
+            ConfigType::Boolean => 1,
+            ConfigType::String => 2,
+            ConfigType::Int => 3,
+            ConfigType::Long => 5,
+            ConfigType::List => 7,
+            ConfigType::Password => 9,
+        }
+    }
+}
+
+/// One broker setting.
+#[derive(Debug, Clone, Copy)]
+pub struct BrokerConfigDef {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub config_type: ConfigType,
+    pub doc: &'static str,
+}
+
+/// One topic setting and the broker setting that supplies its default.
+#[derive(Debug, Clone, Copy)]
+pub struct TopicConfigDef {
+    pub name: &'static str,
+    pub broker_name: &'static str,
+    pub config_type: ConfigType,
+    pub doc: &'static str,
+}
+
+const LONG_MAX: &str = "9223372036854775807";
+
+/// Every broker setting Takhin reads, with its default.
+#[rustfmt::skip]
+pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
+    BrokerConfigDef { name: "node.id", default: "1", config_type: ConfigType::Int, doc: "The id of this broker in the cluster." },
+    BrokerConfigDef { name: "kafka.addr", default: "0.0.0.0:9092", config_type: ConfigType::String, doc: "Address the Kafka API listens on (HOST:PORT)." },
+    BrokerConfigDef { name: "advertised.kafka.addr", default: "", config_type: ConfigType::String, doc: "Address clients are told to connect to (HOST:PORT). Defaults to kafka.addr, with an unspecified host (0.0.0.0 or ::) replaced by localhost." },
+    BrokerConfigDef { name: "http.addr", default: "0.0.0.0:8080", config_type: ConfigType::String, doc: "Address the HTTP server (health, metrics, console) listens on." },
+    BrokerConfigDef { name: "data.dir", default: "./data", config_type: ConfigType::String, doc: "Directory holding partition logs, checkpoints and metadata." },
+    BrokerConfigDef { name: "log.format", default: "text", config_type: ConfigType::String, doc: "Process log format: text or json." },
+    BrokerConfigDef { name: "log.level", default: "info", config_type: ConfigType::String, doc: "Process log filter, in tracing's EnvFilter syntax (e.g. info,takhin_broker=debug)." },
+    BrokerConfigDef { name: "auto.create.topics.enable", default: "true", config_type: ConfigType::Boolean, doc: "Create a topic when a client asks for metadata of, or produces to, a topic that does not exist." },
+    BrokerConfigDef { name: "num.partitions", default: "1", config_type: ConfigType::Int, doc: "Partition count of auto-created topics and of CreateTopics requests that leave it unset." },
+    BrokerConfigDef { name: "default.replication.factor", default: "1", config_type: ConfigType::Int, doc: "Replication factor of auto-created topics." },
+    BrokerConfigDef { name: "socket.request.max.bytes", default: "104857600", config_type: ConfigType::Int, doc: "Largest request frame accepted; a larger length prefix closes the connection before anything is allocated." },
+    BrokerConfigDef { name: "max.connections", default: "10000", config_type: ConfigType::Int, doc: "Most client connections served at once; further connections are accepted and closed at once." },
+    BrokerConfigDef { name: "queued.max.requests.per.connection", default: "100", config_type: ConfigType::Int, doc: "Most requests read from one connection and not yet answered; the connection is not read further until responses go out." },
+    BrokerConfigDef { name: "fetch.max.bytes", default: "57671680", config_type: ConfigType::Int, doc: "Upper bound on the bytes of one Fetch response, whatever the client asks for." },
+    BrokerConfigDef { name: "message.max.bytes", default: "1048588", config_type: ConfigType::Int, doc: "Largest record batch accepted, after compression. Default of topic max.message.bytes." },
+    BrokerConfigDef { name: "log.segment.bytes", default: "1073741824", config_type: ConfigType::Int, doc: "Default of topic segment.bytes." },
+    BrokerConfigDef { name: "log.roll.ms", default: "604800000", config_type: ConfigType::Long, doc: "Default of topic segment.ms." },
+    BrokerConfigDef { name: "log.retention.ms", default: "604800000", config_type: ConfigType::Long, doc: "Default of topic retention.ms." },
+    BrokerConfigDef { name: "log.retention.bytes", default: "-1", config_type: ConfigType::Long, doc: "Default of topic retention.bytes." },
+    BrokerConfigDef { name: "log.retention.check.interval.ms", default: "300000", config_type: ConfigType::Long, doc: "How often retention is checked." },
+    BrokerConfigDef { name: "log.cleanup.policy", default: "delete", config_type: ConfigType::List, doc: "Default of topic cleanup.policy." },
+    BrokerConfigDef { name: "log.message.timestamp.type", default: "CreateTime", config_type: ConfigType::String, doc: "Default of topic message.timestamp.type." },
+    BrokerConfigDef { name: "compression.type", default: "producer", config_type: ConfigType::String, doc: "Default of topic compression.type." },
+    BrokerConfigDef { name: "min.insync.replicas", default: "1", config_type: ConfigType::Int, doc: "Default of topic min.insync.replicas." },
+    BrokerConfigDef { name: "log.flush.interval.messages", default: LONG_MAX, config_type: ConfigType::Long, doc: "Default of topic flush.messages." },
+    BrokerConfigDef { name: "log.flush.interval.ms", default: LONG_MAX, config_type: ConfigType::Long, doc: "Default of topic flush.ms." },
+    BrokerConfigDef { name: "log.write.caching", default: "false", config_type: ConfigType::Boolean, doc: "Default of topic write.caching. When false (the default), produce acknowledgements wait for fdatasync." },
+    BrokerConfigDef { name: "log.index.interval.bytes", default: "4096", config_type: ConfigType::Int, doc: "Default of topic index.interval.bytes." },
+    BrokerConfigDef { name: "log.index.size.max.bytes", default: "10485760", config_type: ConfigType::Int, doc: "Default of topic segment.index.bytes." },
+];
+
+/// Every topic setting Takhin honours or stores.
+#[rustfmt::skip]
+pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
+    TopicConfigDef { name: "cleanup.policy", broker_name: "log.cleanup.policy", config_type: ConfigType::List, doc: "delete, compact, or both: what happens to old segments. Stored; retention and compaction act on it." },
+    TopicConfigDef { name: "compression.type", broker_name: "compression.type", config_type: ConfigType::String, doc: "producer (keep the producer's codec), uncompressed, gzip, snappy, lz4 or zstd: batches in another codec are recompressed on append." },
+    TopicConfigDef { name: "flush.messages", broker_name: "log.flush.interval.messages", config_type: ConfigType::Long, doc: "With write.caching=true: fsync after this many messages." },
+    TopicConfigDef { name: "flush.ms", broker_name: "log.flush.interval.ms", config_type: ConfigType::Long, doc: "With write.caching=true: fsync data older than this many milliseconds." },
+    TopicConfigDef { name: "index.interval.bytes", broker_name: "log.index.interval.bytes", config_type: ConfigType::Int, doc: "Bytes between offset-index entries." },
+    TopicConfigDef { name: "max.message.bytes", broker_name: "message.max.bytes", config_type: ConfigType::Int, doc: "Largest record batch accepted, after compression." },
+    TopicConfigDef { name: "message.timestamp.type", broker_name: "log.message.timestamp.type", config_type: ConfigType::String, doc: "CreateTime (the producer's timestamp) or LogAppendTime (the broker's clock at append)." },
+    TopicConfigDef { name: "min.insync.replicas", broker_name: "min.insync.replicas", config_type: ConfigType::Int, doc: "Replicas that must acknowledge an acks=all write. A single node has one." },
+    TopicConfigDef { name: "retention.bytes", broker_name: "log.retention.bytes", config_type: ConfigType::Long, doc: "Size a partition may grow to before old segments are deleted; -1 is unlimited." },
+    TopicConfigDef { name: "retention.ms", broker_name: "log.retention.ms", config_type: ConfigType::Long, doc: "Age after which old segments are deleted; -1 is unlimited." },
+    TopicConfigDef { name: "segment.bytes", broker_name: "log.segment.bytes", config_type: ConfigType::Int, doc: "Size at which a segment file is closed and a new one started." },
+    TopicConfigDef { name: "segment.index.bytes", broker_name: "log.index.size.max.bytes", config_type: ConfigType::Int, doc: "Largest offset index per segment; a full index rolls the segment." },
+    TopicConfigDef { name: "segment.ms", broker_name: "log.roll.ms", config_type: ConfigType::Long, doc: "Age at which a non-empty segment is rolled." },
+    TopicConfigDef { name: "write.caching", broker_name: "log.write.caching", config_type: ConfigType::Boolean, doc: "true: acknowledge once in the page cache and fsync per flush.ms/flush.messages (faster, may lose acknowledged writes on power loss). false: acknowledge after fdatasync." },
+];
+
+/// Looks up a topic setting by name.
+pub fn topic_config_def(name: &str) -> Option<&'static TopicConfigDef> {
+    TOPIC_CONFIGS.iter().find(|def| def.name == name)
+}
+
+/// Looks up a broker setting by name.
+pub fn broker_config_def(name: &str) -> Option<&'static BrokerConfigDef> {
+    BROKER_CONFIGS.iter().find(|def| def.name == name)
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("unknown config {0}")]
+    Unknown(String),
+    #[error("invalid value {value:?} for config {name}: {reason}")]
+    Invalid {
+        name: String,
+        value: String,
+        reason: String,
+    },
+}
+
+fn invalid(name: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name: name.to_string(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_i64(name: &str, value: &str) -> Result<i64, ConfigError> {
+    value
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| invalid(name, value, "not an integer"))
+}
+
+fn parse_i64_at_least(name: &str, value: &str, min: i64) -> Result<i64, ConfigError> {
+    let parsed = parse_i64(name, value)?;
+    if parsed < min {
+        return Err(invalid(name, value, format!("must be at least {min}")));
+    }
+    Ok(parsed)
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(name, value, "expected true or false")),
+    }
+}
+
+/// Checks a topic setting's value; returns the value as it will be stored.
+pub fn validate_topic_config(name: &str, value: &str) -> Result<String, ConfigError> {
+    let Some(def) = topic_config_def(name) else {
+        return Err(ConfigError::Unknown(name.to_string()));
+    };
+    let value = value.trim();
+    match name {
+        "cleanup.policy" => {
+            let mut policies: Vec<&str> = value.split(',').map(str::trim).collect();
+            policies.sort_unstable();
+            policies.dedup();
+            if policies.is_empty()
+                || policies.iter().any(|p| *p != "delete" && *p != "compact")
+            {
+                return Err(invalid(name, value, "expected delete, compact or both"));
+            }
+        }
+        "compression.type" => {
+            if !matches!(value, "producer" | "uncompressed" | "none" | "gzip" | "snappy" | "lz4" | "zstd") {
+                return Err(invalid(name, value, "expected producer, uncompressed, gzip, snappy, lz4 or zstd"));
+            }
+        }
+        "message.timestamp.type" => {
+            if !matches!(value, "CreateTime" | "LogAppendTime") {
+                return Err(invalid(name, value, "expected CreateTime or LogAppendTime"));
+            }
+        }
+        "retention.ms" | "retention.bytes" => {
+            parse_i64_at_least(name, value, -1)?;
+        }
+        "segment.bytes" => {
+            let bytes = parse_i64_at_least(name, value, 14)?;
+            if bytes > i64::from(i32::MAX) {
+                return Err(invalid(name, value, "must fit in 32 bits"));
+            }
+        }
+        "segment.ms" | "flush.ms" | "flush.messages" => {
+            parse_i64_at_least(name, value, 1)?;
+        }
+        "index.interval.bytes" | "max.message.bytes" => {
+            parse_i64_at_least(name, value, 0)?;
+        }
+        "segment.index.bytes" => {
+            parse_i64_at_least(name, value, 8)?;
+        }
+        "min.insync.replicas" => {
+            parse_i64_at_least(name, value, 1)?;
+        }
+        "write.caching" => {
+            parse_bool(name, value)?;
+        }
+        _ => debug_assert!(false, "validation missing for {}", def.name),
+    }
+    Ok(value.to_string())
+}
+
+/// How a topic's batches are compressed on append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicCompression {
+    /// Keep whatever the producer sent.
+    Producer,
+    /// Recompress into this codec when the producer used another.
+    Codec(takhin_storage::Compression),
+}
+
+/// The effective (override or default) settings of one topic, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicConfig {
+    pub values: BTreeMap<String, String>,
+    pub log: takhin_storage::LogConfig,
+    pub max_message_bytes: usize,
+    pub compression: TopicCompression,
+    pub write_caching: bool,
+    pub flush_messages: i64,
+    pub flush_ms: i64,
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
+    pub min_insync_replicas: i32,
+}
+
+impl TopicConfig {
+    /// Resolves overrides against the broker's defaults.
+    pub fn resolve(
+        broker: &BrokerConfig,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<TopicConfig, ConfigError> {
+        let mut values = BTreeMap::new();
+        for def in TOPIC_CONFIGS {
+            let value = match overrides.get(def.name) {
+                Some(value) => validate_topic_config(def.name, value)?,
+                None => broker.value(def.broker_name).to_string(),
+            };
+            values.insert(def.name.to_string(), value);
+        }
+        let get = |name: &str| values.get(name).map(String::as_str).unwrap_or_default();
+        let number = |name: &str| parse_i64(name, get(name));
+        let compression = match get("compression.type") {
+            "producer" => TopicCompression::Producer,
+            "gzip" => TopicCompression::Codec(takhin_storage::Compression::Gzip),
+            "snappy" => TopicCompression::Codec(takhin_storage::Compression::Snappy),
+            "lz4" => TopicCompression::Codec(takhin_storage::Compression::Lz4),
+            "zstd" => TopicCompression::Codec(takhin_storage::Compression::Zstd),
+            _ => TopicCompression::Codec(takhin_storage::Compression::None),
+        };
+        let message_timestamp_type = if get("message.timestamp.type") == "LogAppendTime" {
+            takhin_storage::TimestampType::LogAppendTime
+        } else {
+            takhin_storage::TimestampType::CreateTime
+        };
+        let log = takhin_storage::LogConfig {
+            segment_bytes: number("segment.bytes")?.max(14) as u64,
+            segment_ms: number("segment.ms")?.max(1) as u64,
+            index_interval_bytes: number("index.interval.bytes")?.max(0) as u64,
+            segment_index_bytes: number("segment.index.bytes")?.max(8) as u64,
+            message_timestamp_type,
+        };
+        Ok(TopicConfig {
+            max_message_bytes: number("max.message.bytes")?.max(0) as usize,
+            compression,
+            write_caching: parse_bool("write.caching", get("write.caching"))?,
+            flush_messages: number("flush.messages")?,
+            flush_ms: number("flush.ms")?,
+            retention_ms: number("retention.ms")?,
+            retention_bytes: number("retention.bytes")?,
+            min_insync_replicas: number("min.insync.replicas")? as i32,
+            log,
+            values,
+        })
+    }
+}
+
+/// The broker's settings, parsed from the merged key/value map.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    values: BTreeMap<String, String>,
+    pub node_id: i32,
+    pub kafka_addr: SocketAddr,
+    pub advertised_host: String,
+    pub advertised_port: u16,
+    pub http_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub auto_create_topics: bool,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub socket_request_max_bytes: usize,
+    pub max_connections: usize,
+    pub queued_max_requests_per_connection: usize,
+    pub fetch_max_bytes: usize,
+}
+
+impl BrokerConfig {
+    /// Parses settings from `values` (Kafka names), filling defaults.
+    /// Unknown names are refused, so a typo does not pass silently.
+    pub fn from_map(mut values: BTreeMap<String, String>) -> Result<BrokerConfig, ConfigError> {
+        for name in values.keys() {
+            if broker_config_def(name).is_none() {
+                return Err(ConfigError::Unknown(name.clone()));
+            }
+        }
+        for def in BROKER_CONFIGS {
+            values
+                .entry(def.name.to_string())
+                .or_insert_with(|| def.default.to_string());
+        }
+        let get = |name: &str| values.get(name).cloned().unwrap_or_default();
+        let addr = |name: &str| -> Result<SocketAddr, ConfigError> {
+            let value = get(name);
+            value
+                .parse()
+                .map_err(|_| invalid(name, &value, "expected HOST:PORT with a numeric host, e.g. 0.0.0.0:9092"))
+        };
+        let number = |name: &str, min: i64| parse_i64_at_least(name, &get(name), min);
+        let kafka_addr = addr("kafka.addr")?;
+        let http_addr = addr("http.addr")?;
+        let advertised = get("advertised.kafka.addr");
+        let (advertised_host, advertised_port) = if advertised.is_empty() {
+            let host = if kafka_addr.ip().is_unspecified() {
+                "localhost".to_string()
+            } else {
+                kafka_addr.ip().to_string()
+            };
+            (host, kafka_addr.port())
+        } else {
+            let (host, port) = advertised
+                .rsplit_once(':')
+                .ok_or_else(|| invalid("advertised.kafka.addr", &advertised, "expected HOST:PORT"))?;
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| invalid("advertised.kafka.addr", &advertised, "bad port"))?;
+            (host.trim_matches(['[', ']']).to_string(), port)
+        };
+        for format_name in ["log.format"] {
+            let value = get(format_name);
+            if value != "text" && value != "json" {
+                return Err(invalid(format_name, &value, "expected text or json"));
+            }
+        }
+        let config = BrokerConfig {
+            node_id: number("node.id", 0)? as i32,
+            kafka_addr,
+            advertised_host,
+            advertised_port,
+            http_addr,
+            data_dir: PathBuf::from(get("data.dir")),
+            auto_create_topics: parse_bool("auto.create.topics.enable", &get("auto.create.topics.enable"))?,
+            num_partitions: number("num.partitions", 1)? as i32,
+            default_replication_factor: number("default.replication.factor", 1)? as i16,
+            socket_request_max_bytes: number("socket.request.max.bytes", 1024)? as usize,
+            max_connections: number("max.connections", 1)? as usize,
+            queued_max_requests_per_connection: number("queued.max.requests.per.connection", 1)? as usize,
+            fetch_max_bytes: number("fetch.max.bytes", 1024)? as usize,
+            values,
+        };
+        // Topic defaults must be valid too: resolving with no overrides checks them.
+        TopicConfig::resolve(&config, &BTreeMap::new())?;
+        Ok(config)
+    }
+
+    /// A setting's current value as a string (default if unset).
+    pub fn value(&self, name: &str) -> &str {
+        self.values.get(name).map(String::as_str).unwrap_or_default()
+    }
+
+    /// Whether `name` was set explicitly (differs from the default).
+    pub fn is_default(&self, name: &str) -> bool {
+        broker_config_def(name).is_some_and(|def| def.default == self.value(name))
+    }
+
+    /// The log output format (`text` or `json`).
+    pub fn log_format(&self) -> &str {
+        self.value("log.format")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_kafkas() {
+        let broker = BrokerConfig::from_map(BTreeMap::new()).unwrap();
+        assert_eq!(broker.kafka_addr.port(), 9092);
+        assert_eq!(broker.advertised_host, "localhost");
+        assert_eq!(broker.socket_request_max_bytes, 100 * 1024 * 1024);
+        let topic = TopicConfig::resolve(&broker, &BTreeMap::new()).unwrap();
+        assert_eq!(topic.log.segment_bytes, 1 << 30);
+        assert_eq!(topic.max_message_bytes, 1048588);
+        assert!(!topic.write_caching);
+        assert_eq!(topic.compression, TopicCompression::Producer);
+    }
+
+    #[test]
+    fn topic_overrides_win_over_broker_defaults() {
+        let broker = BrokerConfig::from_map(map(&[("log.retention.ms", "1000")])).unwrap();
+        let topic = TopicConfig::resolve(&broker, &map(&[("segment.bytes", "4096")])).unwrap();
+        assert_eq!(topic.retention_ms, 1000);
+        assert_eq!(topic.log.segment_bytes, 4096);
+    }
+
+    #[test]
+    fn bad_values_and_unknown_names_are_refused() {
+        assert_eq!(
+            BrokerConfig::from_map(map(&[("no.such", "1")])).unwrap_err(),
+            ConfigError::Unknown("no.such".into())
+        );
+        assert!(validate_topic_config("cleanup.policy", "delete,compact").is_ok());
+        assert!(validate_topic_config("cleanup.policy", "shred").is_err());
+        assert!(validate_topic_config("retention.ms", "soon").is_err());
+        assert!(validate_topic_config("segment.bytes", "10").is_err());
+        assert!(matches!(
+            validate_topic_config("bogus", "1"),
+            Err(ConfigError::Unknown(_))
+        ));
+    }
+}

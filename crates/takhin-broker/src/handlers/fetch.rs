@@ -1,0 +1,226 @@
+//! Fetch (key 1): read whole record batches straight from segment files.
+//!
+//! - Batches are returned as stored; nothing is decoded or re-encoded.
+//! - Bytes are bounded by the request's `max_bytes` (capped by the broker's
+//!   `fetch.max.bytes`) and each partition's `partition_max_bytes`, except
+//!   that the first batch found is returned whole even when larger (KIP-74),
+//!   so a consumer never gets stuck behind a big batch.
+//! - Consumers read up to the high watermark, which on a durable topic is
+//!   what has been fdatasync'd.
+//! - Long poll: with fewer than `min_bytes` available the request waits until
+//!   a partition's high watermark moves or `max_wait_ms` passes. Waiting is a
+//!   notification per partition, never a timer loop.
+//! - Fetch sessions (KIP-227) are declined by answering session id 0, which
+//!   clients treat as "send full fetch requests"; that is always correct.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use takhin_storage::ReadError;
+use tokio::sync::Notify;
+
+use super::blocking;
+use crate::broker::Broker;
+use crate::partition::{LEADER_EPOCH, Partition};
+
+/// Longest a fetch may wait, whatever the client asks for.
+pub const MAX_WAIT_MS_CAP: i32 = 5 * 60 * 1000;
+
+struct Target {
+    topic_index: usize,
+    partition_index: i32,
+    partition: Result<Arc<Partition>, ResponseError>,
+    fetch_offset: i64,
+    partition_max_bytes: usize,
+}
+
+/// Checks the client's view of the leader epoch against ours.
+pub(crate) fn check_leader_epoch(current_leader_epoch: i32) -> Result<(), ResponseError> {
+    match current_leader_epoch {
+        -1 => Ok(()),
+        epoch if epoch > LEADER_EPOCH => Err(ResponseError::UnknownLeaderEpoch),
+        epoch if epoch < LEADER_EPOCH => Err(ResponseError::FencedLeaderEpoch),
+        _ => Ok(()),
+    }
+}
+
+pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -> FetchResponse {
+    let wait = Duration::from_millis(request.max_wait_ms.clamp(0, MAX_WAIT_MS_CAP) as u64);
+    let deadline = tokio::time::Instant::now() + wait;
+    let max_bytes = usize::try_from(request.max_bytes)
+        .unwrap_or(0)
+        .min(broker.config.fetch_max_bytes);
+    let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
+    let read_committed = request.isolation_level == 1;
+
+    let mut topics = Vec::with_capacity(request.topics.len());
+    let mut targets = Vec::new();
+    for (topic_index, fetch_topic) in request.topics.into_iter().enumerate() {
+        let topic = if version >= 13 {
+            broker
+                .topic_by_id(&fetch_topic.topic_id)
+                .ok_or(ResponseError::UnknownTopicId)
+        } else {
+            broker
+                .topic(fetch_topic.topic.as_str())
+                .ok_or(ResponseError::UnknownTopicOrPartition)
+        };
+        topics.push(
+            FetchableTopicResponse::default()
+                .with_topic(fetch_topic.topic.clone())
+                .with_topic_id(fetch_topic.topic_id),
+        );
+        for wanted in fetch_topic.partitions {
+            let partition = topic.clone().and_then(|topic| {
+                check_leader_epoch(wanted.current_leader_epoch)?;
+                topic
+                    .partition(wanted.partition)
+                    .ok_or(ResponseError::UnknownTopicOrPartition)
+            });
+            targets.push(Target {
+                topic_index,
+                partition_index: wanted.partition,
+                partition,
+                fetch_offset: wanted.fetch_offset,
+                partition_max_bytes: usize::try_from(wanted.partition_max_bytes).unwrap_or(0),
+            });
+        }
+    }
+    let targets = Arc::new(targets);
+
+    let waiter = Arc::new(Notify::new());
+    let results = loop {
+        let may_wait = tokio::time::Instant::now() < deadline;
+        if may_wait {
+            for target in targets.iter() {
+                if let Ok(partition) = &target.partition {
+                    partition.register_waiter(&waiter);
+                }
+            }
+        }
+        let reading = targets.clone();
+        let results = blocking(move || read_all(&reading, max_bytes))
+            .await
+            .unwrap_or_else(|error| {
+                (0..targets.len())
+                    .map(|_| PartitionRead::error(error, -1, -1))
+                    .collect()
+            });
+        let bytes: usize = results.iter().map(|r| r.records.len()).sum();
+        let any_error = results.iter().any(|r| r.error != 0);
+        if !may_wait || bytes >= min_bytes.max(1) || any_error {
+            break results;
+        }
+        tokio::select! {
+            _ = waiter.notified() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    };
+
+    for (target, read) in targets.iter().zip(results) {
+        let data = PartitionData::default()
+            .with_partition_index(target.partition_index)
+            .with_error_code(read.error)
+            .with_high_watermark(read.high_watermark)
+            .with_last_stable_offset(read.high_watermark)
+            .with_log_start_offset(read.log_start_offset)
+            .with_aborted_transactions(read_committed.then(Vec::new))
+            .with_preferred_read_replica(BrokerId(-1))
+            // Empty records, never null: librdkafka rejects a null record set.
+            .with_records(Some(read.records));
+        topics[target.topic_index].partitions.push(data);
+    }
+    FetchResponse::default()
+        .with_error_code(0)
+        .with_session_id(0)
+        .with_responses(topics)
+}
+
+struct PartitionRead {
+    error: i16,
+    high_watermark: i64,
+    log_start_offset: i64,
+    records: Bytes,
+}
+
+impl PartitionRead {
+    fn error(error: ResponseError, high_watermark: i64, log_start_offset: i64) -> PartitionRead {
+        PartitionRead {
+            error: error.code(),
+            high_watermark,
+            log_start_offset,
+            records: Bytes::new(),
+        }
+    }
+}
+
+/// Reads every target, filling the response budget in request order.
+fn read_all(targets: &[Target], max_bytes: usize) -> Vec<PartitionRead> {
+    let mut total_bytes = 0usize;
+    let mut results = Vec::with_capacity(targets.len());
+    for target in targets {
+        let partition = match &target.partition {
+            Ok(partition) => partition,
+            Err(error) => {
+                results.push(PartitionRead::error(*error, -1, -1));
+                continue;
+            }
+        };
+        let high_watermark = partition.high_watermark();
+        let log_start_offset = partition.log.log_start_offset();
+        let log_end_offset = partition.log.log_end_offset();
+        let offset = target.fetch_offset;
+        if offset < log_start_offset || offset > log_end_offset {
+            results.push(PartitionRead::error(
+                ResponseError::OffsetOutOfRange,
+                high_watermark,
+                log_start_offset,
+            ));
+            continue;
+        }
+        let budget = target
+            .partition_max_bytes
+            .min(max_bytes.saturating_sub(total_bytes));
+        let records = if offset >= high_watermark || (budget == 0 && total_bytes > 0) {
+            // Between the high watermark and the log end: not yet readable,
+            // but not out of range either.
+            Bytes::new()
+        } else {
+            match partition
+                .log
+                .read(offset, budget, high_watermark, total_bytes == 0)
+            {
+                Ok(read) => read.records,
+                Err(ReadError::OffsetOutOfRange { .. }) => {
+                    results.push(PartitionRead::error(
+                        ResponseError::OffsetOutOfRange,
+                        high_watermark,
+                        log_start_offset,
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(topic = %partition.topic, partition = partition.index, "read failed: {e}");
+                    results.push(PartitionRead::error(
+                        ResponseError::KafkaStorageError,
+                        high_watermark,
+                        log_start_offset,
+                    ));
+                    continue;
+                }
+            }
+        };
+        total_bytes += records.len();
+        results.push(PartitionRead {
+            error: 0,
+            high_watermark,
+            log_start_offset,
+            records,
+        });
+    }
+    results
+}

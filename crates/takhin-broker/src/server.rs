@@ -1,0 +1,254 @@
+//! The Kafka listener: accepts connections and runs each one's pipeline.
+//!
+//! Per connection, a reader task reads frames, decodes them, and starts one
+//! handler task per request; a writer task sends the responses in request
+//! order. Between the two sits a bounded queue of pending responses
+//! (`queued.max.requests.per.connection`): when it is full the reader stops
+//! reading, so a client that pipelines faster than the broker answers is
+//! slowed by TCP back-pressure, not buffered without bound. Request bytes held
+//! by all connections together are bounded by [`QUEUED_MAX_REQUEST_BYTES`].
+//!
+//! Produce requests of one connection append in the order they arrived (an
+//! idempotent producer with several requests in flight depends on it): the
+//! reader takes the connection's produce turn before starting the handler,
+//! and the handler gives it back once its batches are appended, before it
+//! waits for them to be durable.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes, BytesMut};
+use takhin_protocol::frame::{LENGTH_PREFIX_BYTES, body_length};
+use takhin_protocol::response::unsupported_api_versions_response;
+use takhin_protocol::{DecodeError, Request, decode_request, encode_response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Mutex, Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::broker::Broker;
+use crate::handlers;
+
+/// Request bytes all connections together may hold while their requests are
+/// read but not yet answered (Kafka's `queued.max.request.bytes`).
+pub const QUEUED_MAX_REQUEST_BYTES: usize = 512 * 1024 * 1024;
+
+/// What the writer does for one request, in order.
+pub enum Outgoing {
+    Frame(Bytes),
+    /// acks=0 produce: nothing is sent.
+    Nothing,
+    /// The request broke the protocol: close after earlier responses.
+    Close,
+}
+
+pub struct Server {
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    request_memory: Arc<Semaphore>,
+    connections: Arc<Semaphore>,
+}
+
+impl Server {
+    pub async fn bind(broker: Arc<Broker>) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(broker.config.kafka_addr).await?;
+        let connections = Arc::new(Semaphore::new(broker.config.max_connections));
+        Ok(Server {
+            broker,
+            listener,
+            request_memory: Arc::new(Semaphore::new(QUEUED_MAX_REQUEST_BYTES)),
+            connections,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` turns true, then stops accepting, lets every
+    /// connection finish the requests it has read, and returns.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut connections = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                accepted = self.listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(accepted) => accepted,
+                        Err(e) => {
+                            warn!("accept failed: {e}");
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let Ok(permit) = self.connections.clone().try_acquire_owned() else {
+                        warn!(%peer, max = self.broker.config.max_connections, "max.connections reached; closing new connection");
+                        continue;
+                    };
+                    let connection = Connection {
+                        broker: self.broker.clone(),
+                        request_memory: self.request_memory.clone(),
+                        peer,
+                    };
+                    let shutdown = shutdown.clone();
+                    connections.spawn(async move {
+                        connection.serve(stream, shutdown).await;
+                        drop(permit);
+                    });
+                    while connections.try_join_next().is_some() {}
+                }
+            }
+        }
+        info!(connections = connections.len(), "listener closed; finishing in-flight requests");
+        while connections.join_next().await.is_some() {}
+    }
+}
+
+struct Connection {
+    broker: Arc<Broker>,
+    request_memory: Arc<Semaphore>,
+    peer: SocketAddr,
+}
+
+impl Connection {
+    async fn serve(self, stream: TcpStream, mut shutdown: watch::Receiver<bool>) {
+        let _ = stream.set_nodelay(true);
+        let (reader, writer) = stream.into_split();
+        let queue_capacity = self.broker.config.queued_max_requests_per_connection;
+        let (queue, pending) = mpsc::channel(queue_capacity);
+        let mut writer_task = tokio::spawn(write_responses(writer, pending, self.peer));
+        tokio::select! {
+            result = self.read_requests(reader, queue, &mut shutdown) => {
+                if let Err(reason) = result {
+                    debug!(peer = %self.peer, "closing connection: {reason}");
+                }
+                let _ = (&mut writer_task).await;
+            }
+            _ = &mut writer_task => {}
+        }
+    }
+
+    async fn read_requests(
+        &self,
+        mut reader: OwnedReadHalf,
+        queue: mpsc::Sender<oneshot::Receiver<Outgoing>>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        let max_bytes = self.broker.config.socket_request_max_bytes;
+        let produce_turn = Arc::new(Mutex::new(()));
+        let mut buf = BytesMut::with_capacity(8 * 1024);
+        loop {
+            let length = loop {
+                match body_length(&buf, max_bytes) {
+                    Ok(Some(length)) => break length,
+                    Ok(None) => {}
+                    Err(e) => {
+                        warn!(peer = %self.peer, "{e}; closing connection");
+                        return Err(e.to_string());
+                    }
+                }
+                tokio::select! {
+                    _ = shutdown.changed() => return Ok(()),
+                    read = reader.read_buf(&mut buf) => match read {
+                        Ok(0) => return Ok(()),
+                        Ok(_) => {}
+                        Err(e) => return Err(format!("read: {e}")),
+                    }
+                }
+            };
+            // Hold request memory for the frame until its response is built.
+            let memory_permits = length.min(QUEUED_MAX_REQUEST_BYTES) as u32;
+            let memory = self
+                .request_memory
+                .clone()
+                .acquire_many_owned(memory_permits)
+                .await
+                .map_err(|_| "request memory closed".to_string())?;
+            let frame_end = LENGTH_PREFIX_BYTES + length;
+            if buf.capacity() < frame_end {
+                buf.reserve(frame_end - buf.len());
+            }
+            while buf.len() < frame_end {
+                match reader.read_buf(&mut buf).await {
+                    Ok(0) => return Err("truncated frame at end of stream".into()),
+                    Ok(_) => {}
+                    Err(e) => return Err(format!("read: {e}")),
+                }
+            }
+            buf.advance(LENGTH_PREFIX_BYTES);
+            let frame = buf.split_to(length).freeze();
+            let (respond, response) = oneshot::channel();
+            if queue.send(response).await.is_err() {
+                return Err("writer closed".into());
+            }
+            let request = match decode_request(frame) {
+                Ok(request) => request,
+                Err(DecodeError::UnsupportedApiVersionsVersion { correlation_id, .. }) => {
+                    let outgoing = match unsupported_api_versions_response(correlation_id) {
+                        Ok(bytes) => Outgoing::Frame(bytes),
+                        Err(_) => Outgoing::Close,
+                    };
+                    let _ = respond.send(outgoing);
+                    continue;
+                }
+                Err(e) => {
+                    warn!(peer = %self.peer, "{e}; closing connection");
+                    let _ = respond.send(Outgoing::Close);
+                    return Err(e.to_string());
+                }
+            };
+            let turn = if matches!(request.body, Request::Produce(_)) {
+                Some(produce_turn.clone().lock_owned().await)
+            } else {
+                None
+            };
+            let broker = self.broker.clone();
+            let peer = self.peer;
+            tokio::spawn(async move {
+                let api_key = request.api_key;
+                let api_version = request.api_version;
+                let correlation_id = request.correlation_id;
+                let outgoing = match handlers::handle(&broker, request, turn).await {
+                    Ok(Some(response)) => {
+                        match encode_response(&response, api_version, correlation_id) {
+                            Ok(bytes) => Outgoing::Frame(bytes),
+                            Err(e) => {
+                                warn!(%peer, ?api_key, api_version, "encoding response: {e}");
+                                Outgoing::Close
+                            }
+                        }
+                    }
+                    Ok(None) => Outgoing::Nothing,
+                    Err(e) => {
+                        warn!(%peer, ?api_key, api_version, "{e}; closing connection");
+                        Outgoing::Close
+                    }
+                };
+                drop(memory);
+                let _ = respond.send(outgoing);
+            });
+        }
+    }
+}
+
+async fn write_responses(
+    mut writer: OwnedWriteHalf,
+    mut pending: mpsc::Receiver<oneshot::Receiver<Outgoing>>,
+    peer: SocketAddr,
+) {
+    while let Some(response) = pending.recv().await {
+        match response.await {
+            Ok(Outgoing::Frame(bytes)) => {
+                if let Err(e) = writer.write_all(&bytes).await {
+                    debug!(%peer, "write: {e}");
+                    break;
+                }
+            }
+            Ok(Outgoing::Nothing) => {}
+            Ok(Outgoing::Close) | Err(_) => break,
+        }
+    }
+    let _ = writer.shutdown().await;
+}
