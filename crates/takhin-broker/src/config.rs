@@ -443,3 +443,24 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    use super::*;
+
+    /// docs/configuration.md is the operator's reference: every setting the
+    /// code reads must be documented there, with its environment variable.
+    #[test]
+    fn every_setting_is_documented() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
+        let docs = std::fs::read_to_string(path).unwrap();
+        for def in BROKER_CONFIGS {
+            assert!(docs.contains(&format!("`{}`", def.name)), "{} undocumented", def.name);
+            let env = format!("TAKHIN_{}", def.name.to_ascii_uppercase().replace('.', "_"));
+            assert!(docs.contains(&env), "{env} undocumented");
+        }
+        for def in TOPIC_CONFIGS {
+            assert!(docs.contains(&format!("`{}`", def.name)), "{} undocumented", def.name);
+        }
+    }
+}
