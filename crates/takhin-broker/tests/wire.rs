@@ -1,0 +1,453 @@
+//! Wire tests: a real broker in-process on an ephemeral port, spoken to with
+//! raw Kafka frames built from `kafka-protocol` types. One test (at least)
+//! per API behaviour a client relies on.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use takhin_broker::{Broker, BrokerConfig};
+use takhin_storage::{BatchBuilderParams, Compression, Record, RecordHeader, TimestampType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{oneshot, watch};
+
+struct TestBroker {
+    addr: SocketAddr,
+    broker: Arc<Broker>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), takhin_broker::RunError>>,
+}
+
+async fn start(dir: &std::path::Path, extra: &[(&str, &str)]) -> TestBroker {
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    values.insert("data.dir".into(), dir.display().to_string());
+    values.insert("kafka.addr".into(), "127.0.0.1:0".into());
+    values.insert("http.addr".into(), "127.0.0.1:0".into());
+    for (k, v) in extra {
+        values.insert(k.to_string(), v.to_string());
+    }
+    let config = BrokerConfig::from_map(values).unwrap();
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let task = tokio::spawn(takhin_broker::run(config, shutdown_rx, ready_tx));
+    let (addr, broker) = ready_rx.await.expect("broker failed to start");
+    TestBroker {
+        addr,
+        broker,
+        shutdown,
+        task,
+    }
+}
+
+impl TestBroker {
+    async fn stop(self) {
+        self.shutdown.send(true).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+struct Client {
+    stream: TcpStream,
+    next_correlation_id: i32,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> Client {
+        Client {
+            stream: TcpStream::connect(addr).await.unwrap(),
+            next_correlation_id: 1,
+        }
+    }
+
+    async fn send<R: Encodable + kafka_protocol::protocol::Request>(&mut self, version: i16, body: &R) -> i32 {
+        let correlation_id = self.next_correlation_id;
+        self.next_correlation_id += 1;
+        let api_key = ApiKey::try_from(R::KEY).unwrap();
+        let mut buf = BytesMut::new();
+        buf.put_i32(0);
+        RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(correlation_id)
+            .with_client_id(Some(StrBytes::from_static_str("wire-test")))
+            .encode(&mut buf, api_key.request_header_version(version))
+            .unwrap();
+        body.encode(&mut buf, version).unwrap();
+        let length = (buf.len() - 4) as i32;
+        buf[..4].copy_from_slice(&length.to_be_bytes());
+        self.stream.write_all(&buf).await.unwrap();
+        correlation_id
+    }
+
+    async fn receive<R: kafka_protocol::protocol::Request>(&mut self, version: i16, correlation_id: i32) -> R::Response {
+        let mut frame = self.read_frame().await.expect("connection closed");
+        assert_eq!(frame.get_i32(), correlation_id, "responses out of order");
+        let api_key = ApiKey::try_from(R::KEY).unwrap();
+        let header_version = if api_key == ApiKey::ApiVersions {
+            0
+        } else {
+            api_key.response_header_version(version)
+        };
+        if header_version >= 1 {
+            // Empty tagged-field section.
+            assert_eq!(frame.get_u8(), 0);
+        }
+        let response = R::Response::decode(&mut frame, version).unwrap();
+        assert!(!frame.has_remaining(), "trailing bytes in response");
+        response
+    }
+
+    async fn call<R: Encodable + kafka_protocol::protocol::Request>(&mut self, version: i16, body: &R) -> R::Response {
+        let id = self.send(version, body).await;
+        self.receive::<R>(version, id).await
+    }
+
+    async fn read_frame(&mut self) -> Option<Bytes> {
+        let mut length = [0u8; 4];
+        self.stream.read_exact(&mut length).await.ok()?;
+        let mut body = vec![0u8; i32::from_be_bytes(length) as usize];
+        self.stream.read_exact(&mut body).await.ok()?;
+        Some(Bytes::from(body))
+    }
+
+    async fn write_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// True when the broker closed the connection.
+    async fn closed(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut byte)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+}
+
+fn topic_name(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_string()))
+}
+
+fn records(count: usize, start_ms: i64) -> Vec<Record> {
+    (0..count)
+        .map(|i| Record {
+            offset: i as i64,
+            timestamp: start_ms + i as i64,
+            key: (i % 3 != 0).then(|| Bytes::from(format!("key-{i}"))),
+            value: Some(Bytes::from(format!("value-{i}"))),
+            headers: vec![
+                RecordHeader { key: "h".into(), value: Some(Bytes::from_static(b"1")) },
+                RecordHeader { key: "h".into(), value: Some(Bytes::from_static(b"2")) },
+            ],
+        })
+        .collect()
+}
+
+fn batch(records: &[Record], compression: Compression, producer: Option<(i64, i16, i32)>) -> Bytes {
+    let (producer_id, producer_epoch, base_sequence) = producer.unwrap_or((-1, -1, -1));
+    let params = BatchBuilderParams {
+        base_offset: 0,
+        compression,
+        timestamp_type: TimestampType::CreateTime,
+        producer_id,
+        producer_epoch,
+        base_sequence,
+        is_transactional: false,
+        partition_leader_epoch: -1,
+    };
+    takhin_storage::encode_batch(&params, records).unwrap().freeze()
+}
+
+fn produce_request(topic: &str, partition: i32, records: Bytes, acks: i16) -> ProduceRequest {
+    ProduceRequest::default()
+        .with_acks(acks)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![
+            produce_request::TopicProduceData::default()
+                .with_name(topic_name(topic))
+                .with_partition_data(vec![
+                    produce_request::PartitionProduceData::default()
+                        .with_index(partition)
+                        .with_records(Some(records)),
+                ]),
+        ])
+}
+
+fn fetch_request(topic: &str, offset: i64, max_wait_ms: i32) -> FetchRequest {
+    FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(max_wait_ms)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_session_epoch(-1)
+        .with_topics(vec![
+            fetch_request::FetchTopic::default()
+                .with_topic(topic_name(topic))
+                .with_partitions(vec![
+                    fetch_request::FetchPartition::default()
+                        .with_partition(0)
+                        .with_fetch_offset(offset)
+                        .with_current_leader_epoch(-1)
+                        .with_log_start_offset(-1)
+                        .with_partition_max_bytes(1 << 20),
+                ]),
+        ])
+}
+
+fn produced(response: &ProduceResponse) -> &produce_response::PartitionProduceResponse {
+    &response.responses[0].partition_responses[0]
+}
+
+/// Decodes all records of a fetched record set.
+fn decode_all(mut records: Bytes) -> Vec<Record> {
+    let mut out = Vec::new();
+    while records.len() >= 12 {
+        let length = i32::from_be_bytes(records[8..12].try_into().unwrap()) as usize + 12;
+        let batch = records.split_to(length);
+        let (_, decoded) = takhin_storage::decode_records(&batch, 1 << 24).unwrap();
+        out.extend(decoded);
+    }
+    out
+}
+
+#[tokio::test]
+async fn api_versions_lists_every_api_and_answers_future_versions_with_v0() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    for version in 0..=4 {
+        let response = client.call(version, &ApiVersionsRequest::default()).await;
+        assert_eq!(response.error_code, 0);
+        assert_eq!(response.api_keys.len(), takhin_protocol::api::SUPPORTED.len());
+        let produce = response.api_keys.iter().find(|k| k.api_key == 0).unwrap();
+        assert_eq!((produce.min_version, produce.max_version), (0, 13));
+    }
+    // KIP-511: a version we do not know is answered in v0 with our ranges.
+    let mut raw = BytesMut::new();
+    raw.put_i32(0);
+    RequestHeader::default()
+        .with_request_api_key(18)
+        .with_request_api_version(99)
+        .with_correlation_id(7)
+        .encode(&mut raw, 1)
+        .unwrap();
+    let length = (raw.len() - 4) as i32;
+    raw[..4].copy_from_slice(&length.to_be_bytes());
+    client.write_raw(&raw).await;
+    let mut frame = client.read_frame().await.unwrap();
+    assert_eq!(frame.get_i32(), 7);
+    let response = ApiVersionsResponse::decode(&mut frame, 0).unwrap();
+    assert_eq!(response.error_code, ResponseError::UnsupportedVersion.code());
+    assert!(!response.api_keys.is_empty());
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn produce_then_fetch_round_trips_every_codec_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    let codecs = [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
+    let mut expected = Vec::new();
+    for (i, codec) in codecs.into_iter().enumerate() {
+        let batch_records = records(10, 1_700_000_000_000 + 100 * i as i64);
+        let produce_version = [3, 7, 9, 11, 12][i];
+        let response = client
+            .call(produce_version, &produce_request("round-trip", 0, batch(&batch_records, codec, None), -1))
+            .await;
+        let partition = produced(&response);
+        assert_eq!(partition.error_code, 0, "{codec:?}: {:?}", partition.error_message);
+        assert_eq!(partition.base_offset, 10 * i as i64);
+        expected.extend(batch_records.into_iter().enumerate().map(|(j, mut r)| {
+            r.offset = (10 * i + j) as i64;
+            r
+        }));
+    }
+    let topic_id = broker.broker.topic("round-trip").unwrap().topic_id;
+    for fetch_version in [4, 11, 12, 13, 17] {
+        let mut request = fetch_request("round-trip", 0, 0);
+        if fetch_version >= 13 {
+            request.topics[0].topic_id = topic_id;
+        }
+        let response = client.call(fetch_version, &request).await;
+        let data = &response.responses[0].partitions[0];
+        assert_eq!(data.error_code, 0, "fetch v{fetch_version}");
+        assert_eq!(data.high_watermark, 50);
+        let fetched = decode_all(data.records.clone().unwrap());
+        assert_eq!(fetched, expected, "fetch v{fetch_version}");
+    }
+    // Fetching in the middle returns from the batch holding the offset.
+    let response = client.call(12, &fetch_request("round-trip", 25, 0)).await;
+    let fetched = decode_all(response.responses[0].partitions[0].records.clone().unwrap());
+    assert_eq!(fetched.first().unwrap().offset, 20);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn responses_come_back_in_request_order_and_acks_zero_gets_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    let fire_and_forget = client
+        .send(9, &produce_request("pipelined", 0, batch(&records(5, 0), Compression::None, None), 0))
+        .await;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(client.send(12, &MetadataRequest::default().with_topics(None)).await);
+    }
+    for id in ids {
+        assert_ne!(id, fire_and_forget);
+        let response = client.receive::<MetadataRequest>(12, id).await;
+        assert_eq!(response.brokers.len(), 1);
+    }
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn fetch_long_poll_returns_when_data_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut producer = Client::connect(broker.addr).await;
+    let mut consumer = Client::connect(broker.addr).await;
+    let created = producer
+        .call(9, &produce_request("long-poll", 0, batch(&records(1, 0), Compression::None, None), -1))
+        .await;
+    assert_eq!(produced(&created).error_code, 0);
+    let waiting = consumer.send(12, &fetch_request("long-poll", 1, 30_000)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let appended = producer
+        .call(9, &produce_request("long-poll", 0, batch(&records(3, 0), Compression::None, None), 1))
+        .await;
+    assert_eq!(produced(&appended).base_offset, 1);
+    let response = tokio::time::timeout(Duration::from_secs(20), consumer.receive::<FetchRequest>(12, waiting))
+        .await
+        .expect("long poll did not wake up on new data");
+    let fetched = decode_all(response.responses[0].partitions[0].records.clone().unwrap());
+    assert_eq!(fetched.len(), 3);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn idempotent_retries_are_deduplicated_and_gaps_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    let init = client.call(4, &InitProducerIdRequest::default().with_transaction_timeout_ms(60_000)).await;
+    assert_eq!(init.error_code, 0);
+    let second = client.call(4, &InitProducerIdRequest::default().with_transaction_timeout_ms(60_000)).await;
+    assert_ne!(init.producer_id, second.producer_id);
+    let producer = Some((init.producer_id.0, init.producer_epoch, 0));
+    let first_batch = batch(&records(4, 0), Compression::Lz4, producer);
+    let first = client.call(9, &produce_request("idempotent", 0, first_batch.clone(), -1)).await;
+    let retry = client.call(9, &produce_request("idempotent", 0, first_batch, -1)).await;
+    assert_eq!(produced(&first).error_code, 0);
+    assert_eq!(produced(&retry).error_code, 0);
+    assert_eq!(produced(&retry).base_offset, produced(&first).base_offset);
+    let gap = batch(&records(2, 0), Compression::None, Some((init.producer_id.0, init.producer_epoch, 10)));
+    let refused = client.call(9, &produce_request("idempotent", 0, gap, -1)).await;
+    assert_eq!(produced(&refused).error_code, ResponseError::OutOfOrderSequenceNumber.code());
+    let response = client.call(12, &fetch_request("idempotent", 0, 0)).await;
+    assert_eq!(decode_all(response.responses[0].partitions[0].records.clone().unwrap()).len(), 4);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn bad_batches_and_names_get_kafka_error_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    let mut corrupt = BytesMut::from(&batch(&records(3, 0), Compression::None, None)[..]);
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    let response = client.call(9, &produce_request("errors", 0, corrupt.freeze(), -1)).await;
+    assert_eq!(produced(&response).error_code, ResponseError::CorruptMessage.code());
+
+    let big = vec![Record {
+        offset: 0,
+        timestamp: 0,
+        key: None,
+        value: Some(Bytes::from(vec![7u8; 2 << 20])),
+        headers: vec![],
+    }];
+    let response = client.call(9, &produce_request("errors", 0, batch(&big, Compression::None, None), -1)).await;
+    assert_eq!(produced(&response).error_code, ResponseError::MessageTooLarge.code());
+
+    let response = client
+        .call(9, &produce_request("bad/name", 0, batch(&records(1, 0), Compression::None, None), -1))
+        .await;
+    assert_eq!(produced(&response).error_code, ResponseError::InvalidTopicException.code());
+
+    let response = client
+        .call(9, &produce_request("errors", 7, batch(&records(1, 0), Compression::None, None), -1))
+        .await;
+    assert_eq!(produced(&response).error_code, ResponseError::UnknownTopicOrPartition.code());
+
+    let response = client.call(12, &fetch_request("errors", 99, 0)).await;
+    assert_eq!(response.responses[0].partitions[0].error_code, ResponseError::OffsetOutOfRange.code());
+
+    // The connection survived every per-partition error.
+    let metadata = client.call(12, &MetadataRequest::default().with_topics(None)).await;
+    assert!(metadata.topics.iter().any(|t| t.name.as_ref().map(|n| n.as_str()) == Some("errors")));
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn protocol_violations_close_only_that_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let violations: Vec<Vec<u8>> = vec![
+        vec![0x7f, 0xff, 0xff, 0xff],                   // 2 GiB length prefix
+        vec![0xff, 0xff, 0xff, 0xfe],                   // negative length
+        vec![0, 0, 0, 8, 0x03, 0xe7, 0, 0, 0, 0, 0, 1], // unknown API key 999
+        vec![0, 0, 0, 8, 0, 3, 0, 99, 0, 0, 0, 1],      // Metadata v99
+        vec![0, 0, 0, 3, 1, 2, 3],                      // shorter than a header
+        // Metadata v1 whose topic array claims i32::MAX entries.
+        vec![0, 0, 0, 14, 0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff],
+    ];
+    for bytes in violations {
+        let mut bad = Client::connect(broker.addr).await;
+        bad.write_raw(&bytes).await;
+        assert!(bad.closed().await, "connection not closed after {bytes:02x?}");
+    }
+    let mut good = Client::connect(broker.addr).await;
+    let response = good.call(4, &ApiVersionsRequest::default()).await;
+    assert_eq!(response.error_code, 0);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn data_topics_and_configs_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    for _ in 0..3 {
+        let response = client
+            .call(9, &produce_request("durable", 0, batch(&records(5, 0), Compression::Zstd, None), -1))
+            .await;
+        assert_eq!(produced(&response).error_code, 0);
+    }
+    let topic_id = broker.broker.topic("durable").unwrap().topic_id;
+    drop(client);
+    broker.stop().await;
+    assert!(dir.path().join(".kafka_cleanshutdown").exists());
+
+    let broker = start(dir.path(), &[]).await;
+    assert!(!dir.path().join(".kafka_cleanshutdown").exists());
+    assert_eq!(broker.broker.topic("durable").unwrap().topic_id, topic_id);
+    let mut client = Client::connect(broker.addr).await;
+    let response = client.call(12, &fetch_request("durable", 0, 0)).await;
+    assert_eq!(response.responses[0].partitions[0].high_watermark, 15);
+    assert_eq!(decode_all(response.responses[0].partitions[0].records.clone().unwrap()).len(), 15);
+    let more = client
+        .call(9, &produce_request("durable", 0, batch(&records(1, 0), Compression::None, None), -1))
+        .await;
+    assert_eq!(produced(&more).base_offset, 15);
+    broker.stop().await;
+}
