@@ -1,0 +1,1330 @@
+//! The log of one partition: an ordered set of segments, the last one active.
+//!
+//! # Offsets
+//!
+//! `log_start_offset <= recovery_point <= log_end_offset` (the recovery point may lag the start
+//! only transiently). `log_end_offset` is the next offset to assign; everything below
+//! `recovery_point` has been fdatasync'd. Segment `N` holds offsets in `[N, next segment's base)`.
+//!
+//! # Thread-safety
+//!
+//! `Log` is `Send + Sync` and shared as `Arc<Log>`. Appends, rolls, `delete_records_before`
+//! and `close` are serialized by the append lock. Reads never take it: they clone the segment
+//! list (an `RwLock` held for a moment), then use positional reads below each segment's
+//! published size, which only ever grows; `log_end_offset` is published (Release) after the
+//! bytes and indexes are written. `sync_to` coordinates through its own lock so that one
+//! fdatasync serves every caller waiting at the time (group commit).
+//!
+//! # Failure
+//!
+//! An I/O error while writing or syncing takes the log offline: the partial write is cut back
+//! where possible, and every later append or sync fails until the log is reopened (which runs
+//! recovery). Reads keep working on what was published.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::batch::{self, BatchError, BatchHeader, ValidatedBatches};
+use crate::checkpoint;
+use crate::log_dir::StorageError;
+use crate::producer_state::{self, Prepared, ProducerStateManager};
+use crate::segment::{self, IndexLimits, Segment};
+use crate::{LogConfig, TimestampType};
+
+/// Largest decompressed records section decoded when a batch must be read record by record
+/// (ListOffsets by timestamp).
+pub const MAX_DECOMPRESSED_BATCH_BYTES: usize = 256 * 1024 * 1024;
+
+/// Per-append parameters from the broker.
+#[derive(Clone, Copy, Debug)]
+pub struct AppendOptions {
+    /// Wall-clock time of the append; becomes the batch timestamp for LogAppendTime topics.
+    pub now_ms: i64,
+    /// Current leader epoch; written into each batch's partitionLeaderEpoch.
+    pub leader_epoch: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppendOutcome {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// -1 unless the log uses LogAppendTime.
+    pub log_append_time_ms: i64,
+    pub log_start_offset: i64,
+    /// Idempotent retry: nothing was written and the offsets are the original append's.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// Kafka OUT_OF_ORDER_SEQUENCE_NUMBER.
+    #[error(
+        "out of order sequence for producer {producer_id}: expected {expected}, received {received}"
+    )]
+    OutOfOrderSequence {
+        producer_id: i64,
+        expected: i32,
+        received: i32,
+    },
+    /// Kafka INVALID_PRODUCER_EPOCH.
+    #[error("producer {producer_id} epoch {received} is older than the current epoch {current}")]
+    InvalidProducerEpoch {
+        producer_id: i64,
+        current: i16,
+        received: i16,
+    },
+    /// Kafka KAFKA_STORAGE_ERROR.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+#[derive(Debug)]
+pub struct ReadResult {
+    /// Whole batches only; may be empty.
+    pub records: Bytes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("offset {requested} is out of range [{log_start_offset}, {log_end_offset}]")]
+    OffsetOutOfRange {
+        requested: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A stored batch could not be decoded (only on paths that decode records).
+    #[error("{context}: {source}")]
+    Corrupt {
+        context: String,
+        #[source]
+        source: BatchError,
+    },
+}
+
+/// Where recovery cut a `.log`.
+#[derive(Debug, Clone)]
+pub struct TruncationPoint {
+    pub file: PathBuf,
+    pub position_bytes: u64,
+    /// The offset the first dropped batch should have had.
+    pub offset: i64,
+    pub reason: String,
+}
+
+/// What opening a log found and repaired.
+#[derive(Debug, Default, Clone)]
+pub struct RecoveryReport {
+    pub clean_shutdown: bool,
+    pub segments_loaded: usize,
+    /// Segments whose every batch was verified (unclean shutdown, or a bad index).
+    pub segments_scanned: usize,
+    pub indexes_rebuilt: usize,
+    pub bytes_truncated: u64,
+    pub truncated_at: Option<TruncationPoint>,
+    /// Segments removed because they followed a truncation point.
+    pub segments_deleted: usize,
+    /// Offset of the producer-state snapshot loaded, if any.
+    pub producer_snapshot_offset: Option<i64>,
+    pub batches_replayed: u64,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+}
+
+impl fmt::Display for RecoveryReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} shutdown: {} segments loaded, {} scanned, {} indexes rebuilt, {} bytes truncated",
+            if self.clean_shutdown {
+                "clean"
+            } else {
+                "unclean"
+            },
+            self.segments_loaded,
+            self.segments_scanned,
+            self.indexes_rebuilt,
+            self.bytes_truncated
+        )?;
+        if let Some(point) = &self.truncated_at {
+            write!(
+                f,
+                " (cut {} at byte {}, offset {}: {})",
+                point.file.display(),
+                point.position_bytes,
+                point.offset,
+                point.reason
+            )?;
+        }
+        if self.segments_deleted > 0 {
+            write!(f, ", {} later segments deleted", self.segments_deleted)?;
+        }
+        match self.producer_snapshot_offset {
+            Some(offset) => write!(f, ", producer snapshot {offset}")?,
+            None => write!(f, ", no producer snapshot")?,
+        }
+        write!(
+            f,
+            " + {} batches replayed; offsets [{}, {})",
+            self.batches_replayed, self.log_start_offset, self.log_end_offset
+        )
+    }
+}
+
+/// Leader epoch → start offset, persisted in `leader-epoch-checkpoint`.
+#[derive(Debug)]
+struct LeaderEpochCache {
+    path: PathBuf,
+    entries: Vec<(i32, i64)>,
+}
+
+impl LeaderEpochCache {
+    fn latest(&self) -> Option<i32> {
+        self.entries.last().map(|(epoch, _)| *epoch)
+    }
+
+    fn persist(&self) -> io::Result<()> {
+        checkpoint::write_file_atomically(
+            &self.path,
+            checkpoint::render_epochs(&self.entries).as_bytes(),
+            true,
+        )
+    }
+
+    /// Records that `epoch` starts at `start_offset`, dropping entries it contradicts.
+    fn assign(&mut self, epoch: i32, start_offset: i64) -> io::Result<()> {
+        self.entries
+            .retain(|(existing, offset)| *existing < epoch && *offset < start_offset);
+        self.entries.push((epoch, start_offset));
+        self.persist()
+    }
+
+    /// Drops entries starting at or after `end_offset` (after truncation). Returns whether
+    /// anything changed.
+    fn truncate_from_end(&mut self, end_offset: i64) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|(_, offset)| *offset < end_offset);
+        before != self.entries.len()
+    }
+
+    /// Drops entries wholly below `start_offset` and clamps the first to it.
+    fn truncate_from_start(&mut self, start_offset: i64) -> bool {
+        let keep_from = self
+            .entries
+            .iter()
+            .rposition(|(_, offset)| *offset <= start_offset);
+        let Some(keep_from) = keep_from else {
+            return false;
+        };
+        let changed = keep_from > 0 || self.entries[0].1 != start_offset;
+        self.entries.drain(..keep_from);
+        self.entries[0].1 = start_offset;
+        changed
+    }
+
+    /// Kafka's `LeaderEpochFileCache.endOffsetFor`.
+    fn end_offset_for(&self, epoch: i32, log_end_offset: i64) -> (i32, i64) {
+        const UNDEFINED: (i32, i64) = (-1, -1);
+        if epoch == -1 {
+            return UNDEFINED;
+        }
+        if self.latest() == Some(epoch) {
+            return (epoch, log_end_offset);
+        }
+        let Some(&(_, higher_start)) = self.entries.iter().find(|(existing, _)| *existing > epoch)
+        else {
+            return UNDEFINED;
+        };
+        match self
+            .entries
+            .iter()
+            .rev()
+            .find(|(existing, _)| *existing <= epoch)
+        {
+            Some(&(floor_epoch, _)) => (floor_epoch, higher_start),
+            None => (epoch, higher_start),
+        }
+    }
+}
+
+/// Inputs of [`Log::open`] gathered by the [`crate::LogDir`].
+pub(crate) struct OpenParams {
+    pub dir: PathBuf,
+    pub topic: String,
+    pub partition: i32,
+    pub topic_id: uuid::Uuid,
+    pub config: LogConfig,
+    pub clean_shutdown: bool,
+    pub recovery_point: Option<i64>,
+    pub log_start_offset: Option<i64>,
+}
+
+pub struct Log {
+    topic: String,
+    partition: i32,
+    dir: PathBuf,
+    topic_id: uuid::Uuid,
+    config: RwLock<LogConfig>,
+    segments: RwLock<BTreeMap<i64, Arc<Segment>>>,
+    /// The append lock; guards producer state and all segment mutation.
+    append_lock: Mutex<ProducerStateManager>,
+    epochs: RwLock<LeaderEpochCache>,
+    log_start_offset: AtomicI64,
+    log_end_offset: AtomicI64,
+    recovery_point: AtomicI64,
+    /// `true` while some caller of `sync_to` is syncing.
+    sync_in_progress: Mutex<bool>,
+    sync_done: Condvar,
+    offline: AtomicBool,
+    /// A segment file was created since the directory was last fsync'd.
+    dir_needs_sync: AtomicBool,
+}
+
+fn append_io(context: impl Into<String>) -> impl FnOnce(io::Error) -> AppendError {
+    let context = context.into();
+    move |source| AppendError::Io { context, source }
+}
+
+fn read_io(context: impl Into<String>) -> impl FnOnce(io::Error) -> ReadError {
+    let context = context.into();
+    move |source| ReadError::Io { context, source }
+}
+
+fn storage_io(context: impl Into<String>) -> impl FnOnce(io::Error) -> StorageError {
+    let context = context.into();
+    move |source| StorageError::Io { context, source }
+}
+
+impl Log {
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn topic_id(&self) -> uuid::Uuid {
+        self.topic_id
+    }
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset.load(Ordering::Acquire)
+    }
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end_offset.load(Ordering::Acquire)
+    }
+    /// Everything below this offset is fdatasync'd.
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point.load(Ordering::Acquire)
+    }
+    pub fn config(&self) -> LogConfig {
+        self.config.read().clone()
+    }
+    /// Takes effect from the next append (a smaller `segment_bytes` rolls at the next append).
+    pub fn set_config(&self, config: LogConfig) {
+        *self.config.write() = config;
+    }
+    pub fn size_bytes(&self) -> u64 {
+        self.segments
+            .read()
+            .values()
+            .map(|segment| segment.size_bytes())
+            .sum()
+    }
+    pub fn segment_count(&self) -> usize {
+        self.segments.read().len()
+    }
+    /// Base offsets of the segments, ascending.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.read().keys().copied().collect()
+    }
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.epochs.read().latest()
+    }
+    /// The leader-epoch cache entries (epoch, start offset).
+    pub fn epoch_entries(&self) -> Vec<(i32, i64)> {
+        self.epochs.read().entries.clone()
+    }
+    /// OffsetForLeaderEpoch, per Kafka's `LeaderEpochFileCache.endOffsetFor`: the latest epoch
+    /// ends at the log end offset; an older epoch ends where the next known epoch starts
+    /// (answering with the largest known epoch <= the requested one); an epoch above every
+    /// known one, or -1, is `(-1, -1)`.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        self.epochs
+            .read()
+            .end_offset_for(epoch, self.log_end_offset())
+    }
+    /// True once an I/O error took the log offline (until it is reopened).
+    pub fn is_offline(&self) -> bool {
+        self.offline.load(Ordering::Acquire)
+    }
+    pub(crate) fn mark_offline(&self) {
+        self.offline.store(true, Ordering::Release);
+    }
+    /// Number of producer ids with idempotence state.
+    pub fn producer_count(&self) -> usize {
+        self.append_lock.lock().len()
+    }
+
+    fn segments_snapshot(&self) -> Vec<Arc<Segment>> {
+        self.segments.read().values().cloned().collect()
+    }
+
+    fn active_segment(&self) -> Arc<Segment> {
+        let segments = self.segments.read();
+        let active = segments.values().next_back().cloned();
+        active.unwrap_or_else(|| unreachable!("a log always has an active segment"))
+    }
+
+    fn offline_error(&self) -> AppendError {
+        AppendError::Io {
+            context: format!(
+                "log {} is offline after an earlier I/O error",
+                self.dir.display()
+            ),
+            source: io::Error::other("log offline"),
+        }
+    }
+
+    fn fail<T>(&self, result: Result<T, AppendError>) -> Result<T, AppendError> {
+        if result.is_err() {
+            self.mark_offline();
+        }
+        result
+    }
+
+    /// Appends validated batches; see the crate docs for the full contract.
+    ///
+    /// Under the append lock: checks idempotent-producer state (a duplicate returns the original
+    /// offsets and writes nothing), assigns offsets by rewriting each batch's base offset and
+    /// partitionLeaderEpoch, applies LogAppendTime (maxTimestamp + attribute + CRC), rolls the
+    /// segment if needed, writes to the page cache (no fsync) and updates indexes, producer
+    /// state and the leader-epoch cache.
+    pub fn append(
+        &self,
+        batches: ValidatedBatches,
+        options: AppendOptions,
+    ) -> Result<AppendOutcome, AppendError> {
+        let mut producers = self.append_lock.lock();
+        if self.is_offline() {
+            return Err(self.offline_error());
+        }
+        let config = self.config();
+        let (mut buf, mut headers) = batches.into_parts();
+        let base_offset = self.log_end_offset();
+        let log_append_time = (config.message_timestamp_type == TimestampType::LogAppendTime)
+            .then_some(options.now_ms);
+
+        // Assign offsets first: producer checks compare the assigned offsets.
+        let mut position = 0usize;
+        let mut next_offset = base_offset;
+        for header in headers.iter_mut() {
+            let batch_bytes = &mut buf[position..position + header.total_size()];
+            batch::set_base_offset(batch_bytes, next_offset);
+            batch::set_partition_leader_epoch(batch_bytes, options.leader_epoch);
+            if let Some(now_ms) = log_append_time {
+                batch::set_log_append_time(batch_bytes, now_ms);
+            }
+            *header = BatchHeader::parse(batch_bytes).map_err(|err| AppendError::Io {
+                context: "re-reading a rewritten batch header".to_string(),
+                source: io::Error::other(err.to_string()),
+            })?;
+            next_offset = header.last_offset() + 1;
+            position += header.total_size();
+        }
+
+        let updated = match producers.prepare(&headers)? {
+            Prepared::Duplicate(original) => {
+                return Ok(AppendOutcome {
+                    base_offset: original.first_offset,
+                    last_offset: original.last_offset,
+                    log_append_time_ms: if log_append_time.is_some() {
+                        original.timestamp
+                    } else {
+                        -1
+                    },
+                    log_start_offset: self.log_start_offset(),
+                    duplicate: true,
+                });
+            }
+            Prepared::Accept(updated) => updated,
+        };
+
+        if options.leader_epoch >= 0 {
+            let mut epochs = self.epochs.write();
+            if epochs
+                .latest()
+                .is_none_or(|latest| options.leader_epoch > latest)
+            {
+                let result = epochs
+                    .assign(options.leader_epoch, base_offset)
+                    .map_err(append_io(format!(
+                        "writing leader epoch checkpoint in {}",
+                        self.dir.display()
+                    )));
+                self.fail(result)?;
+            }
+        }
+
+        let max_timestamp = headers
+            .iter()
+            .map(|header| header.max_timestamp)
+            .max()
+            .unwrap_or(-1);
+        let result = self.write_batches(
+            &producers,
+            &config,
+            &buf,
+            &headers,
+            max_timestamp,
+            options.now_ms,
+        );
+        self.fail(result)?;
+        producers.commit(updated);
+        self.log_end_offset.store(next_offset, Ordering::Release);
+        Ok(AppendOutcome {
+            base_offset,
+            last_offset: next_offset - 1,
+            log_append_time_ms: log_append_time.unwrap_or(-1),
+            log_start_offset: self.log_start_offset(),
+            duplicate: false,
+        })
+    }
+
+    fn write_batches(
+        &self,
+        producers: &ProducerStateManager,
+        config: &LogConfig,
+        buf: &BytesMut,
+        headers: &[BatchHeader],
+        max_timestamp: i64,
+        now_ms: i64,
+    ) -> Result<(), AppendError> {
+        let limits = IndexLimits::new(config.index_interval_bytes, config.segment_index_bytes);
+        let last_offset = headers
+            .last()
+            .map_or(self.log_end_offset(), BatchHeader::last_offset);
+        let mut segment = self.active_segment();
+        if let Some(reason) = roll_reason(
+            &segment,
+            config,
+            limits,
+            buf.len() as u64,
+            max_timestamp,
+            last_offset,
+            now_ms,
+        ) {
+            segment = self.roll(producers, &segment, reason, now_ms)?;
+        }
+        segment.set_created_ms(now_ms);
+        segment
+            .append(buf, headers, limits)
+            .map_err(append_io(format!(
+                "appending {} bytes to {}",
+                buf.len(),
+                segment.log_path.display()
+            )))
+    }
+
+    /// Makes a new active segment at the log end offset.
+    fn roll(
+        &self,
+        producers: &ProducerStateManager,
+        previous: &Segment,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<Arc<Segment>, AppendError> {
+        let base_offset = self.log_end_offset();
+        previous.on_become_inactive().map_err(append_io(format!(
+            "finishing segment {}",
+            previous.log_path.display()
+        )))?;
+        let segment = Arc::new(
+            Segment::create(&self.dir, base_offset, Some(now_ms)).map_err(append_io(format!(
+                "creating segment {base_offset} in {}",
+                self.dir.display()
+            )))?,
+        );
+        self.segments.write().insert(base_offset, segment.clone());
+        self.dir_needs_sync.store(true, Ordering::Release);
+        tracing::info!(dir = %self.dir.display(), base_offset, reason, "rolled segment");
+        // The snapshot only saves replay time; recovery ignores it if it is torn (CRC), so it is
+        // not fsync'd here.
+        if let Err(err) = producer_state::write_snapshot(&self.dir, base_offset, producers, false) {
+            tracing::warn!(dir = %self.dir.display(), base_offset, error = %err, "could not write producer snapshot");
+        }
+        Ok(segment)
+    }
+
+    /// Whole batches starting with the one containing `fetch_offset`, ending before the first
+    /// batch whose last offset is >= `max_offset` and before `max_bytes` would be exceeded;
+    /// with `min_one_batch` the first batch is returned whole even if larger (KIP-74).
+    pub fn read(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        min_one_batch: bool,
+    ) -> Result<ReadResult, ReadError> {
+        let log_end_offset = self.log_end_offset();
+        let log_start_offset = self.log_start_offset();
+        if fetch_offset < log_start_offset || fetch_offset > log_end_offset {
+            return Err(ReadError::OffsetOutOfRange {
+                requested: fetch_offset,
+                log_start_offset,
+                log_end_offset,
+            });
+        }
+        let empty = || {
+            Ok(ReadResult {
+                records: Bytes::new(),
+            })
+        };
+        if fetch_offset == log_end_offset || fetch_offset >= max_offset {
+            return empty();
+        }
+        let segments: Vec<Arc<Segment>> = {
+            let map = self.segments.read();
+            let first = map
+                .range(..=fetch_offset)
+                .next_back()
+                .map_or(i64::MIN, |(base, _)| *base);
+            map.range(first..)
+                .map(|(_, segment)| segment.clone())
+                .collect()
+        };
+        let mut out = BytesMut::new();
+        let mut remaining_bytes = max_bytes;
+        for segment in segments {
+            let end_position = segment.size_bytes();
+            let context = || {
+                format!(
+                    "reading offset {fetch_offset} from {}",
+                    segment.log_path.display()
+                )
+            };
+            let Some((position, header)) = segment
+                .find_batch(fetch_offset, end_position)
+                .map_err(read_io(context()))?
+            else {
+                continue;
+            };
+            let take_oversized = min_one_batch && out.is_empty();
+            let (chunk, stop) = read_chunk(
+                &segment,
+                position,
+                header,
+                end_position,
+                remaining_bytes,
+                max_offset,
+                take_oversized,
+            )
+            .map_err(read_io(context()))?;
+            remaining_bytes = remaining_bytes.saturating_sub(chunk.len());
+            out.unsplit(chunk);
+            if stop || remaining_bytes == 0 {
+                break;
+            }
+        }
+        Ok(ReadResult {
+            records: out.freeze(),
+        })
+    }
+
+    /// ListOffsets by timestamp: the first record (in offset order, at or above the log start)
+    /// with timestamp >= `timestamp_ms`, as (offset, timestamp). The candidate batch is found
+    /// through the time index and decoded (decompressed if needed).
+    pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<(i64, i64)>, ReadError> {
+        let log_start_offset = self.log_start_offset();
+        for segment in self.segments_snapshot() {
+            let state = segment.state();
+            if state.next_offset <= log_start_offset {
+                continue;
+            }
+            match state.max_timestamp {
+                Some((max_timestamp, _)) if max_timestamp >= timestamp_ms => {}
+                _ => continue,
+            }
+            let start_offset = log_start_offset.max(segment.base_offset);
+            let indexed_offset = segment
+                .indexes
+                .lookup_time(timestamp_ms)
+                .map_or(segment.base_offset, |entry| {
+                    segment.base_offset + i64::from(entry.relative_offset)
+                });
+            let target = indexed_offset.max(start_offset);
+            let found = scan_for_record(
+                &segment,
+                target,
+                |header| header.max_timestamp >= timestamp_ms,
+                |record| record.timestamp >= timestamp_ms && record.offset >= start_offset,
+            )?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// ListOffsets MAX_TIMESTAMP: the (offset, timestamp) of the first record carrying the
+    /// largest timestamp in the log; for a LogAppendTime batch, its base offset.
+    pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>, ReadError> {
+        let mut best: Option<(Arc<Segment>, i64, i64)> = None;
+        for segment in self.segments_snapshot() {
+            if let Some((timestamp, offset)) = segment.state().max_timestamp
+                && best
+                    .as_ref()
+                    .is_none_or(|(_, best_timestamp, _)| timestamp > *best_timestamp)
+            {
+                best = Some((segment, timestamp, offset));
+            }
+        }
+        let Some((segment, timestamp, offset)) = best else {
+            return Ok(None);
+        };
+        let found = scan_for_record(
+            &segment,
+            offset,
+            |header| header.max_timestamp == timestamp,
+            |record| record.timestamp == timestamp,
+        )?;
+        Ok(Some(found.unwrap_or((offset, timestamp))))
+    }
+
+    /// DeleteRecords: moves the log start offset up to `offset` (never down) and deletes the
+    /// segments wholly below it (never the active one). Returns the new log start offset.
+    pub fn delete_records_before(&self, offset: i64) -> Result<i64, ReadError> {
+        let _producers = self.append_lock.lock();
+        let log_end_offset = self.log_end_offset();
+        let log_start_offset = self.log_start_offset();
+        if offset > log_end_offset || offset < 0 {
+            return Err(ReadError::OffsetOutOfRange {
+                requested: offset,
+                log_start_offset,
+                log_end_offset,
+            });
+        }
+        if offset <= log_start_offset {
+            return Ok(log_start_offset);
+        }
+        self.log_start_offset.store(offset, Ordering::Release);
+        let removed: Vec<Arc<Segment>> = {
+            let mut map = self.segments.write();
+            let bases: Vec<i64> = map.keys().copied().collect();
+            let doomed: Vec<i64> = bases
+                .windows(2)
+                .filter(|pair| pair[1] <= offset)
+                .map(|pair| pair[0])
+                .collect();
+            doomed.iter().filter_map(|base| map.remove(base)).collect()
+        };
+        for segment in &removed {
+            segment.delete_files().map_err(read_io(format!(
+                "deleting segment {}",
+                segment.log_path.display()
+            )))?;
+        }
+        let mut epochs = self.epochs.write();
+        if epochs.truncate_from_start(offset) {
+            epochs.persist().map_err(read_io(format!(
+                "writing leader epoch checkpoint in {}",
+                self.dir.display()
+            )))?;
+        }
+        tracing::info!(dir = %self.dir.display(), log_start_offset = offset, segments_deleted = removed.len(), "deleted records");
+        Ok(offset)
+    }
+
+    /// Group commit: returns once every byte below `offset` (capped at the log end offset) is
+    /// fdatasync'd. A caller that finds a sync in progress waits for it and re-checks; the one
+    /// that syncs covers everything appended up to the moment it starts, for all waiters.
+    /// Rolled segments not yet synced are synced whole (log and indexes), the active one's
+    /// `.log` only (its indexes are rebuilt by recovery if torn). Blocking.
+    pub fn sync_to(&self, offset: i64) -> Result<(), AppendError> {
+        loop {
+            let mut in_progress = self.sync_in_progress.lock();
+            if self.recovery_point() >= offset.min(self.log_end_offset()) {
+                return Ok(());
+            }
+            if self.is_offline() {
+                return Err(self.offline_error());
+            }
+            if *in_progress {
+                self.sync_done.wait(&mut in_progress);
+                continue;
+            }
+            *in_progress = true;
+            drop(in_progress);
+            let result = self.sync_everything();
+            let mut in_progress = self.sync_in_progress.lock();
+            *in_progress = false;
+            self.sync_done.notify_all();
+            drop(in_progress);
+            if result.is_err() {
+                self.mark_offline();
+            }
+            result?;
+        }
+    }
+
+    fn sync_everything(&self) -> Result<(), AppendError> {
+        let end_offset = self.log_end_offset();
+        let segments = self.segments_snapshot();
+        let count = segments.len();
+        for (index, segment) in segments.iter().enumerate() {
+            if segment.fully_synced.load(Ordering::Acquire) {
+                continue;
+            }
+            let context = || format!("fdatasync of {}", segment.log_path.display());
+            if index + 1 < count {
+                segment.sync_all().map_err(append_io(context()))?;
+                segment.fully_synced.store(true, Ordering::Release);
+            } else {
+                segment.sync_log().map_err(append_io(context()))?;
+            }
+        }
+        if self.dir_needs_sync.swap(false, Ordering::AcqRel)
+            && let Err(err) = checkpoint::sync_dir(&self.dir)
+        {
+            self.dir_needs_sync.store(true, Ordering::Release);
+            return Err(AppendError::Io {
+                context: "fsync of the partition directory".to_string(),
+                source: err,
+            });
+        }
+        self.recovery_point.fetch_max(end_offset, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// `sync_to(log_end_offset)`.
+    pub fn flush(&self) -> Result<(), AppendError> {
+        self.sync_to(self.log_end_offset())
+    }
+
+    /// Clean close: flushes, closes the active segment's time index with its max timestamp,
+    /// syncs its indexes and writes a durable producer-state snapshot at the log end offset.
+    pub fn close(&self) -> Result<(), AppendError> {
+        self.flush()?;
+        let producers = self.append_lock.lock();
+        let active = self.active_segment();
+        let context = || format!("closing {}", active.log_path.display());
+        active.on_become_inactive().map_err(append_io(context()))?;
+        active.sync_all().map_err(append_io(context()))?;
+        producer_state::write_snapshot(&self.dir, self.log_end_offset(), &producers, true)
+            .map_err(append_io(format!(
+                "writing producer snapshot in {}",
+                self.dir.display()
+            )))?;
+        Ok(())
+    }
+
+    /// Opens and recovers the log in `params.dir` (which must exist). Recovery passes:
+    ///
+    /// 1. Leftovers: delete `*.tmp` files (torn checkpoint writes) and index files without a
+    ///    `.log`.
+    /// 2. Load: open every `<base>.log` with its indexes; malformed or missing indexes are
+    ///    marked for rebuild. No segment → create an empty one at the checkpointed log start.
+    /// 3. Tail: on a clean shutdown trust each segment and scan only headers after its last
+    ///    index entry; on an unclean one verify every batch (framing, magic, CRC, increasing
+    ///    offsets) from the segment holding the recovery point onwards, truncating the `.log` at
+    ///    the first bad or torn batch and deleting every later segment (tolerates a torn or
+    ///    half-written tail after kill -9 or power loss). Segments with bad indexes are verified
+    ///    the same way.
+    /// 4. Offsets: log end = end of the last good batch; log start = max(checkpoint, first base).
+    /// 5. Leader epochs: drop entries at or beyond the log end, clamp to the log start.
+    /// 6. Producer state: load the newest valid snapshot at or below the recovery point (the log
+    ///    end after a clean shutdown), delete snapshots beyond the log end, replay the batch
+    ///    headers after the snapshot.
+    pub(crate) fn open(params: OpenParams) -> Result<(Log, RecoveryReport), StorageError> {
+        let dir = params.dir.clone();
+        let limits = IndexLimits::new(
+            params.config.index_interval_bytes,
+            params.config.segment_index_bytes,
+        );
+        let mut report = RecoveryReport {
+            clean_shutdown: params.clean_shutdown,
+            ..RecoveryReport::default()
+        };
+
+        // Pass 1.
+        let bases = remove_leftovers_and_list_segments(&dir)?;
+
+        // Pass 2.
+        let mut segments: Vec<(Segment, bool)> = Vec::with_capacity(bases.len());
+        for base in &bases {
+            segments.push(Segment::open(&dir, *base).map_err(storage_io(format!(
+                "opening segment {base} in {}",
+                dir.display()
+            )))?);
+        }
+        report.segments_loaded = segments.len();
+        if segments.is_empty() {
+            let base = params.log_start_offset.unwrap_or(0).max(0);
+            let segment = Segment::create(&dir, base, None)
+                .map_err(storage_io(format!("creating segment in {}", dir.display())))?;
+            segments.push((segment, true));
+        }
+
+        let epoch_path = dir.join(checkpoint::LEADER_EPOCH_CHECKPOINT);
+        let mut epochs = LeaderEpochCache {
+            entries: read_epochs(&epoch_path),
+            path: epoch_path,
+        };
+        let epochs_before = epochs.entries.clone();
+
+        // Pass 3.
+        let recovery_point = params.recovery_point.unwrap_or(0);
+        let scan_from_base = if params.clean_shutdown {
+            None
+        } else {
+            let floor = segments
+                .iter()
+                .rev()
+                .find(|(segment, _)| segment.base_offset <= recovery_point);
+            Some(floor.map_or(i64::MIN, |(segment, _)| segment.base_offset))
+        };
+        let mut kept = Vec::with_capacity(segments.len());
+        let mut iter = segments.into_iter();
+        for (segment, indexes_valid) in iter.by_ref() {
+            let must_verify =
+                scan_from_base.is_some_and(|base| segment.base_offset >= base) || !indexes_valid;
+            let tail_ok = if must_verify {
+                None
+            } else {
+                match segment.load_tail().map_err(storage_io(format!(
+                    "loading {}",
+                    segment.log_path.display()
+                )))? {
+                    Ok(()) => Some(()),
+                    Err(reason) => {
+                        tracing::warn!(file = %segment.log_path.display(), %reason, "segment tail does not parse; verifying the whole segment");
+                        None
+                    }
+                }
+            };
+            let mut damaged = false;
+            if tail_ok.is_none() {
+                report.segments_scanned += 1;
+                report.indexes_rebuilt += 1;
+                let mut on_batch = |header: &BatchHeader| {
+                    if header.partition_leader_epoch >= 0
+                        && epochs
+                            .latest()
+                            .is_none_or(|latest| header.partition_leader_epoch > latest)
+                    {
+                        epochs
+                            .entries
+                            .push((header.partition_leader_epoch, header.base_offset));
+                    }
+                };
+                let outcome =
+                    segment
+                        .recover(limits, &mut on_batch)
+                        .map_err(storage_io(format!(
+                            "recovering {}",
+                            segment.log_path.display()
+                        )))?;
+                if let Some((position, offset, reason)) = outcome.damage {
+                    tracing::warn!(
+                        file = %segment.log_path.display(), position, offset, %reason,
+                        truncated_bytes = outcome.truncated_bytes, "truncating log at a bad or torn batch"
+                    );
+                    report.bytes_truncated += outcome.truncated_bytes;
+                    report.truncated_at = Some(TruncationPoint {
+                        file: segment.log_path.clone(),
+                        position_bytes: position,
+                        offset,
+                        reason,
+                    });
+                    damaged = true;
+                }
+            }
+            kept.push(segment);
+            if damaged {
+                break;
+            }
+        }
+        for (segment, _) in iter {
+            tracing::warn!(file = %segment.log_path.display(), "deleting segment after the truncation point");
+            report.bytes_truncated += segment.size_bytes();
+            report.segments_deleted += 1;
+            segment.delete_files().map_err(storage_io(format!(
+                "deleting {}",
+                segment.log_path.display()
+            )))?;
+        }
+        // Pass 4.
+        let first_base = kept.first().map_or(0, |segment| segment.base_offset);
+        let log_end_offset = kept
+            .last()
+            .map_or(first_base, |segment| segment.state().next_offset);
+        let mut log_start_offset = params
+            .log_start_offset
+            .unwrap_or(first_base)
+            .max(first_base);
+        if log_start_offset > log_end_offset {
+            tracing::warn!(dir = %dir.display(), log_start_offset, log_end_offset, "log start checkpoint is beyond the log end; clamping");
+            log_start_offset = log_end_offset;
+        }
+        let recovery_point = if params.clean_shutdown {
+            log_end_offset
+        } else {
+            recovery_point.clamp(0, log_end_offset)
+        };
+        for (index, segment) in kept.iter().enumerate() {
+            let next_base = kept.get(index + 1).map(|next| next.base_offset);
+            if next_base.is_some_and(|next| next <= recovery_point) {
+                segment.fully_synced.store(true, Ordering::Release);
+            }
+        }
+
+        // Pass 5.
+        let mut epochs_changed = epochs.entries != epochs_before;
+        epochs_changed |= epochs.truncate_from_end(log_end_offset);
+        epochs_changed |= epochs.truncate_from_start(log_start_offset);
+        if epochs_changed || !epochs.path.exists() {
+            epochs
+                .persist()
+                .map_err(storage_io(format!("writing {}", epochs.path.display())))?;
+        }
+
+        // Pass 6.
+        let snapshot_limit = if params.clean_shutdown {
+            log_end_offset
+        } else {
+            recovery_point
+        };
+        let (producers, snapshot_offset) =
+            load_producer_snapshot(&dir, log_end_offset, snapshot_limit)?;
+        report.producer_snapshot_offset = snapshot_offset;
+
+        let mut map = BTreeMap::new();
+        for segment in kept {
+            map.insert(segment.base_offset, Arc::new(segment));
+        }
+        let log = Log {
+            topic: params.topic,
+            partition: params.partition,
+            dir,
+            topic_id: params.topic_id,
+            config: RwLock::new(params.config),
+            segments: RwLock::new(map),
+            append_lock: Mutex::new(producers),
+            epochs: RwLock::new(epochs),
+            log_start_offset: AtomicI64::new(log_start_offset),
+            log_end_offset: AtomicI64::new(log_end_offset),
+            recovery_point: AtomicI64::new(recovery_point),
+            sync_in_progress: Mutex::new(false),
+            sync_done: Condvar::new(),
+            offline: AtomicBool::new(false),
+            dir_needs_sync: AtomicBool::new(true),
+        };
+        report.batches_replayed =
+            log.replay_producer_state(snapshot_offset.unwrap_or(first_base))?;
+        report.log_start_offset = log_start_offset;
+        report.log_end_offset = log_end_offset;
+        Ok((log, report))
+    }
+
+    /// Replays the headers of batches starting at or after `from_offset` into producer state.
+    fn replay_producer_state(&self, from_offset: i64) -> Result<u64, StorageError> {
+        let mut producers = self.append_lock.lock();
+        let mut replayed = 0u64;
+        for segment in self.segments_snapshot() {
+            if segment.state().next_offset <= from_offset {
+                continue;
+            }
+            let end_position = segment.size_bytes();
+            let context = || {
+                format!(
+                    "replaying producer state from {}",
+                    segment.log_path.display()
+                )
+            };
+            let mut next = segment
+                .find_batch(from_offset, end_position)
+                .map_err(storage_io(context()))?;
+            while let Some((position, header)) = next {
+                if header.base_offset >= from_offset {
+                    producers.replay(&header);
+                    replayed += 1;
+                }
+                let next_position = position + header.total_size() as u64;
+                next = segment
+                    .read_header(next_position, end_position)
+                    .map_err(storage_io(context()))?
+                    .map(|header| (next_position, header));
+            }
+        }
+        Ok(replayed)
+    }
+}
+
+/// Why the active segment must roll before an append, if it must (Kafka's `shouldRoll`).
+fn roll_reason(
+    segment: &Segment,
+    config: &LogConfig,
+    limits: IndexLimits,
+    incoming_bytes: u64,
+    incoming_max_timestamp: i64,
+    last_offset: i64,
+    now_ms: i64,
+) -> Option<&'static str> {
+    let size = segment.size_bytes();
+    if size == 0 {
+        return None;
+    }
+    if size.saturating_add(incoming_bytes) > config.segment_bytes {
+        return Some("segment.bytes");
+    }
+    let state = segment.state();
+    let age_ms = match state.rolling_based_timestamp {
+        Some(first_timestamp) if first_timestamp >= 0 => {
+            incoming_max_timestamp.saturating_sub(first_timestamp)
+        }
+        _ => now_ms.saturating_sub(state.created_ms.unwrap_or(now_ms)),
+    };
+    if age_ms > i64::try_from(config.segment_ms).unwrap_or(i64::MAX) {
+        return Some("segment.ms");
+    }
+    if segment.indexes_full(limits) {
+        return Some("segment.index.bytes");
+    }
+    if !segment.can_hold_offset(last_offset) {
+        return Some("relative offset overflow");
+    }
+    None
+}
+
+/// Reads whole batches from `position` (whose header is `first`) below `end_position`, within
+/// `remaining_bytes` (except an oversized first batch when `take_oversized`), stopping before a
+/// batch whose last offset reaches `max_offset`. Returns the bytes and whether to stop.
+fn read_chunk(
+    segment: &Segment,
+    position: u64,
+    first: BatchHeader,
+    end_position: u64,
+    remaining_bytes: usize,
+    max_offset: i64,
+    take_oversized: bool,
+) -> io::Result<(BytesMut, bool)> {
+    if first.last_offset() >= max_offset {
+        return Ok((BytesMut::new(), true));
+    }
+    if first.total_size() > remaining_bytes {
+        if take_oversized {
+            return Ok((segment.read_bytes(position, first.total_size())?, true));
+        }
+        return Ok((BytesMut::new(), true));
+    }
+    let available = end_position - position;
+    let length = (remaining_bytes as u64).min(available) as usize;
+    let mut buf = segment.read_bytes(position, length)?;
+    let mut used = 0usize;
+    while used + BatchHeader::SIZE <= length {
+        let header = BatchHeader::parse(&buf[used..])
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err.to_string()))?;
+        if header.total_size() < BatchHeader::SIZE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: bad batch length at byte {}",
+                    segment.log_path.display(),
+                    position + used as u64
+                ),
+            ));
+        }
+        if used + header.total_size() > length || header.last_offset() >= max_offset {
+            break;
+        }
+        used += header.total_size();
+    }
+    buf.truncate(used);
+    Ok((buf, (used as u64) < available))
+}
+
+/// Scans batches from the index position of `start_offset`; decodes those accepted by
+/// `batch_filter` and returns the first record accepted by `record_filter`.
+fn scan_for_record(
+    segment: &Segment,
+    start_offset: i64,
+    batch_filter: impl Fn(&BatchHeader) -> bool,
+    record_filter: impl Fn(&batch::Record) -> bool,
+) -> Result<Option<(i64, i64)>, ReadError> {
+    let end_position = segment.size_bytes();
+    let context = || format!("searching {}", segment.log_path.display());
+    let Some((mut position, _)) = segment
+        .find_batch(start_offset, end_position)
+        .map_err(read_io(context()))?
+    else {
+        return Ok(None);
+    };
+    while let Some(header) = segment
+        .read_header(position, end_position)
+        .map_err(read_io(context()))?
+    {
+        if batch_filter(&header) {
+            let bytes = segment
+                .read_bytes(position, header.total_size())
+                .map_err(read_io(context()))?;
+            let (_, records) = batch::decode_records(&bytes, MAX_DECOMPRESSED_BATCH_BYTES)
+                .map_err(|source| ReadError::Corrupt {
+                    context: format!("{} at byte {position}", context()),
+                    source,
+                })?;
+            // LogAppendTime records all carry the batch maxTimestamp (decode_records applies it),
+            // so the first matching record is the batch's first: Kafka's answer too.
+            if let Some(record) = records.iter().find(|record| record_filter(record)) {
+                return Ok(Some((record.offset, record.timestamp)));
+            }
+        }
+        position += header.total_size() as u64;
+    }
+    Ok(None)
+}
+
+/// Pass 1 of recovery: removes `*.tmp` leftovers and index files whose `.log` is gone; returns
+/// the base offsets of the `.log` files, ascending.
+fn remove_leftovers_and_list_segments(dir: &Path) -> Result<Vec<i64>, StorageError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(storage_io(format!("listing {}", dir.display())))?;
+    let mut bases = Vec::new();
+    let mut indexes = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(storage_io(format!("listing {}", dir.display())))?
+            .path();
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if name.ends_with(checkpoint::TMP_SUFFIX) {
+            tracing::warn!(file = %path.display(), "removing leftover temporary file");
+            std::fs::remove_file(&path)
+                .map_err(storage_io(format!("removing {}", path.display())))?;
+            continue;
+        }
+        let Some((stem, suffix)) = name.split_once('.') else {
+            continue;
+        };
+        let Ok(base) = stem.parse::<i64>() else {
+            continue;
+        };
+        if stem.len() != 20 {
+            continue;
+        }
+        match suffix {
+            segment::LOG_SUFFIX => bases.push(base),
+            segment::INDEX_SUFFIX | segment::TIME_INDEX_SUFFIX => indexes.push((base, path)),
+            _ => {}
+        }
+    }
+    for (base, path) in indexes {
+        if !bases.contains(&base) {
+            tracing::warn!(file = %path.display(), "removing index without a log file");
+            std::fs::remove_file(&path)
+                .map_err(storage_io(format!("removing {}", path.display())))?;
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+fn read_epochs(path: &Path) -> Vec<(i32, i64)> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => match checkpoint::parse_epochs(&text) {
+            Ok(entries) => entries,
+            Err(reason) => {
+                tracing::warn!(file = %path.display(), %reason, "ignoring malformed leader epoch checkpoint");
+                Vec::new()
+            }
+        },
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Pass 6 of recovery: deletes snapshots beyond the log end and loads the newest valid one at
+/// or below `limit_offset`.
+fn load_producer_snapshot(
+    dir: &Path,
+    log_end_offset: i64,
+    limit_offset: i64,
+) -> Result<(ProducerStateManager, Option<i64>), StorageError> {
+    let snapshots = producer_state::list_snapshots(dir).map_err(storage_io(format!(
+        "listing snapshots in {}",
+        dir.display()
+    )))?;
+    for (offset, path) in snapshots.iter().rev() {
+        if *offset > log_end_offset {
+            tracing::warn!(file = %path.display(), log_end_offset, "removing producer snapshot beyond the log end");
+            std::fs::remove_file(path)
+                .map_err(storage_io(format!("removing {}", path.display())))?;
+            continue;
+        }
+        if *offset > limit_offset {
+            continue;
+        }
+        let bytes =
+            std::fs::read(path).map_err(storage_io(format!("reading {}", path.display())))?;
+        match ProducerStateManager::decode_snapshot(&bytes) {
+            Ok(state) => return Ok((state, Some(*offset))),
+            Err(reason) => {
+                tracing::warn!(file = %path.display(), %reason, "ignoring invalid producer snapshot")
+            }
+        }
+    }
+    Ok((ProducerStateManager::default(), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache(entries: &[(i32, i64)]) -> LeaderEpochCache {
+        LeaderEpochCache {
+            path: PathBuf::from("/nonexistent"),
+            entries: entries.to_vec(),
+        }
+    }
+
+    #[test]
+    fn end_offset_for_epoch_follows_kafka() {
+        let epochs = cache(&[(1, 0), (3, 10), (5, 20)]);
+        assert_eq!(epochs.end_offset_for(5, 30), (5, 30));
+        assert_eq!(epochs.end_offset_for(3, 30), (3, 20));
+        assert_eq!(epochs.end_offset_for(4, 30), (3, 20));
+        assert_eq!(epochs.end_offset_for(2, 30), (1, 10));
+        assert_eq!(epochs.end_offset_for(0, 30), (0, 0));
+        assert_eq!(epochs.end_offset_for(6, 30), (-1, -1));
+        assert_eq!(epochs.end_offset_for(-1, 30), (-1, -1));
+        assert_eq!(cache(&[]).end_offset_for(0, 30), (-1, -1));
+    }
+
+    #[test]
+    fn epoch_truncation() {
+        let mut epochs = cache(&[(1, 0), (3, 10), (5, 20)]);
+        assert!(epochs.truncate_from_start(15));
+        assert_eq!(epochs.entries, vec![(3, 15), (5, 20)]);
+        assert!(epochs.truncate_from_end(20));
+        assert_eq!(epochs.entries, vec![(3, 15)]);
+        assert!(!epochs.truncate_from_end(20));
+    }
+}

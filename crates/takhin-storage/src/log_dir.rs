@@ -1,0 +1,363 @@
+//! The data directory: its lock, the clean-shutdown marker, the offset checkpoints, and the
+//! partition directories under it.
+//!
+//! Lifecycle: [`LogDir::open`] takes an exclusive `flock` on `<dir>/.lock` (held until the
+//! `LogDir` is dropped), notes whether `.kafka_cleanshutdown` exists and removes it at once, so
+//! that a crash from then on is seen as unclean at the next open. [`LogDir::close`] closes every
+//! log, writes both checkpoints and finally writes the marker (fsync'd with its directory).
+//!
+//! Thread-safety: `LogDir` is `Send + Sync`; checkpoint writes are serialized by a mutex.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::LogConfig;
+use crate::checkpoint;
+use crate::log::{Log, OpenParams, RecoveryReport};
+
+/// Name of the clean-shutdown marker file in the data directory (Kafka's).
+pub const CLEAN_SHUTDOWN_MARKER: &str = ".kafka_cleanshutdown";
+/// Name of the lock file in the data directory.
+pub const LOCK_FILE: &str = ".lock";
+const DELETE_SUFFIX: &str = "-delete";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("data directory {0} is locked by another process")]
+    Locked(PathBuf),
+    #[error("{file}: {reason}")]
+    Corrupt { file: PathBuf, reason: String },
+    #[error("{dir} belongs to topic id {found}, not {expected}")]
+    TopicIdMismatch {
+        dir: PathBuf,
+        expected: uuid::Uuid,
+        found: uuid::Uuid,
+    },
+    #[error("invalid partition {topic}-{partition}: {reason}")]
+    InvalidPartition {
+        topic: String,
+        partition: i32,
+        reason: String,
+    },
+}
+
+fn storage_io(context: impl Into<String>) -> impl FnOnce(io::Error) -> StorageError {
+    let context = context.into();
+    move |source| StorageError::Io { context, source }
+}
+
+type OffsetMap = HashMap<(String, i32), i64>;
+
+pub struct LogDir {
+    path: PathBuf,
+    /// Holds the flock for the lifetime of the `LogDir`.
+    _lock_file: File,
+    clean_shutdown: bool,
+    recovery_points: OffsetMap,
+    log_start_offsets: OffsetMap,
+    checkpoint_lock: Mutex<()>,
+}
+
+fn read_offsets_checkpoint(path: &Path) -> OffsetMap {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(_) => return OffsetMap::new(),
+    };
+    match checkpoint::parse_offsets(&text) {
+        Ok(entries) => entries
+            .into_iter()
+            .map(|(topic, partition, offset)| ((topic, partition), offset))
+            .collect(),
+        Err(reason) => {
+            // Ignoring it is safe: no recovery point means a full scan, no log start means the
+            // first segment's base offset.
+            tracing::warn!(file = %path.display(), %reason, "ignoring malformed checkpoint");
+            OffsetMap::new()
+        }
+    }
+}
+
+impl LogDir {
+    /// Creates the directory if missing, locks it, reads and removes the clean-shutdown marker,
+    /// loads the checkpoint files.
+    pub fn open(path: &Path) -> Result<LogDir, StorageError> {
+        std::fs::create_dir_all(path)
+            .map_err(storage_io(format!("creating {}", path.display())))?;
+        let lock_path = path.join(LOCK_FILE);
+        let lock_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(storage_io(format!("opening {}", lock_path.display())))?;
+        // `File::try_lock` is flock(LOCK_EX | LOCK_NB) on Linux; it needs Rust 1.89, newer than the
+        // workspace's declared rust-version, and is the only lock available without `unsafe`.
+        #[allow(clippy::incompatible_msrv)]
+        match lock_file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StorageError::Locked(path.to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(err)) => {
+                return Err(StorageError::Io {
+                    context: format!("locking {}", lock_path.display()),
+                    source: err,
+                });
+            }
+        }
+        let marker = path.join(CLEAN_SHUTDOWN_MARKER);
+        let clean_shutdown = marker.exists();
+        if clean_shutdown {
+            std::fs::remove_file(&marker)
+                .map_err(storage_io(format!("removing {}", marker.display())))?;
+            checkpoint::sync_dir(path)
+                .map_err(storage_io(format!("syncing {}", path.display())))?;
+        }
+        Ok(LogDir {
+            recovery_points: read_offsets_checkpoint(
+                &path.join(checkpoint::RECOVERY_POINT_CHECKPOINT),
+            ),
+            log_start_offsets: read_offsets_checkpoint(
+                &path.join(checkpoint::LOG_START_OFFSET_CHECKPOINT),
+            ),
+            path: path.to_path_buf(),
+            _lock_file: lock_file,
+            clean_shutdown,
+            checkpoint_lock: Mutex::new(()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn was_clean_shutdown(&self) -> bool {
+        self.clean_shutdown
+    }
+
+    /// Partition directories on disk as (topic, partition), split at the last '-'. Directories
+    /// ending in `-delete` are leftovers of an interrupted delete and are removed.
+    pub fn partition_dirs(&self) -> Result<Vec<(String, i32)>, StorageError> {
+        let entries = std::fs::read_dir(&self.path)
+            .map_err(storage_io(format!("listing {}", self.path.display())))?;
+        let mut partitions = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(storage_io(format!("listing {}", self.path.display())))?;
+            let is_dir = entry.file_type().map(|kind| kind.is_dir()).unwrap_or(false);
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if !is_dir {
+                continue;
+            }
+            if name.ends_with(DELETE_SUFFIX) {
+                tracing::warn!(dir = %entry.path().display(), "removing leftover of an interrupted partition delete");
+                std::fs::remove_dir_all(entry.path())
+                    .map_err(storage_io(format!("removing {}", entry.path().display())))?;
+                continue;
+            }
+            if let Some((topic, partition)) = parse_partition_dir(&name) {
+                partitions.push((topic, partition));
+            }
+        }
+        partitions.sort();
+        Ok(partitions)
+    }
+
+    fn partition_path(&self, topic: &str, partition: i32) -> PathBuf {
+        self.path.join(format!("{topic}-{partition}"))
+    }
+
+    /// Opens (creating if missing) and recovers the log of one partition; see [`Log`]'s
+    /// recovery passes. A clean shutdown loads without verifying batches; an unclean one
+    /// verifies everything from the recovery-point checkpoint onwards.
+    pub fn open_log(
+        &self,
+        topic: &str,
+        partition: i32,
+        topic_id: uuid::Uuid,
+        config: LogConfig,
+    ) -> Result<(Arc<Log>, RecoveryReport), StorageError> {
+        if topic.is_empty() || topic.contains('/') || topic == "." || topic == ".." || partition < 0
+        {
+            return Err(StorageError::InvalidPartition {
+                topic: topic.to_string(),
+                partition,
+                reason: "topic must be a plain non-empty name and partition >= 0".to_string(),
+            });
+        }
+        let dir = self.partition_path(topic, partition);
+        if !dir.exists() {
+            std::fs::create_dir(&dir).map_err(storage_io(format!("creating {}", dir.display())))?;
+            checkpoint::sync_dir(&self.path)
+                .map_err(storage_io(format!("syncing {}", self.path.display())))?;
+        }
+        ensure_partition_metadata(&dir, topic_id)?;
+        let key = (topic.to_string(), partition);
+        let params = OpenParams {
+            dir: dir.clone(),
+            topic: topic.to_string(),
+            partition,
+            topic_id,
+            config,
+            clean_shutdown: self.clean_shutdown,
+            recovery_point: self.recovery_points.get(&key).copied(),
+            log_start_offset: self.log_start_offsets.get(&key).copied(),
+        };
+        let (log, report) = Log::open(params)?;
+        if report.truncated_at.is_some() || report.segments_scanned > 0 {
+            tracing::warn!(dir = %dir.display(), "recovered log: {report}");
+        } else {
+            tracing::info!(dir = %dir.display(), "loaded log: {report}");
+        }
+        Ok((Arc::new(log), report))
+    }
+
+    /// Deletes a partition: renames its directory to `<topic>-<partition>.<uuid>-delete`, fsyncs
+    /// the data directory, then removes it. The log is taken offline first.
+    pub fn delete_log(&self, log: &Log) -> Result<(), StorageError> {
+        log.mark_offline();
+        let tomb = self.path.join(format!(
+            "{}-{}.{}{DELETE_SUFFIX}",
+            log.topic(),
+            log.partition(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::rename(log.dir(), &tomb)
+            .map_err(storage_io(format!("renaming {}", log.dir().display())))?;
+        checkpoint::sync_dir(&self.path)
+            .map_err(storage_io(format!("syncing {}", self.path.display())))?;
+        std::fs::remove_dir_all(&tomb)
+            .map_err(storage_io(format!("removing {}", tomb.display())))?;
+        Ok(())
+    }
+
+    /// Writes `recovery-point-offset-checkpoint` and `log-start-offset-checkpoint` with one line
+    /// per given log (the caller passes every live log), atomically.
+    pub fn checkpoint(&self, logs: &[Arc<Log>]) -> Result<(), StorageError> {
+        let _guard = self.checkpoint_lock.lock();
+        let recovery_points: Vec<(String, i32, i64)> = logs
+            .iter()
+            .map(|log| {
+                (
+                    log.topic().to_string(),
+                    log.partition(),
+                    log.recovery_point(),
+                )
+            })
+            .collect();
+        let log_starts: Vec<(String, i32, i64)> = logs
+            .iter()
+            .map(|log| {
+                (
+                    log.topic().to_string(),
+                    log.partition(),
+                    log.log_start_offset(),
+                )
+            })
+            .collect();
+        for (name, entries) in [
+            (checkpoint::RECOVERY_POINT_CHECKPOINT, recovery_points),
+            (checkpoint::LOG_START_OFFSET_CHECKPOINT, log_starts),
+        ] {
+            let path = self.path.join(name);
+            checkpoint::write_file_atomically(
+                &path,
+                checkpoint::render_offsets(&entries).as_bytes(),
+                true,
+            )
+            .map_err(storage_io(format!("writing {}", path.display())))?;
+        }
+        Ok(())
+    }
+
+    /// Clean shutdown: closes every log, writes the checkpoints, then the clean-shutdown marker.
+    pub fn close(&self, logs: &[Arc<Log>]) -> Result<(), StorageError> {
+        for log in logs {
+            log.close().map_err(|err| StorageError::Io {
+                context: format!("closing {}", log.dir().display()),
+                source: io::Error::other(err.to_string()),
+            })?;
+        }
+        self.checkpoint(logs)?;
+        let marker = self.path.join(CLEAN_SHUTDOWN_MARKER);
+        checkpoint::write_file_atomically(&marker, b"", true)
+            .map_err(storage_io(format!("writing {}", marker.display())))
+    }
+}
+
+/// `<topic>-<partition>` split at the last '-'; `None` for anything else.
+fn parse_partition_dir(name: &str) -> Option<(String, i32)> {
+    let (topic, partition) = name.rsplit_once('-')?;
+    let partition: i32 = partition.parse().ok()?;
+    if topic.is_empty() || partition < 0 || name.starts_with('.') {
+        return None;
+    }
+    Some((topic.to_string(), partition))
+}
+
+/// Writes `partition.metadata` if missing; otherwise checks that it names `topic_id`.
+fn ensure_partition_metadata(dir: &Path, topic_id: uuid::Uuid) -> Result<(), StorageError> {
+    let path = dir.join(checkpoint::PARTITION_METADATA);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let found = checkpoint::parse_partition_metadata(&text).map_err(|reason| {
+                StorageError::Corrupt {
+                    file: path.clone(),
+                    reason,
+                }
+            })?;
+            if found != topic_id {
+                return Err(StorageError::TopicIdMismatch {
+                    dir: dir.to_path_buf(),
+                    expected: topic_id,
+                    found,
+                });
+            }
+            Ok(())
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => checkpoint::write_file_atomically(
+            &path,
+            checkpoint::render_partition_metadata(topic_id).as_bytes(),
+            true,
+        )
+        .map_err(storage_io(format!("writing {}", path.display()))),
+        Err(err) => Err(StorageError::Io {
+            context: format!("reading {}", path.display()),
+            source: err,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_dir_names() {
+        assert_eq!(
+            parse_partition_dir("orders-3"),
+            Some(("orders".to_string(), 3))
+        );
+        assert_eq!(
+            parse_partition_dir("my-topic-12"),
+            Some(("my-topic".to_string(), 12))
+        );
+        assert_eq!(parse_partition_dir("orders"), None);
+        assert_eq!(parse_partition_dir("-3"), None);
+        assert_eq!(parse_partition_dir("orders-x"), None);
+        assert_eq!(parse_partition_dir("orders--1"), Some(("orders-".to_string(), 1)));
+    }
+}

@@ -1,0 +1,540 @@
+//! One log segment: `<base offset, 20 digits>.log` plus its `.index` and `.timeindex`.
+//!
+//! The `.log` is a concatenation of whole v2 record batches, byte for byte as the producer sent
+//! them except for the fields the log rewrites (base offset, partition leader epoch, and for
+//! LogAppendTime topics maxTimestamp + attributes + CRC). Every batch's offsets are >= the
+//! segment's base offset and < the next segment's base offset, and `lastOffset - baseOffset`
+//! fits in an i32 so index entries can hold it.
+//!
+//! Index entries are added per batch, Kafka's rule: when more than `index.interval.bytes` were
+//! appended since the last entry, the batch gets an offset entry (its last offset → its
+//! position) and the time index gets `(max timestamp so far, its offset)` if that timestamp
+//! grew. Recovery rebuilds both indexes with the same rule, so a rebuilt index equals the one
+//! written live.
+//!
+//! Thread-safety: appends, recovery and truncation are done by the owning [`crate::Log`] under
+//! its append lock. Readers may call the read methods concurrently: they only read bytes below
+//! the published `size_bytes` (stored with `Release` after the write completed), which never
+//! change once published.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use bytes::BytesMut;
+use parking_lot::Mutex;
+
+use crate::batch::{self, BatchHeader};
+use crate::index::{self, OffsetEntry, SegmentIndexes, TimeEntry};
+
+pub(crate) const LOG_SUFFIX: &str = "log";
+pub(crate) const INDEX_SUFFIX: &str = "index";
+pub(crate) const TIME_INDEX_SUFFIX: &str = "timeindex";
+
+/// `<dir>/<offset as 20 digits>.<suffix>`, Kafka's file naming.
+pub(crate) fn offset_file_path(dir: &Path, offset: i64, suffix: &str) -> PathBuf {
+    dir.join(format!("{offset:020}.{suffix}"))
+}
+
+/// Limits on index sizes derived from `segment.index.bytes`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IndexLimits {
+    pub interval_bytes: u64,
+    pub max_offset_entries: usize,
+    pub max_time_entries: usize,
+}
+
+impl IndexLimits {
+    pub fn new(index_interval_bytes: u64, segment_index_bytes: u64) -> Self {
+        let entries = |size: usize| {
+            usize::try_from(segment_index_bytes / size as u64)
+                .unwrap_or(usize::MAX)
+                .max(1)
+        };
+        IndexLimits {
+            interval_bytes: index_interval_bytes,
+            max_offset_entries: entries(index::OFFSET_ENTRY_BYTES),
+            max_time_entries: entries(index::TIME_ENTRY_BYTES),
+        }
+    }
+}
+
+/// Mutable bookkeeping, changed only under the log's append lock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SegmentState {
+    /// Offset after the last batch (= base offset when empty).
+    pub next_offset: i64,
+    pub bytes_since_last_index_entry: u64,
+    /// Largest batch maxTimestamp and the last offset of the batch that carried it.
+    pub max_timestamp: Option<(i64, i64)>,
+    /// maxTimestamp of the first batch: segment.ms is measured from it (Kafka's rule).
+    pub rolling_based_timestamp: Option<i64>,
+    /// `now_ms` when the segment was created or first seen by this process (fallback for age).
+    pub created_ms: Option<i64>,
+}
+
+/// What [`Segment::recover`] found.
+#[derive(Debug)]
+pub(crate) struct SegmentRecovery {
+    pub truncated_bytes: u64,
+    /// Byte position, offset expected there, and why the scan stopped, if it stopped early.
+    pub damage: Option<(u64, i64, String)>,
+}
+
+pub(crate) struct Segment {
+    pub base_offset: i64,
+    pub log_path: PathBuf,
+    pub index_path: PathBuf,
+    pub time_index_path: PathBuf,
+    log_file: File,
+    size_bytes: AtomicU64,
+    pub indexes: SegmentIndexes,
+    state: Mutex<SegmentState>,
+    /// Set once the whole segment (log and indexes) was fsync'd while inactive.
+    pub fully_synced: AtomicBool,
+}
+
+fn open_rw(path: &Path, create_truncate: bool) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(create_truncate)
+        .truncate(create_truncate)
+        .open(path)
+}
+
+fn annotate(path: &Path, err: io::Error) -> io::Error {
+    io::Error::new(err.kind(), format!("{}: {err}", path.display()))
+}
+
+impl Segment {
+    fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf, PathBuf) {
+        (
+            offset_file_path(dir, base_offset, LOG_SUFFIX),
+            offset_file_path(dir, base_offset, INDEX_SUFFIX),
+            offset_file_path(dir, base_offset, TIME_INDEX_SUFFIX),
+        )
+    }
+
+    /// Creates a new empty segment (truncating leftovers with the same name).
+    pub fn create(dir: &Path, base_offset: i64, now_ms: Option<i64>) -> io::Result<Segment> {
+        let (log_path, index_path, time_index_path) = Self::paths(dir, base_offset);
+        let log_file = open_rw(&log_path, true).map_err(|err| annotate(&log_path, err))?;
+        let offset_file = open_rw(&index_path, true).map_err(|err| annotate(&index_path, err))?;
+        let time_file =
+            open_rw(&time_index_path, true).map_err(|err| annotate(&time_index_path, err))?;
+        Ok(Segment {
+            base_offset,
+            log_path,
+            index_path,
+            time_index_path,
+            log_file,
+            size_bytes: AtomicU64::new(0),
+            indexes: SegmentIndexes::new(offset_file, time_file, Vec::new(), Vec::new()),
+            state: Mutex::new(SegmentState {
+                next_offset: base_offset,
+                bytes_since_last_index_entry: 0,
+                max_timestamp: None,
+                rolling_based_timestamp: None,
+                created_ms: now_ms,
+            }),
+            fully_synced: AtomicBool::new(false),
+        })
+    }
+
+    /// Opens an existing segment. Returns it and whether both index files were well-formed
+    /// (missing index files are created empty and count as malformed when the log is not empty).
+    /// The caller must then call [`Segment::load_tail`] or [`Segment::recover`].
+    pub fn open(dir: &Path, base_offset: i64) -> io::Result<(Segment, bool)> {
+        let (log_path, index_path, time_index_path) = Self::paths(dir, base_offset);
+        let log_file = open_rw(&log_path, false).map_err(|err| annotate(&log_path, err))?;
+        let size = log_file
+            .metadata()
+            .map_err(|err| annotate(&log_path, err))?
+            .len();
+        let index_missing = !index_path.exists() || !time_index_path.exists();
+        let open_index = |path: &Path| {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|err| annotate(path, err))
+        };
+        let offset_file = open_index(&index_path)?;
+        let time_file = open_index(&time_index_path)?;
+        let offsets = index::parse_offset_index(&index::read_whole(&offset_file)?, size);
+        let times = index::parse_time_index(&index::read_whole(&time_file)?);
+        let valid = offsets.is_some() && times.is_some() && !(index_missing && size > 0);
+        let segment = Segment {
+            base_offset,
+            log_path,
+            index_path,
+            time_index_path,
+            log_file,
+            size_bytes: AtomicU64::new(size),
+            indexes: SegmentIndexes::new(
+                offset_file,
+                time_file,
+                offsets.unwrap_or_default(),
+                times.unwrap_or_default(),
+            ),
+            state: Mutex::new(SegmentState {
+                next_offset: base_offset,
+                bytes_since_last_index_entry: 0,
+                max_timestamp: None,
+                rolling_based_timestamp: None,
+                created_ms: None,
+            }),
+            fully_synced: AtomicBool::new(false),
+        };
+        Ok((segment, valid))
+    }
+
+    /// Published size of the `.log` in bytes.
+    pub fn size_bytes(&self) -> u64 {
+        self.size_bytes.load(Ordering::Acquire)
+    }
+
+    pub fn state(&self) -> SegmentState {
+        *self.state.lock()
+    }
+
+    pub fn set_created_ms(&self, now_ms: i64) {
+        self.state.lock().created_ms.get_or_insert(now_ms);
+    }
+
+    fn relative(&self, offset: i64) -> u32 {
+        debug_assert!(
+            offset >= self.base_offset && offset - self.base_offset <= i64::from(i32::MAX)
+        );
+        (offset - self.base_offset) as u32
+    }
+
+    /// Whether `offset` can be stored relative to this segment's base (Kafka: fits in an i32).
+    pub fn can_hold_offset(&self, offset: i64) -> bool {
+        offset >= self.base_offset && offset - self.base_offset <= i64::from(i32::MAX)
+    }
+
+    pub fn read_bytes(&self, position: u64, length: usize) -> io::Result<BytesMut> {
+        let mut buf = BytesMut::zeroed(length);
+        self.log_file
+            .read_exact_at(&mut buf, position)
+            .map_err(|err| annotate(&self.log_path, err))?;
+        Ok(buf)
+    }
+
+    /// The header of the batch at `position`, if a whole header lies below `end_position`.
+    pub fn read_header(&self, position: u64, end_position: u64) -> io::Result<Option<BatchHeader>> {
+        if position + BatchHeader::SIZE as u64 > end_position {
+            return Ok(None);
+        }
+        let buf = self.read_bytes(position, BatchHeader::SIZE)?;
+        let header = BatchHeader::parse(&buf)
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err.to_string()))?;
+        if header.total_size() < BatchHeader::SIZE
+            || position + header.total_size() as u64 > end_position
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: batch at byte {position} has invalid length {}",
+                    self.log_path.display(),
+                    header.batch_length
+                ),
+            ));
+        }
+        Ok(Some(header))
+    }
+
+    /// Position and header of the first batch whose last offset is >= `target_offset`, scanning
+    /// forward from the offset index's lower bound. `None` if no such batch below `end_position`.
+    pub fn find_batch(
+        &self,
+        target_offset: i64,
+        end_position: u64,
+    ) -> io::Result<Option<(u64, BatchHeader)>> {
+        let relative = target_offset
+            .saturating_sub(self.base_offset)
+            .clamp(0, i64::from(u32::MAX)) as u32;
+        let mut position = u64::from(self.indexes.lookup_position(relative));
+        while let Some(header) = self.read_header(position, end_position)? {
+            if header.last_offset() >= target_offset {
+                return Ok(Some((position, header)));
+            }
+            position += header.total_size() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Appends whole batches (already rewritten) and indexes them. On a failed `.log` write the
+    /// file is cut back to its previous size; nothing is published.
+    pub fn append(
+        &self,
+        bytes: &[u8],
+        headers: &[BatchHeader],
+        limits: IndexLimits,
+    ) -> io::Result<()> {
+        let start = self.size_bytes.load(Ordering::Acquire);
+        if let Err(err) = self.log_file.write_all_at(bytes, start) {
+            let _ = self.log_file.set_len(start);
+            return Err(annotate(&self.log_path, err));
+        }
+        let mut state = self.state.lock();
+        let mut position = start;
+        for header in headers {
+            self.index_batch(&mut state, header, position, limits)
+                .map_err(|err| annotate(&self.index_path, err))?;
+            position += header.total_size() as u64;
+        }
+        debug_assert_eq!(position, start + bytes.len() as u64);
+        self.size_bytes.store(position, Ordering::Release);
+        Ok(())
+    }
+
+    /// Kafka's per-batch bookkeeping, shared by append and recovery.
+    fn index_batch(
+        &self,
+        state: &mut SegmentState,
+        header: &BatchHeader,
+        position: u64,
+        limits: IndexLimits,
+    ) -> io::Result<()> {
+        if position == 0 {
+            state.rolling_based_timestamp = Some(header.max_timestamp);
+        }
+        if state
+            .max_timestamp
+            .is_none_or(|(timestamp, _)| header.max_timestamp > timestamp)
+        {
+            state.max_timestamp = Some((header.max_timestamp, header.last_offset()));
+        }
+        if state.bytes_since_last_index_entry > limits.interval_bytes {
+            if self.indexes.offset_entries() < limits.max_offset_entries {
+                self.indexes.append_offset(OffsetEntry {
+                    relative_offset: self.relative(header.last_offset()),
+                    position: position as u32,
+                })?;
+            }
+            if let Some((timestamp, offset)) = state.max_timestamp
+                && self.indexes.time_entries() < limits.max_time_entries
+            {
+                self.indexes.maybe_append_time(TimeEntry {
+                    timestamp,
+                    relative_offset: self.relative(offset),
+                })?;
+            }
+            state.bytes_since_last_index_entry = 0;
+        }
+        state.bytes_since_last_index_entry += header.total_size() as u64;
+        state.next_offset = header.last_offset() + 1;
+        Ok(())
+    }
+
+    /// True when either index reached its `segment.index.bytes` capacity.
+    pub fn indexes_full(&self, limits: IndexLimits) -> bool {
+        self.indexes.offset_entries() >= limits.max_offset_entries
+            || self.indexes.time_entries() >= limits.max_time_entries
+    }
+
+    /// Clean-open load: trusts the indexes and scans batch headers (lengths only, no CRC) from the
+    /// last offset-index entry to the end to learn the next offset and max timestamp. Returns
+    /// `Ok(Err(reason))` if the tail does not parse, in which case the caller runs [`recover`].
+    ///
+    /// [`recover`]: Segment::recover
+    pub fn load_tail(&self) -> io::Result<Result<(), String>> {
+        let size = self.size_bytes();
+        let mut state = self.state.lock();
+        let last_entry = self.indexes.last_offset_entry();
+        let mut position = last_entry.map_or(0, |entry| u64::from(entry.position));
+        if let Some(entry) = self.indexes.last_time_entry() {
+            state.max_timestamp = Some((
+                entry.timestamp,
+                self.base_offset + i64::from(entry.relative_offset),
+            ));
+        }
+        state.bytes_since_last_index_entry = size - position;
+        state.next_offset = self.base_offset;
+        if let Some(entry) = last_entry {
+            state.next_offset = self.base_offset + i64::from(entry.relative_offset) + 1;
+        }
+        let mut min_base_offset = self.base_offset;
+        if size > 0 {
+            match self.checked_header(0, size, false, self.base_offset) {
+                Ok(header) => state.rolling_based_timestamp = Some(header.max_timestamp),
+                Err(reason) => return Ok(Err(reason)),
+            }
+        }
+        while position < size {
+            let header = match self.checked_header(position, size, false, min_base_offset) {
+                Ok(header) => header,
+                Err(reason) => return Ok(Err(reason)),
+            };
+            if state
+                .max_timestamp
+                .is_none_or(|(timestamp, _)| header.max_timestamp > timestamp)
+            {
+                state.max_timestamp = Some((header.max_timestamp, header.last_offset()));
+            }
+            min_base_offset = header.last_offset() + 1;
+            state.next_offset = state.next_offset.max(min_base_offset);
+            position += header.total_size() as u64;
+        }
+        Ok(Ok(()))
+    }
+
+    /// Reads and checks the batch at `position`: framing (and CRC when `verify_crc`), base offset
+    /// >= `min_base_offset`, offsets representable relative to this segment. Errors are reasons.
+    fn checked_header(
+        &self,
+        position: u64,
+        size: u64,
+        verify_crc: bool,
+        min_base_offset: i64,
+    ) -> Result<BatchHeader, String> {
+        let available = size - position;
+        let header_len = (BatchHeader::SIZE as u64).min(available) as usize;
+        let head = self
+            .read_bytes(position, header_len)
+            .map_err(|err| err.to_string())?;
+        let header = match BatchHeader::parse(&head) {
+            Ok(header) => header,
+            Err(err) => return Err(err.to_string()),
+        };
+        if header.total_size() < BatchHeader::SIZE || header.total_size() as u64 > available {
+            return Err(format!(
+                "batch length {} with {available} bytes left in the file",
+                header.batch_length
+            ));
+        }
+        if verify_crc {
+            let whole = self
+                .read_bytes(position, header.total_size())
+                .map_err(|err| err.to_string())?;
+            batch::check_framing_and_crc(&whole, position as usize)
+                .map_err(|err| err.to_string())?;
+        } else if header.magic != batch::MAGIC_V2 {
+            return Err(format!("unsupported magic {}", header.magic));
+        }
+        if header.base_offset < min_base_offset || header.last_offset_delta < 0 {
+            return Err(format!(
+                "batch offsets {}..={} go backwards (expected >= {min_base_offset})",
+                header.base_offset,
+                header.last_offset()
+            ));
+        }
+        if !self.can_hold_offset(header.last_offset()) {
+            return Err(format!(
+                "batch last offset {} does not fit relative to base {}",
+                header.last_offset(),
+                self.base_offset
+            ));
+        }
+        Ok(header)
+    }
+
+    /// Unclean-open recovery: checks every batch (framing, magic, CRC, increasing offsets),
+    /// truncates the `.log` at the first bad one, rebuilds both indexes from the good batches and
+    /// calls `on_batch` for each good batch in order.
+    pub fn recover(
+        &self,
+        limits: IndexLimits,
+        on_batch: &mut dyn FnMut(&BatchHeader),
+    ) -> io::Result<SegmentRecovery> {
+        let size = self
+            .log_file
+            .metadata()
+            .map_err(|err| annotate(&self.log_path, err))?
+            .len();
+        self.indexes
+            .replace(Vec::new(), Vec::new())
+            .map_err(|err| annotate(&self.index_path, err))?;
+        let mut state = self.state.lock();
+        let created_ms = state.created_ms;
+        *state = SegmentState {
+            next_offset: self.base_offset,
+            bytes_since_last_index_entry: 0,
+            max_timestamp: None,
+            rolling_based_timestamp: None,
+            created_ms,
+        };
+        let mut position = 0u64;
+        let mut damage = None;
+        while position < size {
+            match self.checked_header(position, size, true, state.next_offset) {
+                Ok(header) => {
+                    self.index_batch(&mut state, &header, position, limits)
+                        .map_err(|err| annotate(&self.index_path, err))?;
+                    on_batch(&header);
+                    position += header.total_size() as u64;
+                }
+                Err(reason) => {
+                    damage = Some((position, state.next_offset, reason));
+                    break;
+                }
+            }
+        }
+        if position < size {
+            self.log_file
+                .set_len(position)
+                .map_err(|err| annotate(&self.log_path, err))?;
+        }
+        // A normally closed segment ends with its max timestamp in the time index; so does this.
+        if let Some((timestamp, offset)) = state.max_timestamp {
+            self.indexes
+                .maybe_append_time(TimeEntry {
+                    timestamp,
+                    relative_offset: self.relative(offset),
+                })
+                .map_err(|err| annotate(&self.time_index_path, err))?;
+        }
+        self.size_bytes.store(position, Ordering::Release);
+        Ok(SegmentRecovery {
+            truncated_bytes: size - position,
+            damage,
+        })
+    }
+
+    /// Called when the segment stops being the active one: records the final max timestamp in
+    /// the time index even if it is full (as Kafka's `onBecomeInactiveSegment`).
+    pub fn on_become_inactive(&self) -> io::Result<()> {
+        let state = self.state.lock();
+        if let Some((timestamp, offset)) = state.max_timestamp {
+            self.indexes
+                .maybe_append_time(TimeEntry {
+                    timestamp,
+                    relative_offset: self.relative(offset),
+                })
+                .map_err(|err| annotate(&self.time_index_path, err))?;
+        }
+        Ok(())
+    }
+
+    pub fn sync_log(&self) -> io::Result<()> {
+        self.log_file
+            .sync_data()
+            .map_err(|err| annotate(&self.log_path, err))
+    }
+
+    pub fn sync_all(&self) -> io::Result<()> {
+        self.sync_log()?;
+        self.indexes
+            .sync()
+            .map_err(|err| annotate(&self.index_path, err))
+    }
+
+    /// Removes the segment's files (open handles held by readers stay valid).
+    pub fn delete_files(&self) -> io::Result<()> {
+        for path in [&self.log_path, &self.index_path, &self.time_index_path] {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(annotate(path, err)),
+            }
+        }
+        Ok(())
+    }
+}
