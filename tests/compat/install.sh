@@ -17,7 +17,7 @@ if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
   echo "install.sh: java and mvn are required (Java 17+)" >&2
   exit 1
 fi
-mvn -q -B -f java/pom.xml package -DskipTests
+mvn -q -B -Dstyle.color=never -f java/pom.xml package -DskipTests
 
 if ! command -v go >/dev/null; then
   echo "install.sh: go is required" >&2

@@ -37,6 +37,7 @@ def produce(bootstrap: str, topic: str, codec: str, records: list[Rec]) -> None:
     p = KafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
+        enable_idempotence=True,  # kafka-python 3.x default; explicit so InitProducerId is exercised
         compression_type=None if codec == "none" else codec,
         linger_ms=5,
         max_request_size=4 * 1024 * 1024,
