@@ -1,0 +1,235 @@
+"""Crash tests: kill -9 the broker while an idempotent acks=all producer runs, restart it
+on the same data dir (several times), and check that every acknowledged record is read
+back exactly once at the offset it was acknowledged with, that nothing is duplicated
+(the idempotent producer's retries across restarts must be deduplicated) and that each
+partition's offsets run 0..n-1 with no gaps. Plus: a clean SIGTERM stop keeps everything
+and leaves the `.kafka_cleanshutdown` marker in the data dir.
+
+Needs a Takhin binary (`broker_process_factory`): skipped when COMPAT_BOOTSTRAP is set.
+"""
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+
+from test_librdkafka import create_topic
+from workload import unique_topic
+
+PARTITIONS = 3
+CLEAN_SHUTDOWN_MARKER = ".kafka_cleanshutdown"
+BURST = 25               # messages produced between two poll() calls
+BURST_PAUSE_S = 0.01     # bounded rate: at most ~2500 msg/s
+MAX_MESSAGES = 60_000    # hard cap on everything produced by one test
+
+
+def _value(seq: int) -> bytes:
+    return f"seq-{seq:08d}".encode()
+
+
+class AckingProducer:
+    """An idempotent acks=all confluent-kafka producer that records every delivery:
+    acked[value] = (partition, offset), failed[value] = error string."""
+
+    def __init__(self, bootstrap: str, topic: str):
+        self.topic = topic
+        self.acked: dict[bytes, tuple[int, int]] = {}
+        self.failed: dict[bytes, str] = {}
+        self.client_errors: list[str] = []
+        self.fatal: list[str] = []
+        self.next_seq = 0
+        self.p = Producer({
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "message.timeout.ms": 60_000,
+            "request.timeout.ms": 10_000,
+            "retry.backoff.ms": 100,
+            "retry.backoff.max.ms": 1000,
+            "reconnect.backoff.ms": 100,
+            "reconnect.backoff.max.ms": 1000,
+            "error_cb": self._on_error,
+        })
+
+    def _on_error(self, err: KafkaError) -> None:
+        self.client_errors.append(str(err))
+        if err.fatal():
+            self.fatal.append(str(err))
+
+    def _on_delivery(self, err, msg) -> None:
+        if err is not None:
+            self.failed[msg.value()] = str(err)
+        else:
+            assert msg.value() not in self.acked, f"value {msg.value()!r} acknowledged twice"
+            self.acked[msg.value()] = (msg.partition(), msg.offset())
+
+    def burst(self, n: int = BURST) -> None:
+        """Produce up to n new messages (round-robin over partitions), then serve callbacks."""
+        for _ in range(n):
+            if self.next_seq >= MAX_MESSAGES:
+                break
+            seq = self.next_seq
+            try:
+                self.p.produce(self.topic, value=_value(seq), key=str(seq).encode(),
+                               partition=seq % PARTITIONS, on_delivery=self._on_delivery)
+            except BufferError:
+                break  # local queue full: try again next burst
+            self.next_seq += 1
+        self.p.poll(0)
+
+    def produce_until(self, pred, timeout_s: float) -> None:
+        """Keep producing bursts (bounded rate) until pred() holds or timeout_s passes."""
+        end = time.monotonic() + timeout_s
+        while not pred():
+            assert not self.fatal, f"fatal producer error: {self.fatal}"
+            assert time.monotonic() < end, (
+                f"condition not reached in {timeout_s}s: produced={self.next_seq} acked={len(self.acked)} "
+                f"failed={len(self.failed)} client_errors={self.client_errors[-5:]}")
+            self.burst()
+            time.sleep(BURST_PAUSE_S)
+
+    def produce_for(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.burst()
+            time.sleep(BURST_PAUSE_S)
+
+    def flush(self, timeout_s: float = 70.0) -> int:
+        return self.p.flush(timeout_s)
+
+
+def read_all(bootstrap: str, topic: str, partitions: int, timeout_s: float = 60.0):
+    """Read every partition from the beginning up to its high watermark (assign, no group).
+    Returns ({partition: [(offset, value), ...]}, {partition: (low, high)})."""
+    c = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": "crash-readback-assign-only",  # required by librdkafka, never joined
+        "enable.auto.commit": False,
+        "enable.partition.eof": False,
+        "auto.offset.reset": "earliest",
+        "fetch.max.bytes": 8 * 1024 * 1024,
+    })
+    try:
+        marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=15) for p in range(partitions)}
+        got: dict[int, list[tuple[int, bytes]]] = {p: [] for p in range(partitions)}
+        pending = {p for p in range(partitions) if marks[p][1] > marks[p][0]}
+        if pending:
+            c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(pending)])
+        end = time.monotonic() + timeout_s
+        while pending:
+            assert time.monotonic() < end, (
+                f"read-back incomplete after {timeout_s}s: watermarks={marks} "
+                f"read={ {p: len(v) for p, v in got.items()} }")
+            for m in c.consume(num_messages=1000, timeout=0.5):
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise AssertionError(f"consume error: {m.error()}")
+                got[m.partition()].append((m.offset(), m.value()))
+                if m.offset() + 1 >= marks[m.partition()][1]:
+                    pending.discard(m.partition())
+        return got, marks
+    finally:
+        c.close()
+
+
+def check_exactly_once(acked: dict[bytes, tuple[int, int]], got, marks, produced: int) -> None:
+    # Offsets per partition: consecutive from 0 to the high watermark, no gaps, no repeats.
+    for p, recs in got.items():
+        lo, hi = marks[p]
+        assert lo == 0, f"partition {p}: log start offset {lo}, expected 0"
+        offsets = [o for o, _ in recs]
+        if offsets != list(range(lo, hi)):
+            missing = sorted(set(range(lo, hi)) - set(offsets))[:20]
+            assert False, (f"partition {p}: offsets are not 0..{hi - 1} without gaps "
+                           f"(read {len(offsets)}, first missing {missing}, first read {offsets[:10]})")
+
+    # No value anywhere twice; each value read is one we produced.
+    where: dict[bytes, tuple[int, int]] = {}
+    dups = []
+    for p, recs in got.items():
+        for o, v in recs:
+            if v in where:
+                dups.append((v, where[v], (p, o)))
+            else:
+                where[v] = (p, o)
+    assert not dups, f"{len(dups)} duplicated values (value, first, second): {dups[:10]}"
+    valid = {_value(i) for i in range(produced)}
+    strangers = [v for v in where if v not in valid]
+    assert not strangers, f"values that were never produced: {strangers[:10]}"
+
+    # Every acknowledged value is present exactly once at the acknowledged partition/offset.
+    lost = [(v, po) for v, po in acked.items() if v not in where]
+    assert not lost, f"{len(lost)} acknowledged records lost, e.g. {sorted(lost, key=lambda x: x[1])[:10]}"
+    moved = [(v, po, where[v]) for v, po in acked.items() if where[v] != po]
+    assert not moved, (f"{len(moved)} acknowledged records not at their acknowledged (partition, offset): "
+                       f"(value, acked, found) {moved[:10]}")
+
+
+def test_kill9_under_idempotent_load(broker_process_factory):
+    bp = broker_process_factory()
+    bp.start()
+    topic = unique_topic("crash")
+    create_topic(bp.bootstrap, topic, partitions=PARTITIONS)
+    prod = AckingProducer(bp.bootstrap, topic)
+    t0 = time.monotonic()
+
+    # Four crashes at different points: (acks needed since the last restart before the
+    # crash, seconds to keep producing into the client queue while the broker is down).
+    plan = [(400, 0.0), (1500, 0.5), (1, 0.0), (800, 1.0)]
+    for i, (acks_before_crash, produce_while_down_s) in enumerate(plan):
+        target = len(prod.acked) + acks_before_crash
+        prod.produce_until(lambda: len(prod.acked) >= target, timeout_s=30)
+        prod.burst()               # keep requests in flight right up to the kill
+        bp.kill9()
+        assert not (bp.data_dir / CLEAN_SHUTDOWN_MARKER).exists(), (
+            f"crash {i + 1}: {CLEAN_SHUTDOWN_MARKER} present after kill -9 (stale marker would skip recovery)")
+        prod.produce_for(produce_while_down_s)
+        bp.start()
+
+    # After the last restart: more traffic, then everything must be delivered.
+    target = len(prod.acked) + 500
+    prod.produce_until(lambda: len(prod.acked) >= target, timeout_s=30)
+    left = prod.flush(70)
+    assert not prod.fatal, f"fatal producer error: {prod.fatal}"
+    assert left == 0, f"{left} messages still undelivered after flush; errors={prod.client_errors[-5:]}"
+
+    got, marks = read_all(bp.bootstrap, topic, PARTITIONS)
+    check_exactly_once(prod.acked, got, marks, prod.next_seq)
+
+    # With idempotence and a 60 s message timeout, nothing should have failed outright.
+    assert not prod.failed, (f"{len(prod.failed)} of {prod.next_seq} messages failed delivery, e.g. "
+                             f"{list(prod.failed.items())[:5]}")
+    assert len(prod.acked) == prod.next_seq
+    assert sum(len(v) for v in got.values()) == prod.next_seq
+    print(f"crash test: {prod.next_seq} records, {len(plan)} kill -9 cycles, "
+          f"{time.monotonic() - t0:.1f}s, watermarks {marks}")
+    bp.stop()
+
+
+def test_clean_stop_writes_marker_and_keeps_data(broker_process_factory):
+    bp = broker_process_factory()
+    bp.start()
+    topic = unique_topic("cleanstop")
+    create_topic(bp.bootstrap, topic, partitions=PARTITIONS)
+    prod = AckingProducer(bp.bootstrap, topic)
+    prod.produce_until(lambda: len(prod.acked) >= 300, timeout_s=30)
+    assert prod.flush(30) == 0
+
+    rc = bp.stop()  # SIGTERM
+    assert rc == 0, f"broker exited with {rc} on SIGTERM; log tail:\n{bp.log_tail()}"
+    assert (bp.data_dir / CLEAN_SHUTDOWN_MARKER).exists(), (
+        f"no {CLEAN_SHUTDOWN_MARKER} in {bp.data_dir} after a clean stop: "
+        f"{sorted(p.name for p in bp.data_dir.iterdir())}")
+
+    bp.start()
+    # Keep producing with the same producer after the restart: offsets continue.
+    target = len(prod.acked) + 200
+    prod.produce_until(lambda: len(prod.acked) >= target, timeout_s=30)
+    assert prod.flush(30) == 0
+    got, marks = read_all(bp.bootstrap, topic, PARTITIONS)
+    check_exactly_once(prod.acked, got, marks, prod.next_seq)
+    assert not prod.failed, f"delivery failures: {list(prod.failed.items())[:5]}"
+    assert sum(len(v) for v in got.values()) == len(prod.acked) == prod.next_seq
+    bp.stop()
