@@ -147,7 +147,7 @@ impl Broker {
             let (log, report) = self
                 .log_dir
                 .open_log(&name, index, topic_id, config.log.clone())?;
-            if report.is_noteworthy() {
+            if !report.clean_shutdown || report.bytes_truncated > 0 || report.indexes_rebuilt > 0 {
                 warn!(topic = %name, partition = index, "recovered: {report}");
             }
             topic.push_partition(Arc::new(Partition::new(name.clone(), index, log)));

@@ -230,7 +230,7 @@ pub enum TopicCompression {
 }
 
 /// The effective (override or default) settings of one topic, parsed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct TopicConfig {
     pub values: BTreeMap<String, String>,
     pub log: takhin_storage::LogConfig,
