@@ -242,6 +242,13 @@ func (c *checker) eq(name string, expected, actual any) bool {
 	return ok
 }
 
+type abort struct{}
+
+func (c *checker) fatal(format string, args ...any) {
+	c.checks = append(c.checks, check{"fatal", false, "no error", fmt.Sprintf(format, args...)})
+	panic(abort{})
+}
+
 func (c *checker) allOK() bool {
 	for _, ch := range c.checks {
 		if !ch.OK {
@@ -278,26 +285,38 @@ func errName(err error) string {
 	return err.Error()
 }
 
-func admin(bootstrap, topic string) (any, bool) {
+func admin(bootstrap, topic string) (res any, ok bool) {
+	c := &checker{}
+	// A failed call that later steps depend on ends the run, but the checks made
+	// so far are still reported (with the error as a failed check).
+	defer func() {
+		if r := recover(); r != nil {
+			if _, isAbort := r.(abort); !isAbort {
+				panic(r)
+			}
+			res, ok = map[string]any{"ok": false, "checks": c.checks}, false
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	cl := newClient(bootstrap)
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	c := &checker{}
 	base := (time.Now().UnixMilli() - 3_600_000) / 1000 * 1000
 
 	md, err := adm.BrokerMetadata(ctx)
 	if err != nil {
-		die("metadata: %v", err)
+		c.fatal("metadata: %v", err)
 	}
-	c.eq("metadata.brokers", 1, len(md.Brokers))
+	if !c.eq("metadata.brokers", 1, len(md.Brokers)) {
+		c.fatal("no brokers in metadata")
+	}
 	c.eq("metadata.clusterId.nonEmpty", true, md.Cluster != "")
 	nodeID := md.Brokers[0].NodeID
 
 	ct, err := adm.CreateTopic(ctx, 3, 1, map[string]*string{"retention.ms": strp("86400000")}, topic)
 	if err != nil {
-		die("create topic: %v", err)
+		c.fatal("create topic: %v", err)
 	}
 	c.eq("createTopic.err", "nil", errName(ct.Err))
 	c.eq("createTopic.partitions", int32(3), ct.NumPartitions)
@@ -306,7 +325,7 @@ func admin(bootstrap, topic string) (any, bool) {
 
 	tmd, err := adm.Metadata(ctx, topic)
 	if err != nil {
-		die("metadata topic: %v", err)
+		c.fatal("metadata topic: %v", err)
 	}
 	td := tmd.Topics[topic]
 	c.eq("metadata.topic.err", "nil", errName(td.Err))
@@ -318,14 +337,14 @@ func admin(bootstrap, topic string) (any, bool) {
 
 	rc, err := adm.DescribeTopicConfigs(ctx, topic)
 	if err != nil {
-		die("describe configs: %v", err)
+		c.fatal("describe configs: %v", err)
 	}
 	v, _ := cfgValue(rc, topic, "retention.ms")
 	c.eq("describeTopicConfigs.retention.ms", "86400000", v)
 
 	ar, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: strp("172800000")}}, topic)
 	if err != nil {
-		die("alter configs: %v", err)
+		c.fatal("alter configs: %v", err)
 	}
 	for _, r := range ar {
 		c.eq("alterTopicConfigs.err", "nil", errName(r.Err))
@@ -334,7 +353,7 @@ func admin(bootstrap, topic string) (any, bool) {
 	for end := time.Now().Add(15 * time.Second); ; {
 		rc, err = adm.DescribeTopicConfigs(ctx, topic)
 		if err != nil {
-			die("describe configs: %v", err)
+			c.fatal("describe configs: %v", err)
 		}
 		v, _ = cfgValue(rc, topic, "retention.ms")
 		if v == "172800000" || time.Now().After(end) {
@@ -356,7 +375,7 @@ func admin(bootstrap, topic string) (any, bool) {
 			Value: []byte(fmt.Sprint("v", i)), Timestamp: time.UnixMilli(ts)})
 	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		die("produce: %v", err)
+		c.fatal("produce: %v", err)
 	}
 	for i, r := range recs { // the records are updated in place with their offsets
 		c.eq(fmt.Sprintf("produce.p0.offset#%d", i), int64(i), r.Offset)
@@ -364,11 +383,11 @@ func admin(bootstrap, topic string) (any, bool) {
 
 	lookup := func(name string, lo kadm.ListedOffsets, err error, p int32) kadm.ListedOffset {
 		if err != nil {
-			die("%s: %v", name, err)
+			c.fatal("%s: %v", name, err)
 		}
 		o, ok := lo.Lookup(topic, p)
 		if !ok {
-			die("%s: no result for partition %d", name, p)
+			c.fatal("%s: no result for partition %d", name, p)
 		}
 		c.eq(name+".err", "nil", errName(o.Err))
 		return o
@@ -391,7 +410,7 @@ func admin(bootstrap, topic string) (any, bool) {
 	dro.AddOffset(topic, 0, 4, -1)
 	dr, err := adm.DeleteRecords(ctx, dro)
 	if err != nil {
-		die("delete records: %v", err)
+		c.fatal("delete records: %v", err)
 	}
 	d, ok := dr.Lookup(topic, 0)
 	c.eq("deleteRecords.found", true, ok)
@@ -402,7 +421,7 @@ func admin(bootstrap, topic string) (any, bool) {
 
 	cp, err := adm.UpdatePartitions(ctx, 4, topic)
 	if err != nil {
-		die("update partitions: %v", err)
+		c.fatal("update partitions: %v", err)
 	}
 	c.eq("updatePartitions.err", "nil", errName(cp.Error()))
 	n := 0
@@ -422,7 +441,7 @@ func admin(bootstrap, topic string) (any, bool) {
 
 	dt, err := adm.DeleteTopics(ctx, topic)
 	if err != nil {
-		die("delete topics: %v", err)
+		c.fatal("delete topics: %v", err)
 	}
 	c.eq("deleteTopics.err", "nil", errName(dt.Error()))
 	gone := false
