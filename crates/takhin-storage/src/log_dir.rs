@@ -358,6 +358,9 @@ mod tests {
         assert_eq!(parse_partition_dir("orders"), None);
         assert_eq!(parse_partition_dir("-3"), None);
         assert_eq!(parse_partition_dir("orders-x"), None);
-        assert_eq!(parse_partition_dir("orders--1"), Some(("orders-".to_string(), 1)));
+        assert_eq!(
+            parse_partition_dir("orders--1"),
+            Some(("orders-".to_string(), 1))
+        );
     }
 }

@@ -363,13 +363,13 @@ impl Segment {
         }
         let mut min_base_offset = self.base_offset;
         if size > 0 {
-            match self.checked_header(0, size, false, self.base_offset) {
+            match self.checked_header(0, size, false, self.base_offset, false) {
                 Ok(header) => state.rolling_based_timestamp = Some(header.max_timestamp),
                 Err(reason) => return Ok(Err(reason)),
             }
         }
         while position < size {
-            let header = match self.checked_header(position, size, false, min_base_offset) {
+            let header = match self.checked_header(position, size, false, min_base_offset, false) {
                 Ok(header) => header,
                 Err(reason) => return Ok(Err(reason)),
             };
@@ -387,13 +387,19 @@ impl Segment {
     }
 
     /// Reads and checks the batch at `position`: framing (and CRC when `verify_crc`), base offset
-    /// >= `min_base_offset`, offsets representable relative to this segment. Errors are reasons.
+    /// == `expected_base_offset` (>= when `!exact`), offsets representable relative to this
+    /// segment. Errors are reasons.
+    ///
+    /// Offsets must be contiguous when `exact`: baseOffset sits outside the CRC, so this is the
+    /// only check that catches a damaged one. (Compaction, once it exists, leaves gaps between
+    /// batches and must relax this to `>=`.)
     fn checked_header(
         &self,
         position: u64,
         size: u64,
         verify_crc: bool,
-        min_base_offset: i64,
+        expected_base_offset: i64,
+        exact: bool,
     ) -> Result<BatchHeader, String> {
         let available = size - position;
         let header_len = (BatchHeader::SIZE as u64).min(available) as usize;
@@ -419,9 +425,14 @@ impl Segment {
         } else if header.magic != batch::MAGIC_V2 {
             return Err(format!("unsupported magic {}", header.magic));
         }
-        if header.base_offset < min_base_offset || header.last_offset_delta < 0 {
+        let offset_ok = if exact {
+            header.base_offset == expected_base_offset
+        } else {
+            header.base_offset >= expected_base_offset
+        };
+        if !offset_ok || header.last_offset_delta < 0 {
             return Err(format!(
-                "batch offsets {}..={} go backwards (expected >= {min_base_offset})",
+                "batch offsets {}..={} do not follow offset {expected_base_offset}",
                 header.base_offset,
                 header.last_offset()
             ));
@@ -464,7 +475,7 @@ impl Segment {
         let mut position = 0u64;
         let mut damage = None;
         while position < size {
-            match self.checked_header(position, size, true, state.next_offset) {
+            match self.checked_header(position, size, true, state.next_offset, true) {
                 Ok(header) => {
                     self.index_batch(&mut state, &header, position, limits)
                         .map_err(|err| annotate(&self.index_path, err))?;
