@@ -600,19 +600,24 @@ impl Log {
         if fetch_offset == log_end_offset || fetch_offset >= max_offset {
             return empty();
         }
-        let segments: Vec<Arc<Segment>> = {
-            let map = self.segments.read();
-            let first = map
-                .range(..=fetch_offset)
-                .next_back()
-                .map_or(i64::MIN, |(base, _)| *base);
-            map.range(first..)
-                .map(|(_, segment)| segment.clone())
-                .collect()
-        };
         let mut out = BytesMut::new();
         let mut remaining_bytes = max_bytes;
-        for segment in segments {
+        // Segments are looked up one at a time so the map lock is never held during I/O and a
+        // read near the start of a long log does not clone every segment handle.
+        let mut next_segment = {
+            let map = self.segments.read();
+            map.range(..=fetch_offset)
+                .next_back()
+                .or_else(|| map.iter().next())
+                .map(|(_, segment)| segment.clone())
+        };
+        while let Some(segment) = next_segment.take() {
+            next_segment = self
+                .segments
+                .read()
+                .range(segment.base_offset + 1..)
+                .next()
+                .map(|(_, segment)| segment.clone());
             let end_position = segment.size_bytes();
             let context = || {
                 format!(
@@ -1091,7 +1096,9 @@ fn roll_reason(
     if size == 0 {
         return None;
     }
-    if size.saturating_add(incoming_bytes) > config.segment_bytes {
+    // Index positions are u32 and Kafka's segment.bytes is an int: cap at i32::MAX.
+    let segment_bytes = config.segment_bytes.min(i32::MAX as u64);
+    if size.saturating_add(incoming_bytes) > segment_bytes {
         return Some("segment.bytes");
     }
     let state = segment.state();
