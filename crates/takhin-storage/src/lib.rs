@@ -21,6 +21,56 @@
 //! Modules, bottom-up: [`batch`] (format, validation, codec), `index` (offset and time indexes),
 //! `segment` (one `.log` + its indexes), `producer_state` (idempotence), `checkpoint` (text
 //! checkpoint files), [`Log`] (one partition), [`LogDir`] (the data directory, recovery).
+//!
+//! # Example
+//!
+//! ```
+//! use takhin_storage::{AppendOptions, BatchBuilderParams, LogConfig, LogDir, Record, encode_batch, validate};
+//!
+//! let data = tempfile::tempdir()?;
+//! let log_dir = LogDir::open(data.path())?;
+//! let (log, _report) = log_dir.open_log("orders", 0, uuid::Uuid::new_v4(), LogConfig::default())?;
+//! let record = Record { offset: 0, timestamp: 1_000, key: None, value: Some("hello".into()), headers: vec![] };
+//! let batch = validate(encode_batch(&BatchBuilderParams::default(), &[record])?)?;
+//! let outcome = log.append(batch, AppendOptions { now_ms: 1_000, leader_epoch: 0 })?;
+//! log.sync_to(outcome.last_offset + 1)?; // durable: now the produce may be acknowledged
+//! let fetched = log.read(0, 1 << 20, log.log_end_offset(), true)?;
+//! assert!(!fetched.records.is_empty());
+//! log_dir.close(&[log])?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Durability contract
+//!
+//! [`Log::append`] writes to the page cache only. [`Log::sync_to`] fdatasyncs (group commit)
+//! and advances [`Log::recovery_point`]; the broker acknowledges a produce only after it. A
+//! kill -9 or power loss loses at most what was never synced; the next open verifies every batch
+//! from the checkpointed recovery point onwards and truncates a torn or corrupt tail (see
+//! [`LogDir::open_log`] and [`RecoveryReport`]). [`LogDir::checkpoint`] persists recovery points
+//! and log start offsets; call it periodically and [`LogDir::close`] on shutdown.
+//!
+//! # Errors, as Kafka error codes
+//!
+//! | error | Kafka code |
+//! |---|---|
+//! | [`BatchError`] with `is_corrupt()` | CORRUPT_MESSAGE |
+//! | [`BatchError`] otherwise (magic, codec, batch count) | INVALID_RECORD |
+//! | [`AppendError::OutOfOrderSequence`] | OUT_OF_ORDER_SEQUENCE_NUMBER |
+//! | [`AppendError::InvalidProducerEpoch`] | INVALID_PRODUCER_EPOCH |
+//! | [`AppendError::Io`], [`ReadError::Io`] | KAFKA_STORAGE_ERROR |
+//! | [`ReadError::OffsetOutOfRange`] | OFFSET_OUT_OF_RANGE |
+//!
+//! # Limits
+//!
+//! * A segment holds at most `min(segment.bytes, i32::MAX)` bytes (index positions are u32) and
+//!   offsets within `i32::MAX` of its base; a single batch larger than `segment.bytes` gets a
+//!   segment of its own.
+//! * Each index holds at most `segment.index.bytes` of entries, kept in memory too.
+//! * Record decoding ([`decode_records`]) never allocates more than its
+//!   `max_decompressed_bytes` argument plus one read chunk; the log passes
+//!   [`MAX_DECOMPRESSED_BATCH_BYTES`].
+//! * Per producer, the last 5 batches are remembered for duplicate detection; producer state is
+//!   never expired (yet).
 
 pub mod batch;
 mod checkpoint;
@@ -35,9 +85,10 @@ pub use batch::{
     ValidatedBatches, decode_records, encode_batch, validate,
 };
 pub use log::{
-    AppendError, AppendOptions, AppendOutcome, Log, ReadError, ReadResult, RecoveryReport,
+    AppendError, AppendOptions, AppendOutcome, Log, MAX_DECOMPRESSED_BATCH_BYTES, ReadError,
+    ReadResult, RecoveryReport, TruncationPoint,
 };
-pub use log_dir::{LogDir, StorageError};
+pub use log_dir::{CLEAN_SHUTDOWN_MARKER, LogDir, StorageError};
 
 /// Which timestamp a batch carries: the producer's (`CreateTime`) or the broker's at append
 /// (`LogAppendTime`, Kafka's `message.timestamp.type`).
