@@ -906,8 +906,8 @@ impl Log {
             Some(floor.map_or(i64::MIN, |(segment, _)| segment.base_offset))
         };
         let mut kept = Vec::with_capacity(segments.len());
-        let mut iter = segments.into_iter();
-        for (segment, indexes_valid) in iter.by_ref() {
+        let mut remaining: std::collections::VecDeque<(Segment, bool)> = segments.into();
+        while let Some((segment, indexes_valid)) = remaining.pop_front() {
             let must_verify =
                 scan_from_base.is_some_and(|base| segment.base_offset >= base) || !indexes_valid;
             let tail_ok = if must_verify {
@@ -959,6 +959,24 @@ impl Log {
                         reason,
                     });
                     damaged = true;
+                } else if let Some((next, _)) = remaining.front()
+                    && next.base_offset != segment.state().next_offset
+                {
+                    // A verified segment that ends short of the next one's base lost its tail
+                    // at a batch boundary (power loss); keep the log a gap-free prefix.
+                    let offset = segment.state().next_offset;
+                    let reason = format!(
+                        "segment ends at offset {offset} but the next segment starts at {}",
+                        next.base_offset
+                    );
+                    tracing::warn!(file = %segment.log_path.display(), %reason, "offset gap after a verified segment");
+                    report.truncated_at = Some(TruncationPoint {
+                        file: segment.log_path.clone(),
+                        position_bytes: segment.size_bytes(),
+                        offset,
+                        reason,
+                    });
+                    damaged = true;
                 }
             }
             kept.push(segment);
@@ -966,7 +984,7 @@ impl Log {
                 break;
             }
         }
-        for (segment, _) in iter {
+        for (segment, _) in remaining {
             tracing::warn!(file = %segment.log_path.display(), "deleting segment after the truncation point");
             report.bytes_truncated += segment.size_bytes();
             report.segments_deleted += 1;

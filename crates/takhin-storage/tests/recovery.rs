@@ -165,6 +165,57 @@ fn damaged_middle_segment_truncates_and_deletes_later_segments() {
 }
 
 #[test]
+fn lost_tail_at_a_batch_boundary_drops_later_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_segments(2_000);
+    let (log_dir, log, _) = open(dir.path(), config.clone());
+    let batches = fill(&log, 40);
+    let segments = log.segment_base_offsets();
+    assert!(segments.len() >= 3);
+    drop((log, log_dir));
+    // Segment 1 loses its last batch exactly at a batch boundary: no torn bytes, but an offset
+    // gap before segment 2.
+    let in_segment_1: Vec<&(i64, i64)> = batches
+        .iter()
+        .filter(|(base, _)| *base >= segments[1] && *base < segments[2])
+        .collect();
+    assert!(in_segment_1.len() >= 2);
+    let path = segment_file(dir.path(), segments[1], "log");
+    let size = std::fs::metadata(&path).unwrap().len();
+    let last_size = {
+        let (_log_dir, log, _) = open(dir.path(), config.clone());
+        let (base, _) = in_segment_1.last().unwrap();
+        log.read(*base, 1, i64::MAX, true).unwrap().records.len() as u64
+    };
+    std::fs::remove_file(dir.path().join(".kafka_cleanshutdown")).ok();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(size - last_size)
+        .unwrap();
+
+    let (_log_dir, log, report) = open(dir.path(), config);
+    let cut_at = in_segment_1.last().unwrap().0;
+    assert_eq!(log.log_end_offset(), cut_at, "{report}");
+    assert!(
+        report
+            .truncated_at
+            .as_ref()
+            .unwrap()
+            .reason
+            .contains("next segment starts"),
+        "{report}"
+    );
+    assert_eq!(log.segment_base_offsets(), segments[..2].to_vec());
+    let expected: Vec<(i64, i64)> = batches
+        .into_iter()
+        .filter(|(base, _)| *base < cut_at)
+        .collect();
+    assert_eq!(offsets(&read_all(&log, 0)), expected);
+}
+
+#[test]
 fn bad_or_missing_indexes_are_rebuilt_on_clean_open() {
     let dir = tempfile::tempdir().unwrap();
     let config = small_segments(3_000);
