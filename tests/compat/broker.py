@@ -10,6 +10,7 @@ conftest.py use that external broker instead (e.g. Apache Kafka as an oracle).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +22,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO_ROOT / "target" / "debug" / "takhin"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def takhin_bin() -> str:
@@ -167,8 +169,10 @@ class BrokerProcess:
         self._log_fh = open(self.log_path, "ab")
         self._log_fh.write(f"\n===== start #{self.starts + 1}: {' '.join(self.command())}\n".encode())
         self._log_fh.flush()
+        env = dict(os.environ)
+        env.setdefault("NO_COLOR", "1")
         self.proc = subprocess.Popen(self.command(), stdout=self._log_fh, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+                                     stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         self.starts += 1
         if wait:
             try:
@@ -230,7 +234,7 @@ class BrokerProcess:
                 f.seek(0, os.SEEK_END)
                 size = f.tell()
                 f.seek(max(0, size - max_bytes))
-                return f.read().decode("utf-8", "replace")
+                return _ANSI.sub("", f.read().decode("utf-8", "replace"))
         except OSError as e:
             return f"<no log: {e}>"
 
