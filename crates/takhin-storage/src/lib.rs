@@ -124,3 +124,14 @@ impl Default for LogConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shared_types_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<crate::Log>();
+        assert_send_sync::<crate::LogDir>();
+        assert_send_sync::<crate::ValidatedBatches>();
+    }
+}

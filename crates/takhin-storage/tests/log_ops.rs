@@ -570,3 +570,35 @@ fn concurrent_reads_see_only_whole_batches() {
     writer.join().unwrap();
     assert_eq!(offset, log.log_end_offset());
 }
+
+#[test]
+fn write_failure_takes_the_log_offline_without_publishing() {
+    let dir = tempfile::tempdir().unwrap();
+    let partition = dir.path().join("orders-0");
+    std::fs::create_dir(&partition).unwrap();
+    // Every write to /dev/full fails with ENOSPC.
+    std::os::unix::fs::symlink("/dev/full", partition.join("00000000000000000000.log")).unwrap();
+    let (_log_dir, log, _) = open(dir.path(), LogConfig::default());
+    let err = log
+        .append(BatchSpec::plain(2, 10).validated(), options(0))
+        .unwrap_err();
+    assert!(
+        matches!(err, takhin_storage::AppendError::Io { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("00000000000000000000.log"),
+        "{err}"
+    );
+    assert_eq!(log.log_end_offset(), 0, "nothing published");
+    assert!(log.is_offline());
+    assert!(log.read(0, 100, i64::MAX, true).unwrap().records.is_empty());
+    let again = log
+        .append(BatchSpec::plain(1, 10).validated(), options(0))
+        .unwrap_err();
+    assert!(again.to_string().contains("offline"), "{again}");
+    assert!(
+        log.flush().is_ok(),
+        "nothing to sync below the log end offset"
+    );
+}
