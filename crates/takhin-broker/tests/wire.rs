@@ -339,9 +339,9 @@ async fn idempotent_retries_are_deduplicated_and_gaps_refused() {
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path(), &[]).await;
     let mut client = Client::connect(broker.addr).await;
-    let init = client.call(4, &InitProducerIdRequest::default().with_transaction_timeout_ms(60_000)).await;
+    let init = client.call(4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000)).await;
     assert_eq!(init.error_code, 0);
-    let second = client.call(4, &InitProducerIdRequest::default().with_transaction_timeout_ms(60_000)).await;
+    let second = client.call(4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000)).await;
     assert_ne!(init.producer_id, second.producer_id);
     let producer = Some((init.producer_id.0, init.producer_epoch, 0));
     let first_batch = batch(&records(4, 0), Compression::Lz4, producer);
