@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
@@ -44,6 +44,8 @@ pub enum StorageError {
         expected: uuid::Uuid,
         found: uuid::Uuid,
     },
+    #[error("log {topic}-{partition} is already open in this process")]
+    AlreadyOpen { topic: String, partition: i32 },
     #[error("invalid partition {topic}-{partition}: {reason}")]
     InvalidPartition {
         topic: String,
@@ -57,16 +59,28 @@ fn storage_io(context: impl Into<String>) -> impl FnOnce(io::Error) -> StorageEr
     move |source| StorageError::Io { context, source }
 }
 
-type OffsetMap = HashMap<(String, i32), i64>;
+/// (topic, partition).
+type PartitionKey = (String, i32);
+type OffsetMap = HashMap<PartitionKey, i64>;
 
 pub struct LogDir {
     path: PathBuf,
     /// Holds the flock for the lifetime of the `LogDir`.
     _lock_file: File,
     clean_shutdown: bool,
+    /// Recovery points and log start offsets as last checkpointed (read at open, updated by
+    /// every [`LogDir::checkpoint`]); the lock also serializes checkpoint writes.
+    checkpoints: Mutex<Checkpoints>,
+    /// Partitions opened by this process: `None` while opening, then a weak handle. A live
+    /// handle makes a second `open_log` fail; a dead one makes it verify like after a crash (the
+    /// clean-shutdown marker only vouches for the first open).
+    opened: Mutex<HashMap<PartitionKey, Option<Weak<Log>>>>,
+}
+
+#[derive(Default)]
+struct Checkpoints {
     recovery_points: OffsetMap,
     log_start_offsets: OffsetMap,
-    checkpoint_lock: Mutex<()>,
 }
 
 fn read_offsets_checkpoint(path: &Path) -> OffsetMap {
@@ -126,16 +140,18 @@ impl LogDir {
                 .map_err(storage_io(format!("syncing {}", path.display())))?;
         }
         Ok(LogDir {
-            recovery_points: read_offsets_checkpoint(
-                &path.join(checkpoint::RECOVERY_POINT_CHECKPOINT),
-            ),
-            log_start_offsets: read_offsets_checkpoint(
-                &path.join(checkpoint::LOG_START_OFFSET_CHECKPOINT),
-            ),
+            checkpoints: Mutex::new(Checkpoints {
+                recovery_points: read_offsets_checkpoint(
+                    &path.join(checkpoint::RECOVERY_POINT_CHECKPOINT),
+                ),
+                log_start_offsets: read_offsets_checkpoint(
+                    &path.join(checkpoint::LOG_START_OFFSET_CHECKPOINT),
+                ),
+            }),
+            opened: Mutex::new(HashMap::new()),
             path: path.to_path_buf(),
             _lock_file: lock_file,
             clean_shutdown,
-            checkpoint_lock: Mutex::new(()),
         })
     }
 
@@ -183,6 +199,10 @@ impl LogDir {
     /// Opens (creating if missing) and recovers the log of one partition; see [`Log`]'s
     /// recovery passes. A clean shutdown loads without verifying batches; an unclean one
     /// verifies everything from the recovery-point checkpoint onwards.
+    ///
+    /// Fails with `AlreadyOpen` while another handle to the same partition is alive. Opening a
+    /// partition again after its handles were dropped (e.g. after an I/O error took it offline)
+    /// verifies it as after a crash: the clean-shutdown marker only vouches for the first open.
     pub fn open_log(
         &self,
         topic: &str,
@@ -198,6 +218,39 @@ impl LogDir {
                 reason: "topic must be a plain non-empty name and partition >= 0".to_string(),
             });
         }
+        let key = (topic.to_string(), partition);
+        let clean_shutdown = {
+            let mut opened = self.opened.lock();
+            let clean_shutdown = match opened.get(&key) {
+                None => self.clean_shutdown,
+                Some(Some(handle)) if handle.strong_count() == 0 => false,
+                Some(_) => {
+                    return Err(StorageError::AlreadyOpen {
+                        topic: topic.to_string(),
+                        partition,
+                    });
+                }
+            };
+            opened.insert(key.clone(), None);
+            clean_shutdown
+        };
+        let result = self.open_log_unregistered(&key, topic_id, config, clean_shutdown);
+        let handle = match &result {
+            Ok((log, _)) => Arc::downgrade(log),
+            Err(_) => Weak::new(),
+        };
+        self.opened.lock().insert(key, Some(handle));
+        result
+    }
+
+    fn open_log_unregistered(
+        &self,
+        key: &(String, i32),
+        topic_id: uuid::Uuid,
+        config: LogConfig,
+        clean_shutdown: bool,
+    ) -> Result<(Arc<Log>, RecoveryReport), StorageError> {
+        let (topic, partition) = (key.0.as_str(), key.1);
         let dir = self.partition_path(topic, partition);
         if !dir.exists() {
             std::fs::create_dir(&dir).map_err(storage_io(format!("creating {}", dir.display())))?;
@@ -205,16 +258,22 @@ impl LogDir {
                 .map_err(storage_io(format!("syncing {}", self.path.display())))?;
         }
         ensure_partition_metadata(&dir, topic_id)?;
-        let key = (topic.to_string(), partition);
+        let (recovery_point, log_start_offset) = {
+            let checkpoints = self.checkpoints.lock();
+            (
+                checkpoints.recovery_points.get(key).copied(),
+                checkpoints.log_start_offsets.get(key).copied(),
+            )
+        };
         let params = OpenParams {
             dir: dir.clone(),
             topic: topic.to_string(),
             partition,
             topic_id,
             config,
-            clean_shutdown: self.clean_shutdown,
-            recovery_point: self.recovery_points.get(&key).copied(),
-            log_start_offset: self.log_start_offsets.get(&key).copied(),
+            clean_shutdown,
+            recovery_point,
+            log_start_offset,
         };
         let (log, report) = Log::open(params)?;
         if report.truncated_at.is_some() || report.segments_scanned > 0 {
@@ -241,38 +300,34 @@ impl LogDir {
             .map_err(storage_io(format!("syncing {}", self.path.display())))?;
         std::fs::remove_dir_all(&tomb)
             .map_err(storage_io(format!("removing {}", tomb.display())))?;
+        let key = (log.topic().to_string(), log.partition());
+        self.opened.lock().remove(&key);
+        let mut checkpoints = self.checkpoints.lock();
+        checkpoints.recovery_points.remove(&key);
+        checkpoints.log_start_offsets.remove(&key);
         Ok(())
     }
 
-    /// Writes `recovery-point-offset-checkpoint` and `log-start-offset-checkpoint` with one line
-    /// per given log (the caller passes every live log), atomically.
+    /// Writes `recovery-point-offset-checkpoint` and `log-start-offset-checkpoint` atomically:
+    /// one line per given log (in the given order), followed by the last checkpointed values of
+    /// partitions not given (not opened yet), sorted; deleted partitions are dropped.
     pub fn checkpoint(&self, logs: &[Arc<Log>]) -> Result<(), StorageError> {
-        let _guard = self.checkpoint_lock.lock();
-        let recovery_points: Vec<(String, i32, i64)> = logs
-            .iter()
-            .map(|log| {
-                (
-                    log.topic().to_string(),
-                    log.partition(),
-                    log.recovery_point(),
-                )
-            })
-            .collect();
-        let log_starts: Vec<(String, i32, i64)> = logs
-            .iter()
-            .map(|log| {
-                (
-                    log.topic().to_string(),
-                    log.partition(),
-                    log.log_start_offset(),
-                )
-            })
-            .collect();
-        for (name, entries) in [
-            (checkpoint::RECOVERY_POINT_CHECKPOINT, recovery_points),
-            (checkpoint::LOG_START_OFFSET_CHECKPOINT, log_starts),
+        let mut checkpoints = self.checkpoints.lock();
+        let mut recovery_points = checkpoints.recovery_points.clone();
+        let mut log_start_offsets = checkpoints.log_start_offsets.clone();
+        let mut order = Vec::with_capacity(logs.len());
+        for log in logs {
+            let key = (log.topic().to_string(), log.partition());
+            recovery_points.insert(key.clone(), log.recovery_point());
+            log_start_offsets.insert(key.clone(), log.log_start_offset());
+            order.push(key);
+        }
+        for (name, offsets) in [
+            (checkpoint::RECOVERY_POINT_CHECKPOINT, &recovery_points),
+            (checkpoint::LOG_START_OFFSET_CHECKPOINT, &log_start_offsets),
         ] {
             let path = self.path.join(name);
+            let entries = ordered_entries(&order, offsets);
             checkpoint::write_file_atomically(
                 &path,
                 checkpoint::render_offsets(&entries).as_bytes(),
@@ -280,6 +335,8 @@ impl LogDir {
             )
             .map_err(storage_io(format!("writing {}", path.display())))?;
         }
+        checkpoints.recovery_points = recovery_points;
+        checkpoints.log_start_offsets = log_start_offsets;
         Ok(())
     }
 
@@ -296,6 +353,28 @@ impl LogDir {
         checkpoint::write_file_atomically(&marker, b"", true)
             .map_err(storage_io(format!("writing {}", marker.display())))
     }
+}
+
+/// Entries for `first` (in order), then every other entry of `offsets`, sorted.
+fn ordered_entries(first: &[(String, i32)], offsets: &OffsetMap) -> Vec<(String, i32, i64)> {
+    let mut entries: Vec<(String, i32, i64)> = Vec::with_capacity(offsets.len());
+    for key in first {
+        if let Some(offset) = offsets.get(key)
+            && !entries
+                .iter()
+                .any(|(topic, partition, _)| *topic == key.0 && *partition == key.1)
+        {
+            entries.push((key.0.clone(), key.1, *offset));
+        }
+    }
+    let mut rest: Vec<(String, i32, i64)> = offsets
+        .iter()
+        .filter(|(key, _)| !first.contains(key))
+        .map(|((topic, partition), offset)| (topic.clone(), *partition, *offset))
+        .collect();
+    rest.sort();
+    entries.extend(rest);
+    entries
 }
 
 /// `<topic>-<partition>` split at the last '-'; `None` for anything else.

@@ -502,7 +502,7 @@ fn log_dir_lock_marker_and_partition_listing() {
     );
     assert!(matches!(
         log_dir.open_log("my-topic", 2, uuid::Uuid::new_v4(), LogConfig::default()),
-        Err(takhin_storage::StorageError::TopicIdMismatch { .. })
+        Err(takhin_storage::StorageError::AlreadyOpen { .. })
     ));
     log_dir.close(std::slice::from_ref(&log)).unwrap();
     assert!(dir.path().join(".kafka_cleanshutdown").exists());
@@ -600,5 +600,90 @@ fn write_failure_takes_the_log_offline_without_publishing() {
     assert!(
         log.flush().is_ok(),
         "nothing to sync below the log end offset"
+    );
+}
+
+#[test]
+fn open_log_twice_and_reopen_in_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log_dir, log, _) = open(dir.path(), LogConfig::default());
+    append(&log, &BatchSpec::plain(2, 10));
+    log_dir.close(std::slice::from_ref(&log)).unwrap();
+    drop((log, log_dir));
+    let log_dir = takhin_storage::LogDir::open(dir.path()).unwrap();
+    assert!(log_dir.was_clean_shutdown());
+    let (log, report) = log_dir
+        .open_log(TOPIC, 0, topic_id(), LogConfig::default())
+        .unwrap();
+    assert_eq!(
+        report.segments_scanned, 0,
+        "first open after a clean shutdown trusts the files"
+    );
+    assert!(matches!(
+        log_dir.open_log(TOPIC, 0, topic_id(), LogConfig::default()),
+        Err(takhin_storage::StorageError::AlreadyOpen { partition: 0, .. })
+    ));
+    append(&log, &BatchSpec::plain(1, 10));
+    drop(log); // e.g. dropped after an I/O error, never closed
+    let (log, report) = log_dir
+        .open_log(TOPIC, 0, topic_id(), LogConfig::default())
+        .unwrap();
+    assert!(
+        report.segments_scanned > 0,
+        "a reopen in the same process verifies: {report}"
+    );
+    assert_eq!(log.log_end_offset(), 3);
+    drop(log);
+    assert!(matches!(
+        log_dir.open_log(TOPIC, 0, uuid::Uuid::new_v4(), LogConfig::default()),
+        Err(takhin_storage::StorageError::TopicIdMismatch { .. })
+    ));
+}
+
+#[test]
+fn recreated_partition_does_not_inherit_old_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log_dir, log, _) = open(dir.path(), LogConfig::default());
+    append(&log, &BatchSpec::plain(5, 10));
+    log.delete_records_before(4).unwrap();
+    log.flush().unwrap();
+    log_dir.checkpoint(std::slice::from_ref(&log)).unwrap();
+    log_dir.delete_log(&log).unwrap();
+    drop(log);
+    let (log, _) = log_dir
+        .open_log(TOPIC, 0, uuid::Uuid::new_v4(), LogConfig::default())
+        .unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
+    log_dir.checkpoint(std::slice::from_ref(&log)).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("log-start-offset-checkpoint")).unwrap(),
+        "0\n1\norders 0 0\n"
+    );
+}
+
+#[test]
+fn checkpoint_keeps_partitions_not_yet_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("recovery-point-offset-checkpoint"),
+        "0\n2\nzeta 1 70\norders 0 9\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("log-start-offset-checkpoint"),
+        "0\n1\nzeta 1 5\n",
+    )
+    .unwrap();
+    let (log_dir, log, _) = open(dir.path(), LogConfig::default());
+    append(&log, &BatchSpec::plain(3, 10));
+    log.flush().unwrap();
+    log_dir.checkpoint(std::slice::from_ref(&log)).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("recovery-point-offset-checkpoint")).unwrap(),
+        "0\n2\norders 0 3\nzeta 1 70\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("log-start-offset-checkpoint")).unwrap(),
+        "0\n2\norders 0 0\nzeta 1 5\n"
     );
 }
