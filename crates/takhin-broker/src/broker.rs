@@ -106,12 +106,13 @@ impl Broker {
             config,
         };
         for (name, topic) in &document.topics {
-            let config = TopicConfig::resolve(&broker.config, &topic.configs).map_err(|source| {
-                StartError::TopicConfig {
-                    topic: name.clone(),
-                    source,
-                }
-            })?;
+            let config =
+                TopicConfig::resolve(&broker.config, &topic.configs).map_err(|source| {
+                    StartError::TopicConfig {
+                        topic: name.clone(),
+                        source,
+                    }
+                })?;
             broker.install_topic(name, topic.topic_id, topic.partitions, config)?;
         }
         for (topic, partition) in broker.log_dir.partition_dirs()? {
@@ -144,9 +145,9 @@ impl Broker {
         let name: Arc<str> = Arc::from(name);
         let topic = Arc::new(Topic::new(name.clone(), topic_id, config.clone()));
         for index in 0..partitions {
-            let (log, report) = self
-                .log_dir
-                .open_log(&name, index, topic_id, config.log.clone())?;
+            let (log, report) =
+                self.log_dir
+                    .open_log(&name, index, topic_id, config.log.clone())?;
             if !report.clean_shutdown || report.bytes_truncated > 0 || report.indexes_rebuilt > 0 {
                 warn!(topic = %name, partition = index, "recovered: {report}");
             }
@@ -248,7 +249,11 @@ impl Broker {
             if let Err(e) = self.log_dir.delete_log(&partition.log) {
                 // The metadata no longer names the topic, so the next start-up
                 // removes what is left.
-                warn!(topic = name, partition = partition.index, "deleting log: {e}");
+                warn!(
+                    topic = name,
+                    partition = partition.index,
+                    "deleting log: {e}"
+                );
             }
         }
         info!(topic = name, "deleted topic");
@@ -256,7 +261,12 @@ impl Broker {
     }
 
     /// Grows a topic to `count` partitions. Blocking.
-    pub fn create_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<(), TopicError> {
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
         let mut document = self.metadata.lock();
         let Some(topic) = self.topic(name) else {
             return Err(TopicError::Unknown(name.to_string()));
@@ -283,9 +293,9 @@ impl Broker {
         *document = next;
         let config = topic.config();
         for index in current..count {
-            let (log, _) = self
-                .log_dir
-                .open_log(name, index, topic.topic_id, config.log.clone())?;
+            let (log, _) =
+                self.log_dir
+                    .open_log(name, index, topic.topic_id, config.log.clone())?;
             topic.push_partition(Arc::new(Partition::new(topic.name.clone(), index, log)));
         }
         info!(topic = name, from = current, to = count, "added partitions");
@@ -294,7 +304,11 @@ impl Broker {
 
     /// The config overrides stored for a topic.
     pub fn topic_overrides(&self, name: &str) -> Option<BTreeMap<String, String>> {
-        self.metadata.lock().topics.get(name).map(|t| t.configs.clone())
+        self.metadata
+            .lock()
+            .topics
+            .get(name)
+            .map(|t| t.configs.clone())
     }
 
     /// Replaces a topic's config overrides. Blocking.
@@ -348,14 +362,22 @@ impl Broker {
 
     /// Writes the recovery-point and log-start-offset checkpoints. Blocking.
     pub fn checkpoint(&self) -> Result<(), StorageError> {
-        let logs: Vec<_> = self.all_partitions().iter().map(|p| p.log.clone()).collect();
+        let logs: Vec<_> = self
+            .all_partitions()
+            .iter()
+            .map(|p| p.log.clone())
+            .collect();
         self.log_dir.checkpoint(&logs)
     }
 
     /// Clean shutdown: flush everything, checkpoint, write the clean-shutdown
     /// marker. Blocking.
     pub fn close(&self) -> Result<(), StorageError> {
-        let logs: Vec<_> = self.all_partitions().iter().map(|p| p.log.clone()).collect();
+        let logs: Vec<_> = self
+            .all_partitions()
+            .iter()
+            .map(|p| p.log.clone())
+            .collect();
         self.log_dir.close(&logs)
     }
 }

@@ -175,15 +175,20 @@ pub fn validate_topic_config(name: &str, value: &str) -> Result<String, ConfigEr
             let mut policies: Vec<&str> = value.split(',').map(str::trim).collect();
             policies.sort_unstable();
             policies.dedup();
-            if policies.is_empty()
-                || policies.iter().any(|p| *p != "delete" && *p != "compact")
-            {
+            if policies.is_empty() || policies.iter().any(|p| *p != "delete" && *p != "compact") {
                 return Err(invalid(name, value, "expected delete, compact or both"));
             }
         }
         "compression.type" => {
-            if !matches!(value, "producer" | "uncompressed" | "none" | "gzip" | "snappy" | "lz4" | "zstd") {
-                return Err(invalid(name, value, "expected producer, uncompressed, gzip, snappy, lz4 or zstd"));
+            if !matches!(
+                value,
+                "producer" | "uncompressed" | "none" | "gzip" | "snappy" | "lz4" | "zstd"
+            ) {
+                return Err(invalid(
+                    name,
+                    value,
+                    "expected producer, uncompressed, gzip, snappy, lz4 or zstd",
+                ));
             }
         }
         "message.timestamp.type" => {
@@ -331,9 +336,13 @@ impl BrokerConfig {
         let get = |name: &str| values.get(name).cloned().unwrap_or_default();
         let addr = |name: &str| -> Result<SocketAddr, ConfigError> {
             let value = get(name);
-            value
-                .parse()
-                .map_err(|_| invalid(name, &value, "expected HOST:PORT with a numeric host, e.g. 0.0.0.0:9092"))
+            value.parse().map_err(|_| {
+                invalid(
+                    name,
+                    &value,
+                    "expected HOST:PORT with a numeric host, e.g. 0.0.0.0:9092",
+                )
+            })
         };
         let number = |name: &str, min: i64| parse_i64_at_least(name, &get(name), min);
         let kafka_addr = addr("kafka.addr")?;
@@ -347,9 +356,9 @@ impl BrokerConfig {
             };
             (host, kafka_addr.port())
         } else {
-            let (host, port) = advertised
-                .rsplit_once(':')
-                .ok_or_else(|| invalid("advertised.kafka.addr", &advertised, "expected HOST:PORT"))?;
+            let (host, port) = advertised.rsplit_once(':').ok_or_else(|| {
+                invalid("advertised.kafka.addr", &advertised, "expected HOST:PORT")
+            })?;
             let port = port
                 .parse::<u16>()
                 .map_err(|_| invalid("advertised.kafka.addr", &advertised, "bad port"))?;
@@ -368,12 +377,16 @@ impl BrokerConfig {
             advertised_port,
             http_addr,
             data_dir: PathBuf::from(get("data.dir")),
-            auto_create_topics: parse_bool("auto.create.topics.enable", &get("auto.create.topics.enable"))?,
+            auto_create_topics: parse_bool(
+                "auto.create.topics.enable",
+                &get("auto.create.topics.enable"),
+            )?,
             num_partitions: number("num.partitions", 1)? as i32,
             default_replication_factor: number("default.replication.factor", 1)? as i16,
             socket_request_max_bytes: number("socket.request.max.bytes", 1024)? as usize,
             max_connections: number("max.connections", 1)? as usize,
-            queued_max_requests_per_connection: number("queued.max.requests.per.connection", 1)? as usize,
+            queued_max_requests_per_connection: number("queued.max.requests.per.connection", 1)?
+                as usize,
             fetch_max_bytes: number("fetch.max.bytes", 1024)? as usize,
             values,
         };
@@ -384,7 +397,10 @@ impl BrokerConfig {
 
     /// A setting's current value as a string (default if unset).
     pub fn value(&self, name: &str) -> &str {
-        self.values.get(name).map(String::as_str).unwrap_or_default()
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     /// Whether `name` was set explicitly (differs from the default).
@@ -403,7 +419,10 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -455,12 +474,20 @@ mod docs_tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
         let docs = std::fs::read_to_string(path).unwrap();
         for def in BROKER_CONFIGS {
-            assert!(docs.contains(&format!("`{}`", def.name)), "{} undocumented", def.name);
+            assert!(
+                docs.contains(&format!("`{}`", def.name)),
+                "{} undocumented",
+                def.name
+            );
             let env = format!("TAKHIN_{}", def.name.to_ascii_uppercase().replace('.', "_"));
             assert!(docs.contains(&env), "{env} undocumented");
         }
         for def in TOPIC_CONFIGS {
-            assert!(docs.contains(&format!("`{}`", def.name)), "{} undocumented", def.name);
+            assert!(
+                docs.contains(&format!("`{}`", def.name)),
+                "{} undocumented",
+                def.name
+            );
         }
     }
 }

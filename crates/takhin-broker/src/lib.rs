@@ -132,7 +132,9 @@ fn flush_cached_partitions(broker: &Broker) {
             if now_ms.saturating_sub(partition.last_flush_ms()) >= config.flush_ms {
                 match partition.log.flush() {
                     Ok(()) => partition.touch_flush(now_ms),
-                    Err(e) => warn!(topic = %topic.name, partition = partition.index, "flush.ms flush failed: {e}"),
+                    Err(e) => {
+                        warn!(topic = %topic.name, partition = partition.index, "flush.ms flush failed: {e}")
+                    }
                 }
             }
         }

@@ -57,12 +57,15 @@ fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Metada
 
 /// Kafka prints cluster ids as URL-safe base64 of 16 random bytes, unpadded.
 pub fn kafka_uuid_string(id: Uuid) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bytes = id.as_bytes();
     let mut out = String::with_capacity(22);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..chars {
@@ -107,7 +110,8 @@ impl MetadataDocument {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        let mut file = File::create(&tmp).map_err(io_error(format!("creating {}", tmp.display())))?;
+        let mut file =
+            File::create(&tmp).map_err(io_error(format!("creating {}", tmp.display())))?;
         file.write_all(&json)
             .and_then(|()| file.sync_all())
             .map_err(io_error(format!("writing {}", tmp.display())))?;
@@ -129,7 +133,10 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
         return Err(format!("topic name cannot be {name:?}"));
     }
     if name.len() > 249 {
-        return Err(format!("topic name is {} characters, the maximum is 249", name.len()));
+        return Err(format!(
+            "topic name is {} characters, the maximum is 249",
+            name.len()
+        ));
     }
     if let Some(bad) = name
         .chars()
@@ -159,7 +166,10 @@ mod tests {
             },
         );
         document.store(dir.path()).unwrap();
-        assert_eq!(MetadataDocument::load_or_create(dir.path()).unwrap(), document);
+        assert_eq!(
+            MetadataDocument::load_or_create(dir.path()).unwrap(),
+            document
+        );
     }
 
     #[test]

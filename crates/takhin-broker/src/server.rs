@@ -101,7 +101,10 @@ impl Server {
                 }
             }
         }
-        info!(connections = connections.len(), "listener closed; finishing in-flight requests");
+        info!(
+            connections = connections.len(),
+            "listener closed; finishing in-flight requests"
+        );
         while connections.join_next().await.is_some() {}
     }
 }

@@ -66,7 +66,11 @@ impl Client {
         }
     }
 
-    async fn send<R: Encodable + kafka_protocol::protocol::Request>(&mut self, version: i16, body: &R) -> i32 {
+    async fn send<R: Encodable + kafka_protocol::protocol::Request>(
+        &mut self,
+        version: i16,
+        body: &R,
+    ) -> i32 {
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id += 1;
         let api_key = ApiKey::try_from(R::KEY).unwrap();
@@ -86,7 +90,11 @@ impl Client {
         correlation_id
     }
 
-    async fn receive<R: kafka_protocol::protocol::Request>(&mut self, version: i16, correlation_id: i32) -> R::Response {
+    async fn receive<R: kafka_protocol::protocol::Request>(
+        &mut self,
+        version: i16,
+        correlation_id: i32,
+    ) -> R::Response {
         let mut frame = self.read_frame().await.expect("connection closed");
         assert_eq!(frame.get_i32(), correlation_id, "responses out of order");
         let api_key = ApiKey::try_from(R::KEY).unwrap();
@@ -104,7 +112,11 @@ impl Client {
         response
     }
 
-    async fn call<R: Encodable + kafka_protocol::protocol::Request>(&mut self, version: i16, body: &R) -> R::Response {
+    async fn call<R: Encodable + kafka_protocol::protocol::Request>(
+        &mut self,
+        version: i16,
+        body: &R,
+    ) -> R::Response {
         let id = self.send(version, body).await;
         self.receive::<R>(version, id).await
     }
@@ -143,8 +155,14 @@ fn records(count: usize, start_ms: i64) -> Vec<Record> {
             key: (i % 3 != 0).then(|| Bytes::from(format!("key-{i}"))),
             value: Some(Bytes::from(format!("value-{i}"))),
             headers: vec![
-                RecordHeader { key: "h".into(), value: Some(Bytes::from_static(b"1")) },
-                RecordHeader { key: "h".into(), value: Some(Bytes::from_static(b"2")) },
+                RecordHeader {
+                    key: "h".into(),
+                    value: Some(Bytes::from_static(b"1")),
+                },
+                RecordHeader {
+                    key: "h".into(),
+                    value: Some(Bytes::from_static(b"2")),
+                },
             ],
         })
         .collect()
@@ -162,7 +180,9 @@ fn batch(records: &[Record], compression: Compression, producer: Option<(i64, i1
         is_transactional: false,
         partition_leader_epoch: -1,
     };
-    takhin_storage::encode_batch(&params, records).unwrap().freeze()
+    takhin_storage::encode_batch(&params, records)
+        .unwrap()
+        .freeze()
 }
 
 fn produce_request(topic: &str, partition: i32, records: Bytes, acks: i16) -> ProduceRequest {
@@ -225,7 +245,10 @@ async fn api_versions_lists_every_api_and_answers_future_versions_with_v0() {
     for version in 0..=4 {
         let response = client.call(version, &ApiVersionsRequest::default()).await;
         assert_eq!(response.error_code, 0);
-        assert_eq!(response.api_keys.len(), takhin_protocol::api::SUPPORTED.len());
+        assert_eq!(
+            response.api_keys.len(),
+            takhin_protocol::api::SUPPORTED.len()
+        );
         let produce = response.api_keys.iter().find(|k| k.api_key == 0).unwrap();
         assert_eq!((produce.min_version, produce.max_version), (0, 13));
     }
@@ -244,7 +267,10 @@ async fn api_versions_lists_every_api_and_answers_future_versions_with_v0() {
     let mut frame = client.read_frame().await.unwrap();
     assert_eq!(frame.get_i32(), 7);
     let response = ApiVersionsResponse::decode(&mut frame, 0).unwrap();
-    assert_eq!(response.error_code, ResponseError::UnsupportedVersion.code());
+    assert_eq!(
+        response.error_code,
+        ResponseError::UnsupportedVersion.code()
+    );
     assert!(!response.api_keys.is_empty());
     broker.stop().await;
 }
@@ -254,16 +280,29 @@ async fn produce_then_fetch_round_trips_every_codec_and_version() {
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path(), &[]).await;
     let mut client = Client::connect(broker.addr).await;
-    let codecs = [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
+    let codecs = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
     let mut expected = Vec::new();
     for (i, codec) in codecs.into_iter().enumerate() {
         let batch_records = records(10, 1_700_000_000_000 + 100 * i as i64);
         let produce_version = [3, 7, 9, 11, 12][i];
         let response = client
-            .call(produce_version, &produce_request("round-trip", 0, batch(&batch_records, codec, None), -1))
+            .call(
+                produce_version,
+                &produce_request("round-trip", 0, batch(&batch_records, codec, None), -1),
+            )
             .await;
         let partition = produced(&response);
-        assert_eq!(partition.error_code, 0, "{codec:?}: {:?}", partition.error_message);
+        assert_eq!(
+            partition.error_code, 0,
+            "{codec:?}: {:?}",
+            partition.error_message
+        );
         assert_eq!(partition.base_offset, 10 * i as i64);
         expected.extend(batch_records.into_iter().enumerate().map(|(j, mut r)| {
             r.offset = (10 * i + j) as i64;
@@ -296,11 +335,23 @@ async fn responses_come_back_in_request_order_and_acks_zero_gets_none() {
     let broker = start(dir.path(), &[]).await;
     let mut client = Client::connect(broker.addr).await;
     let fire_and_forget = client
-        .send(9, &produce_request("pipelined", 0, batch(&records(5, 0), Compression::None, None), 0))
+        .send(
+            9,
+            &produce_request(
+                "pipelined",
+                0,
+                batch(&records(5, 0), Compression::None, None),
+                0,
+            ),
+        )
         .await;
     let mut ids = Vec::new();
     for _ in 0..20 {
-        ids.push(client.send(12, &MetadataRequest::default().with_topics(None)).await);
+        ids.push(
+            client
+                .send(12, &MetadataRequest::default().with_topics(None))
+                .await,
+        );
     }
     for id in ids {
         assert_ne!(id, fire_and_forget);
@@ -317,18 +368,39 @@ async fn fetch_long_poll_returns_when_data_arrives() {
     let mut producer = Client::connect(broker.addr).await;
     let mut consumer = Client::connect(broker.addr).await;
     let created = producer
-        .call(9, &produce_request("long-poll", 0, batch(&records(1, 0), Compression::None, None), -1))
+        .call(
+            9,
+            &produce_request(
+                "long-poll",
+                0,
+                batch(&records(1, 0), Compression::None, None),
+                -1,
+            ),
+        )
         .await;
     assert_eq!(produced(&created).error_code, 0);
-    let waiting = consumer.send(12, &fetch_request("long-poll", 1, 30_000)).await;
+    let waiting = consumer
+        .send(12, &fetch_request("long-poll", 1, 30_000))
+        .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let appended = producer
-        .call(9, &produce_request("long-poll", 0, batch(&records(3, 0), Compression::None, None), 1))
+        .call(
+            9,
+            &produce_request(
+                "long-poll",
+                0,
+                batch(&records(3, 0), Compression::None, None),
+                1,
+            ),
+        )
         .await;
     assert_eq!(produced(&appended).base_offset, 1);
-    let response = tokio::time::timeout(Duration::from_secs(20), consumer.receive::<FetchRequest>(12, waiting))
-        .await
-        .expect("long poll did not wake up on new data");
+    let response = tokio::time::timeout(
+        Duration::from_secs(20),
+        consumer.receive::<FetchRequest>(12, waiting),
+    )
+    .await
+    .expect("long poll did not wake up on new data");
     let fetched = decode_all(response.responses[0].partitions[0].records.clone().unwrap());
     assert_eq!(fetched.len(), 3);
     broker.stop().await;
@@ -339,22 +411,55 @@ async fn idempotent_retries_are_deduplicated_and_gaps_refused() {
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path(), &[]).await;
     let mut client = Client::connect(broker.addr).await;
-    let init = client.call(4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000)).await;
+    let init = client
+        .call(
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(60_000),
+        )
+        .await;
     assert_eq!(init.error_code, 0);
-    let second = client.call(4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000)).await;
+    let second = client
+        .call(
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(60_000),
+        )
+        .await;
     assert_ne!(init.producer_id, second.producer_id);
     let producer = Some((init.producer_id.0, init.producer_epoch, 0));
     let first_batch = batch(&records(4, 0), Compression::Lz4, producer);
-    let first = client.call(9, &produce_request("idempotent", 0, first_batch.clone(), -1)).await;
-    let retry = client.call(9, &produce_request("idempotent", 0, first_batch, -1)).await;
+    let first = client
+        .call(
+            9,
+            &produce_request("idempotent", 0, first_batch.clone(), -1),
+        )
+        .await;
+    let retry = client
+        .call(9, &produce_request("idempotent", 0, first_batch, -1))
+        .await;
     assert_eq!(produced(&first).error_code, 0);
     assert_eq!(produced(&retry).error_code, 0);
     assert_eq!(produced(&retry).base_offset, produced(&first).base_offset);
-    let gap = batch(&records(2, 0), Compression::None, Some((init.producer_id.0, init.producer_epoch, 10)));
-    let refused = client.call(9, &produce_request("idempotent", 0, gap, -1)).await;
-    assert_eq!(produced(&refused).error_code, ResponseError::OutOfOrderSequenceNumber.code());
+    let gap = batch(
+        &records(2, 0),
+        Compression::None,
+        Some((init.producer_id.0, init.producer_epoch, 10)),
+    );
+    let refused = client
+        .call(9, &produce_request("idempotent", 0, gap, -1))
+        .await;
+    assert_eq!(
+        produced(&refused).error_code,
+        ResponseError::OutOfOrderSequenceNumber.code()
+    );
     let response = client.call(12, &fetch_request("idempotent", 0, 0)).await;
-    assert_eq!(decode_all(response.responses[0].partitions[0].records.clone().unwrap()).len(), 4);
+    assert_eq!(
+        decode_all(response.responses[0].partitions[0].records.clone().unwrap()).len(),
+        4
+    );
     broker.stop().await;
 }
 
@@ -366,8 +471,13 @@ async fn bad_batches_and_names_get_kafka_error_codes() {
     let mut corrupt = BytesMut::from(&batch(&records(3, 0), Compression::None, None)[..]);
     let last = corrupt.len() - 1;
     corrupt[last] ^= 0xff;
-    let response = client.call(9, &produce_request("errors", 0, corrupt.freeze(), -1)).await;
-    assert_eq!(produced(&response).error_code, ResponseError::CorruptMessage.code());
+    let response = client
+        .call(9, &produce_request("errors", 0, corrupt.freeze(), -1))
+        .await;
+    assert_eq!(
+        produced(&response).error_code,
+        ResponseError::CorruptMessage.code()
+    );
 
     let big = vec![Record {
         offset: 0,
@@ -376,25 +486,65 @@ async fn bad_batches_and_names_get_kafka_error_codes() {
         value: Some(Bytes::from(vec![7u8; 2 << 20])),
         headers: vec![],
     }];
-    let response = client.call(9, &produce_request("errors", 0, batch(&big, Compression::None, None), -1)).await;
-    assert_eq!(produced(&response).error_code, ResponseError::MessageTooLarge.code());
+    let response = client
+        .call(
+            9,
+            &produce_request("errors", 0, batch(&big, Compression::None, None), -1),
+        )
+        .await;
+    assert_eq!(
+        produced(&response).error_code,
+        ResponseError::MessageTooLarge.code()
+    );
 
     let response = client
-        .call(9, &produce_request("bad/name", 0, batch(&records(1, 0), Compression::None, None), -1))
+        .call(
+            9,
+            &produce_request(
+                "bad/name",
+                0,
+                batch(&records(1, 0), Compression::None, None),
+                -1,
+            ),
+        )
         .await;
-    assert_eq!(produced(&response).error_code, ResponseError::InvalidTopicException.code());
+    assert_eq!(
+        produced(&response).error_code,
+        ResponseError::InvalidTopicException.code()
+    );
 
     let response = client
-        .call(9, &produce_request("errors", 7, batch(&records(1, 0), Compression::None, None), -1))
+        .call(
+            9,
+            &produce_request(
+                "errors",
+                7,
+                batch(&records(1, 0), Compression::None, None),
+                -1,
+            ),
+        )
         .await;
-    assert_eq!(produced(&response).error_code, ResponseError::UnknownTopicOrPartition.code());
+    assert_eq!(
+        produced(&response).error_code,
+        ResponseError::UnknownTopicOrPartition.code()
+    );
 
     let response = client.call(12, &fetch_request("errors", 99, 0)).await;
-    assert_eq!(response.responses[0].partitions[0].error_code, ResponseError::OffsetOutOfRange.code());
+    assert_eq!(
+        response.responses[0].partitions[0].error_code,
+        ResponseError::OffsetOutOfRange.code()
+    );
 
     // The connection survived every per-partition error.
-    let metadata = client.call(12, &MetadataRequest::default().with_topics(None)).await;
-    assert!(metadata.topics.iter().any(|t| t.name.as_ref().map(|n| n.as_str()) == Some("errors")));
+    let metadata = client
+        .call(12, &MetadataRequest::default().with_topics(None))
+        .await;
+    assert!(
+        metadata
+            .topics
+            .iter()
+            .any(|t| t.name.as_ref().map(|n| n.as_str()) == Some("errors"))
+    );
     broker.stop().await;
 }
 
@@ -409,12 +559,17 @@ async fn protocol_violations_close_only_that_connection() {
         vec![0, 0, 0, 8, 0, 3, 0, 99, 0, 0, 0, 1],      // Metadata v99
         vec![0, 0, 0, 3, 1, 2, 3],                      // shorter than a header
         // Metadata v1 whose topic array claims i32::MAX entries.
-        vec![0, 0, 0, 14, 0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff],
+        vec![
+            0, 0, 0, 14, 0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff,
+        ],
     ];
     for bytes in violations {
         let mut bad = Client::connect(broker.addr).await;
         bad.write_raw(&bytes).await;
-        assert!(bad.closed().await, "connection not closed after {bytes:02x?}");
+        assert!(
+            bad.closed().await,
+            "connection not closed after {bytes:02x?}"
+        );
     }
     let mut good = Client::connect(broker.addr).await;
     let response = good.call(4, &ApiVersionsRequest::default()).await;
@@ -429,7 +584,15 @@ async fn data_topics_and_configs_survive_a_restart() {
     let mut client = Client::connect(broker.addr).await;
     for _ in 0..3 {
         let response = client
-            .call(9, &produce_request("durable", 0, batch(&records(5, 0), Compression::Zstd, None), -1))
+            .call(
+                9,
+                &produce_request(
+                    "durable",
+                    0,
+                    batch(&records(5, 0), Compression::Zstd, None),
+                    -1,
+                ),
+            )
             .await;
         assert_eq!(produced(&response).error_code, 0);
     }
@@ -444,9 +607,20 @@ async fn data_topics_and_configs_survive_a_restart() {
     let mut client = Client::connect(broker.addr).await;
     let response = client.call(12, &fetch_request("durable", 0, 0)).await;
     assert_eq!(response.responses[0].partitions[0].high_watermark, 15);
-    assert_eq!(decode_all(response.responses[0].partitions[0].records.clone().unwrap()).len(), 15);
+    assert_eq!(
+        decode_all(response.responses[0].partitions[0].records.clone().unwrap()).len(),
+        15
+    );
     let more = client
-        .call(9, &produce_request("durable", 0, batch(&records(1, 0), Compression::None, None), -1))
+        .call(
+            9,
+            &produce_request(
+                "durable",
+                0,
+                batch(&records(1, 0), Compression::None, None),
+                -1,
+            ),
+        )
         .await;
     assert_eq!(produced(&more).base_offset, 15);
     broker.stop().await;

@@ -16,7 +16,10 @@ pub enum FrameError {
     #[error("negative frame length {0}")]
     Negative(i32),
     #[error("frame of {length_bytes} bytes exceeds socket.request.max.bytes ({max_bytes})")]
-    TooLarge { length_bytes: usize, max_bytes: usize },
+    TooLarge {
+        length_bytes: usize,
+        max_bytes: usize,
+    },
 }
 
 /// Reads the length prefix at the start of `buf`.

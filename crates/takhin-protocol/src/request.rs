@@ -47,7 +47,9 @@ pub enum DecodeError {
         api_version: i16,
         correlation_id: i32,
     },
-    #[error("malformed {api_key:?} v{api_version} request (correlation id {correlation_id}): {reason}")]
+    #[error(
+        "malformed {api_key:?} v{api_version} request (correlation id {correlation_id}): {reason}"
+    )]
     Malformed {
         api_key: ApiKey,
         api_version: i16,

@@ -1,9 +1,9 @@
 //! Response encoding: length prefix, response header, body.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ResponseHeader};
 use kafka_protocol::protocol::Encodable;
-use kafka_protocol::ResponseError;
 
 pub use crate::api::Response;
 use crate::api::api_versions;

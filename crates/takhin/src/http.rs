@@ -39,7 +39,11 @@ async fn ready(State(health): State<Health>) -> StatusCode {
 
 async fn summary(State(health): State<Health>) -> (StatusCode, Json<serde_json::Value>) {
     let ready = health.ready.load(Ordering::Acquire);
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
         status,
         Json(json!({

@@ -20,7 +20,11 @@ use tokio::sync::{oneshot, watch};
 use tracing::{error, info};
 
 #[derive(Parser)]
-#[command(name = "takhin", version, about = "A Kafka-compatible streaming platform in one binary")]
+#[command(
+    name = "takhin",
+    version,
+    about = "A Kafka-compatible streaming platform in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -81,7 +85,9 @@ impl ServeArgs {
 fn init_logging(config: &BrokerConfig) {
     let filter = tracing_subscriber::EnvFilter::try_new(config.value("log.level"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log_format() == "json" {
         builder.json().init();
     } else {
@@ -92,7 +98,10 @@ fn init_logging(config: &BrokerConfig) {
 /// Turns SIGTERM / SIGINT into a shutdown signal; a second one exits at once.
 async fn wait_for_signal(shutdown: watch::Sender<bool>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         error!("cannot install signal handlers");
         return;
     };

@@ -15,7 +15,10 @@ use takhin_broker::config::BROKER_CONFIGS;
 
 /// The environment variable that sets `name`.
 pub fn env_var_name(name: &str) -> String {
-    format!("TAKHIN_{}", name.to_ascii_uppercase().replace(['.', '-'], "_"))
+    format!(
+        "TAKHIN_{}",
+        name.to_ascii_uppercase().replace(['.', '-'], "_")
+    )
 }
 
 /// Reads a YAML settings file into a flat name → value map.
@@ -87,9 +90,7 @@ fn flatten(
 }
 
 /// Settings from `TAKHIN_*` variables, for every known setting.
-pub fn from_env(
-    lookup: impl Fn(&str) -> Option<String>,
-) -> BTreeMap<String, String> {
+pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> BTreeMap<String, String> {
     BROKER_CONFIGS
         .iter()
         .filter_map(|def| lookup(&env_var_name(def.name)).map(|v| (def.name.to_string(), v)))
@@ -114,9 +115,14 @@ mod tests {
     #[test]
     fn yaml_may_be_flat_or_nested() {
         let flat = from_yaml("log.retention.ms: 1000\nauto.create.topics.enable: false\n").unwrap();
-        let nested = from_yaml("log:\n  retention:\n    ms: 1000\nauto.create.topics.enable: false\n").unwrap();
+        let nested =
+            from_yaml("log:\n  retention:\n    ms: 1000\nauto.create.topics.enable: false\n")
+                .unwrap();
         assert_eq!(flat, nested);
-        assert_eq!(flat.get("log.retention.ms").map(String::as_str), Some("1000"));
+        assert_eq!(
+            flat.get("log.retention.ms").map(String::as_str),
+            Some("1000")
+        );
         assert!(from_yaml("- a\n- b\n").is_err());
     }
 }

@@ -58,7 +58,9 @@ fn topic_response(
     include_operations: bool,
 ) -> MetadataResponseTopic {
     MetadataResponseTopic::default()
-        .with_name(Some(TopicName(StrBytes::from_string(topic.name.to_string()))))
+        .with_name(Some(TopicName(StrBytes::from_string(
+            topic.name.to_string(),
+        ))))
         .with_topic_id(topic.topic_id)
         .with_is_internal(topic.name.starts_with("__"))
         .with_partitions(partitions_of(broker, topic))
@@ -69,7 +71,11 @@ fn topic_response(
         })
 }
 
-fn error_topic(name: Option<TopicName>, topic_id: uuid::Uuid, error: ResponseError) -> MetadataResponseTopic {
+fn error_topic(
+    name: Option<TopicName>,
+    topic_id: uuid::Uuid,
+    error: ResponseError,
+) -> MetadataResponseTopic {
     MetadataResponseTopic::default()
         .with_error_code(error.code())
         .with_name(name)
@@ -77,7 +83,11 @@ fn error_topic(name: Option<TopicName>, topic_id: uuid::Uuid, error: ResponseErr
         .with_topic_authorized_operations(OPERATIONS_NOT_REQUESTED)
 }
 
-pub async fn handle(broker: &Arc<Broker>, version: i16, request: MetadataRequest) -> MetadataResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    version: i16,
+    request: MetadataRequest,
+) -> MetadataResponse {
     let include_operations = request.include_topic_authorized_operations;
     let allow_auto_create = version < 4 || request.allow_auto_topic_creation;
     let topics = match request.topics {

@@ -93,9 +93,9 @@ pub async fn handle(
         Request::InitProducerId(r) => {
             Response::InitProducerId(init_producer_id::handle(broker, version, r).await)
         }
-        Request::DescribeTopicPartitions(r) => Response::DescribeTopicPartitions(
-            describe_topic_partitions::handle(broker, version, r),
-        ),
+        Request::DescribeTopicPartitions(r) => {
+            Response::DescribeTopicPartitions(describe_topic_partitions::handle(broker, version, r))
+        }
     };
     Ok(Some(response))
 }
