@@ -18,6 +18,7 @@ if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
   exit 1
 fi
 mvn -q -B -Dstyle.color=never -f java/pom.xml package -DskipTests
+mvn -q -B -Dstyle.color=never -f kafka-tools/pom.xml dependency:build-classpath -Dmdep.outputFile=target/classpath.txt  # kafka-dump-log for test_kafka_tools.py
 
 if ! command -v go >/dev/null; then
   echo "install.sh: go is required" >&2

@@ -29,16 +29,14 @@ PER_CODEC = 40
 VALUE_PAD = 300          # enough bytes that the sparse indexes (4 KiB interval) get entries
 
 RECORD_LINE = re.compile(r"\|\s*offset: (\d+) .*?key: (.*?) payload: (.*)$")
-BAD_MARKERS = [
-    "isValid: false",
-    "Mismatches in",
-    "mismatch",
-    "Non-consecutive offsets",
+BAD_MARKERS = [          # matched case-insensitively
+    "isvalid: false",
+    "mismatch",             # "Mismatches in :", "Found timestamp mismatch in :"
+    "non-consecutive offsets",
     "out of order timestamp",
     "failed sanity check",
-    "Corrupt",
     "corrupt",
-    "Exception",
+    "exception",
 ]
 
 
@@ -68,8 +66,8 @@ def dump(cp: str, files: list[Path], *args: str) -> str:
 
 def assert_no_corruption(out: str, what: str) -> None:
     for marker in BAD_MARKERS:
-        assert marker not in out, f"DumpLogSegments reports {marker!r} for {what}:\n" + "\n".join(
-            line for line in out.splitlines() if marker in line)[:4000]
+        assert marker not in out.lower(), f"DumpLogSegments reports {marker!r} for {what}:\n" + "\n".join(
+            line for line in out.splitlines() if marker in line.lower())[:4000]
 
 
 def produce_workload(bootstrap: str, topic: str) -> list[tuple[int, str, str]]:
@@ -126,14 +124,12 @@ def test_dump_log_segments_reads_takhin_segments(broker_process_factory, kafka_t
     # .log, deep iteration: every record with offset, key and payload; every batch valid.
     out = dump(cp, [log], "--print-data-log", "--deep-iteration")
     assert_no_corruption(out, log.name)
-    assert "isValid: true" in out, f"no batch lines in the dump:\n{out[:3000]}"
+    assert "isvalid: true" in out.lower(), f"no batch lines in the dump:\n{out[:3000]}"
     seen = [(int(m.group(1)), m.group(2), m.group(3))
             for m in (RECORD_LINE.search(line) for line in out.splitlines()) if m]
     assert seen == acked, (f"dump shows {len(seen)} records, {len(acked)} acked; first differences: "
                            f"{[(s, a) for s, a in zip(seen, acked) if s != a][:3]}\n{out[:3000]}")
-    for codec in CODECS:
-        if codec != "none":
-            assert f"compresscodec: {codec.upper()}" in out, f"no {codec} batch in the dump"
+    codecs_in_log = set(re.findall(r"compresscodec: (\w+)", out.lower()))
     header_lines = [line for line in out.splitlines() if "headerKeys: [h,codec]" in line]
     assert len(header_lines) == sum(1 for i in range(len(acked)) if i % 3), "header keys not shown as produced"
 
@@ -149,3 +145,9 @@ def test_dump_log_segments_reads_takhin_segments(broker_process_factory, kafka_t
     out = dump(cp, [index, timeindex], "--index-sanity-check")
     assert_no_corruption(out, "--index-sanity-check")
     assert out.count("passed sanity check") == 2, f"sanity check output:\n{out}"
+
+    # Last, because the cause is usually on the client side: every codec produced must
+    # show up as a batch compressed with it. (librdkafka silently sends LZ4 batches
+    # uncompressed unless the broker advertises FindCoordinator v0 in ApiVersions.)
+    missing = sorted(set(CODECS) - codecs_in_log)
+    assert not missing, f"no batch compressed with {missing} in the log (codecs seen: {sorted(codecs_in_log)})"
