@@ -364,11 +364,9 @@ impl BrokerConfig {
                 .map_err(|_| invalid("advertised.kafka.addr", &advertised, "bad port"))?;
             (host.trim_matches(['[', ']']).to_string(), port)
         };
-        for format_name in ["log.format"] {
-            let value = get(format_name);
-            if value != "text" && value != "json" {
-                return Err(invalid(format_name, &value, "expected text or json"));
-            }
+        let log_format = get("log.format");
+        if log_format != "text" && log_format != "json" {
+            return Err(invalid("log.format", &log_format, "expected text or json"));
         }
         let config = BrokerConfig {
             node_id: number("node.id", 0)? as i32,
