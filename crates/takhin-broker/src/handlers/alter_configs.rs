@@ -171,6 +171,10 @@ pub async fn handle(
 
 #[cfg(test)]
 mod tests {
+    use kafka_protocol::messages::alter_configs_request::{AlterConfigsResource, AlterableConfig};
+
+    use crate::handlers::describe_configs::testing::{assert_encodes, open_broker};
+
     use super::*;
 
     #[test]
@@ -213,5 +217,35 @@ mod tests {
             alter_broker(1, "2", &[]).unwrap_err().0,
             ResponseError::InvalidRequest
         );
+    }
+
+    #[tokio::test]
+    async fn replaces_every_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(dir.path());
+        let overrides = BTreeMap::from([("segment.ms".to_string(), "5000".to_string())]);
+        broker.create_topic("t", 1, 1, overrides).unwrap();
+        let request = AlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(RESOURCE_TOPIC)
+                .with_resource_name(StrBytes::from_static_str("t"))
+                .with_configs(vec![
+                    AlterableConfig::default()
+                        .with_name(StrBytes::from_static_str("retention.ms"))
+                        .with_value(Some(StrBytes::from_static_str("1000"))),
+                ]),
+            AlterConfigsResource::default()
+                .with_resource_type(RESOURCE_BROKER_LOGGER)
+                .with_resource_name(StrBytes::from_static_str("1")),
+        ]);
+        let response = handle(&broker, 2, request).await;
+        assert_encodes(&response, 0..=2);
+        assert_eq!(response.responses[0].error_code, 0);
+        assert_eq!(
+            response.responses[1].error_code,
+            ResponseError::InvalidRequest.code()
+        );
+        let expected = BTreeMap::from([("retention.ms".to_string(), "1000".to_string())]);
+        assert_eq!(broker.topic_overrides("t").unwrap(), expected);
     }
 }

@@ -109,6 +109,8 @@ pub async fn handle(
 
 #[cfg(test)]
 mod tests {
+    use crate::handlers::describe_configs::testing::{assert_encodes, open_broker, topic_name};
+
     use super::*;
 
     fn on(brokers: &[i32]) -> CreatePartitionsAssignment {
@@ -129,5 +131,44 @@ mod tests {
         );
         // A count that does not grow is left to the broker (INVALID_PARTITIONS).
         assert!(check_assignments(&[], 1, 1, 1).is_ok());
+    }
+
+    #[tokio::test]
+    async fn grows_topics() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(dir.path());
+        broker.create_topic("t", 1, 1, Default::default()).unwrap();
+        broker.create_topic("d", 1, 1, Default::default()).unwrap();
+        let grow = |name: &str, count| {
+            CreatePartitionsTopic::default()
+                .with_name(topic_name(name))
+                .with_count(count)
+                .with_assignments(None)
+        };
+        let request = CreatePartitionsRequest::default().with_topics(vec![
+            grow("t", 3),
+            grow("d", 2),
+            grow("d", 2),
+            grow("missing", 2),
+        ]);
+        let response = handle(&broker, 3, request).await;
+        assert_encodes(&response, 0..=3);
+        let codes: Vec<i16> = response.results.iter().map(|r| r.error_code).collect();
+        assert_eq!(
+            codes,
+            vec![
+                0,
+                ResponseError::InvalidRequest.code(),
+                ResponseError::InvalidRequest.code(),
+                ResponseError::UnknownTopicOrPartition.code()
+            ]
+        );
+        assert_eq!(broker.topic("t").unwrap().partition_count(), 3);
+        let shrink = CreatePartitionsRequest::default().with_topics(vec![grow("t", 2)]);
+        let response = handle(&broker, 3, shrink).await;
+        assert_eq!(
+            response.results[0].error_code,
+            ResponseError::InvalidPartitions.code()
+        );
     }
 }

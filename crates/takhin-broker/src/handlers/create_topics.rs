@@ -249,6 +249,7 @@ mod tests {
     use kafka_protocol::messages::create_topics_request::CreatableTopicConfig;
 
     use super::*;
+    use crate::handlers::describe_configs::testing::{assert_encodes, open_broker, topic_name};
 
     fn topic(partitions: i32, replication_factor: i16) -> CreatableTopic {
         CreatableTopic::default()
@@ -321,6 +322,62 @@ mod tests {
         assert_eq!(
             plan(&gap, 1, 1, 1).unwrap_err().0,
             ResponseError::InvalidReplicaAssignment
+        );
+    }
+
+    #[tokio::test]
+    async fn creates_validates_and_reports_configs() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(dir.path());
+        let retention = vec![
+            CreatableTopicConfig::default()
+                .with_name(StrBytes::from_static_str("retention.ms"))
+                .with_value(Some(StrBytes::from_static_str("1000"))),
+        ];
+        let request = |validate_only| {
+            CreateTopicsRequest::default()
+                .with_validate_only(validate_only)
+                .with_topics(vec![
+                    topic(2, -1).with_configs(retention.clone()),
+                    topic(1, 1).with_name(topic_name("dup")),
+                    topic(1, 1).with_name(topic_name("dup")),
+                    topic(1, 3).with_name(topic_name("three")),
+                ])
+        };
+        let checked = handle(&broker, 7, request(true)).await;
+        assert_eq!(checked.topics[0].error_code, 0);
+        assert!(broker.topic("t").is_none());
+        let response = handle(&broker, 7, request(false)).await;
+        assert_encodes(&response, 2..=7);
+        let created = &response.topics[0];
+        assert_eq!(created.error_code, 0);
+        assert_eq!(created.error_message, None);
+        assert_eq!((created.num_partitions, created.replication_factor), (2, 1));
+        assert_eq!(created.topic_id, broker.topic("t").unwrap().topic_id);
+        let configs = created.configs.as_ref().unwrap();
+        let retention = configs
+            .iter()
+            .find(|c| c.name.as_str() == "retention.ms")
+            .unwrap();
+        assert_eq!(retention.value.as_deref(), Some("1000"));
+        assert_eq!(
+            retention.config_source,
+            super::super::describe_configs::DYNAMIC_TOPIC_CONFIG
+        );
+        let codes: Vec<i16> = response.topics.iter().map(|t| t.error_code).collect();
+        assert_eq!(
+            codes,
+            vec![
+                0,
+                ResponseError::InvalidRequest.code(),
+                ResponseError::InvalidRequest.code(),
+                ResponseError::InvalidReplicationFactor.code()
+            ]
+        );
+        let again = handle(&broker, 7, request(false)).await;
+        assert_eq!(
+            again.topics[0].error_code,
+            ResponseError::TopicAlreadyExists.code()
         );
     }
 }

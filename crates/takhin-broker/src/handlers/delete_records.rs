@@ -123,6 +123,13 @@ pub async fn handle(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kafka_protocol::messages::delete_records_request::{
+        DeleteRecordsPartition, DeleteRecordsTopic,
+    };
+
+    use crate::handlers::describe_configs::testing::{
+        assert_encodes, open_broker, produce, topic_name,
+    };
 
     #[test]
     fn minus_one_is_the_high_watermark_and_beyond_is_out_of_range() {
@@ -131,5 +138,56 @@ mod tests {
         assert_eq!(target_offset(0, 10), Ok(0));
         assert_eq!(target_offset(11, 10), Err(ResponseError::OffsetOutOfRange));
         assert_eq!(target_offset(-2, 10), Err(ResponseError::OffsetOutOfRange));
+    }
+
+    #[tokio::test]
+    async fn moves_the_log_start_and_refuses_what_is_out_of_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(dir.path());
+        broker
+            .create_topic("t", 1, 1, std::collections::BTreeMap::new())
+            .unwrap();
+        produce(&broker, "t", 5, 0).await;
+        let ask = |partitions: &[(i32, i64)]| {
+            DeleteRecordsRequest::default().with_topics(vec![
+                DeleteRecordsTopic::default()
+                    .with_name(topic_name("t"))
+                    .with_partitions(
+                        partitions
+                            .iter()
+                            .map(|(index, offset)| {
+                                DeleteRecordsPartition::default()
+                                    .with_partition_index(*index)
+                                    .with_offset(*offset)
+                            })
+                            .collect(),
+                    ),
+            ])
+        };
+        let response = handle(&broker, 2, ask(&[(0, 2), (1, 2)])).await;
+        let got: Vec<(i16, i64)> = response.topics[0]
+            .partitions
+            .iter()
+            .map(|p| (p.error_code, p.low_watermark))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(0, 2), (ResponseError::UnknownTopicOrPartition.code(), -1)]
+        );
+        assert_encodes(&response, 0..=2);
+        let response = handle(&broker, 2, ask(&[(0, 6)])).await;
+        assert_eq!(
+            response.topics[0].partitions[0].error_code,
+            ResponseError::OffsetOutOfRange.code()
+        );
+        let response = handle(&broker, 2, ask(&[(0, -1)])).await;
+        assert_eq!(response.topics[0].partitions[0].low_watermark, 5);
+        // The new start survives a restart.
+        drop(response);
+        broker.close().unwrap();
+        drop(broker);
+        let reopened = open_broker(dir.path());
+        let partition = reopened.topic("t").unwrap().partition(0).unwrap();
+        assert_eq!(partition.log.log_start_offset(), 5);
     }
 }

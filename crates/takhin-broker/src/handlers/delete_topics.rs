@@ -96,3 +96,51 @@ pub async fn handle(
     }
     DeleteTopicsResponse::default().with_responses(responses)
 }
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+
+    use crate::handlers::describe_configs::testing::{assert_encodes, open_broker, topic_name};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn deletes_by_name_and_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(dir.path());
+        broker.create_topic("a", 1, 1, Default::default()).unwrap();
+        let b = broker.create_topic("b", 1, 1, Default::default()).unwrap();
+        let by_name = DeleteTopicsRequest::default()
+            .with_topic_names(vec![topic_name("a"), topic_name("zz")]);
+        let response = handle(&broker, 5, by_name).await;
+        assert_encodes(&response, 1..=5);
+        let codes: Vec<i16> = response.responses.iter().map(|r| r.error_code).collect();
+        assert_eq!(
+            codes,
+            vec![0, ResponseError::UnknownTopicOrPartition.code()]
+        );
+        assert!(broker.topic("a").is_none());
+        let by_id = DeleteTopicsRequest::default().with_topics(vec![
+            DeleteTopicState::default()
+                .with_name(None)
+                .with_topic_id(b.topic_id),
+            DeleteTopicState::default()
+                .with_name(None)
+                .with_topic_id(Uuid::new_v4()),
+            DeleteTopicState::default()
+                .with_name(Some(topic_name("b")))
+                .with_topic_id(b.topic_id),
+        ]);
+        let response = handle(&broker, 6, by_id).await;
+        assert_encodes(&response, 6..=6);
+        let r = &response.responses;
+        assert_eq!(
+            (r[0].error_code, r[0].name.as_ref().map(|n| n.as_str())),
+            (0, Some("b"))
+        );
+        assert_eq!(r[1].error_code, ResponseError::UnknownTopicId.code());
+        assert_eq!(r[2].error_code, ResponseError::InvalidRequest.code());
+        assert!(broker.topic("b").is_none());
+    }
+}

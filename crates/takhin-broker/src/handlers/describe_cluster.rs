@@ -53,3 +53,32 @@ pub fn handle(
             OPERATIONS_NOT_REQUESTED
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::handlers::describe_configs::testing::{assert_encodes, open_broker};
+
+    use super::*;
+
+    #[test]
+    fn this_broker_is_the_cluster() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(dir.path());
+        let response = handle(&broker, 0, DescribeClusterRequest::default());
+        assert_encodes(&response, 0..=2);
+        assert_eq!(response.error_code, 0);
+        assert_eq!(response.brokers.len(), 1);
+        assert_eq!(response.controller_id, BrokerId(broker.config.node_id));
+        assert_eq!(
+            response.cluster_authorized_operations,
+            OPERATIONS_NOT_REQUESTED
+        );
+        let controllers = DescribeClusterRequest::default().with_endpoint_type(2);
+        let response = handle(&broker, 1, controllers);
+        assert_encodes(&response, 1..=2);
+        assert_eq!(
+            response.error_code,
+            ResponseError::UnsupportedEndpointType.code()
+        );
+    }
+}

@@ -115,6 +115,10 @@ pub fn handle(
 
 #[cfg(test)]
 mod tests {
+    use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
+
+    use crate::handlers::describe_configs::testing::{assert_encodes, open_broker, topic_name};
+
     use super::*;
 
     #[test]
@@ -124,5 +128,35 @@ mod tests {
         assert!(total > 0);
         assert!((0..=total).contains(&usable));
         assert!(file_system_bytes(Path::new("/no/such/dir/anywhere")).is_none());
+    }
+
+    #[test]
+    fn lists_the_partitions_in_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(dir.path());
+        broker.create_topic("t", 2, 1, Default::default()).unwrap();
+        let response = handle(
+            &broker,
+            4,
+            DescribeLogDirsRequest::default().with_topics(None),
+        );
+        assert_encodes(&response, 1..=4);
+        let result = &response.results[0];
+        assert!(Path::new(result.log_dir.as_str()).is_absolute());
+        assert!(result.total_bytes > 0);
+        assert_eq!(result.topics[0].partitions.len(), 2);
+        let some = DescribeLogDirsRequest::default().with_topics(Some(vec![
+            DescribableLogDirTopic::default()
+                .with_topic(topic_name("t"))
+                .with_partitions(vec![1, 9]),
+            DescribableLogDirTopic::default()
+                .with_topic(topic_name("zz"))
+                .with_partitions(vec![0]),
+        ]));
+        let response = handle(&broker, 4, some);
+        let topics = &response.results[0].topics;
+        assert_eq!(topics.len(), 1);
+        assert_eq!(topics[0].partitions.len(), 1);
+        assert_eq!(topics[0].partitions[0].partition_index, 1);
     }
 }

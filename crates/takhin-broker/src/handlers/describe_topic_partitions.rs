@@ -190,6 +190,7 @@ pub fn handle(
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     fn found(name: &str, partitions: i32) -> (String, Listing) {
@@ -252,5 +253,52 @@ mod tests {
         let topics = [found("a", 5), found("b", 1)];
         let (entries, _) = page(&topics, Some(("b", 0)), 10);
         assert_eq!(ranges(&entries), vec![("b", 0, 1)]);
+    }
+
+    #[test]
+    fn pages_through_every_topic() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = crate::handlers::describe_configs::testing::open_broker(dir.path());
+        broker.create_topic("b", 3, 1, Default::default()).unwrap();
+        broker.create_topic("a", 2, 1, Default::default()).unwrap();
+        let request = DescribeTopicPartitionsRequest::default().with_response_partition_limit(3);
+        let first = handle(&broker, 0, request.clone());
+        crate::handlers::describe_configs::testing::assert_encodes(&first, 0..=0);
+        let names: Vec<_> = first
+            .topics
+            .iter()
+            .map(|t| t.name.as_ref().unwrap().as_str())
+            .collect();
+        assert_eq!(names, vec!["a", "b"]);
+        assert_eq!(first.topics[1].partitions.len(), 1);
+        let cursor = first.next_cursor.clone().unwrap();
+        assert_eq!(
+            (cursor.topic_name.as_str(), cursor.partition_index),
+            ("b", 1)
+        );
+        let second = handle(
+            &broker,
+            0,
+            request.with_cursor(Some(
+                kafka_protocol::messages::describe_topic_partitions_request::Cursor::default()
+                    .with_topic_name(cursor.topic_name)
+                    .with_partition_index(cursor.partition_index),
+            )),
+        );
+        assert_eq!(second.topics.len(), 1);
+        assert_eq!(second.topics[0].partitions.len(), 2);
+        assert!(second.next_cursor.is_none());
+        let named = DescribeTopicPartitionsRequest::default()
+            .with_response_partition_limit(2000)
+            .with_topics(vec![
+                kafka_protocol::messages::describe_topic_partitions_request::TopicRequest::default(
+                )
+                .with_name(TopicName(StrBytes::from_static_str("nope"))),
+            ]);
+        let response = handle(&broker, 0, named);
+        assert_eq!(
+            response.topics[0].error_code,
+            ResponseError::UnknownTopicOrPartition.code()
+        );
     }
 }

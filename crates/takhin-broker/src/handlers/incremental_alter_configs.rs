@@ -190,6 +190,12 @@ pub async fn handle(
 
 #[cfg(test)]
 mod tests {
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+
+    use crate::handlers::describe_configs::testing::{assert_encodes, open_broker};
+
     use super::*;
 
     fn broker() -> BrokerConfig {
@@ -313,5 +319,68 @@ mod tests {
             .0,
             ResponseError::InvalidConfig
         );
+    }
+
+    #[tokio::test]
+    async fn changes_only_the_named_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(dir.path());
+        let overrides = BTreeMap::from([("segment.ms".to_string(), "5000".to_string())]);
+        broker.create_topic("t", 1, 1, overrides).unwrap();
+        let config = |name: &'static str, op: i8, value: Option<&'static str>| {
+            AlterableConfig::default()
+                .with_name(StrBytes::from_static_str(name))
+                .with_config_operation(op)
+                .with_value(value.map(StrBytes::from_static_str))
+        };
+        let resource = |resource_type: i8, name: &'static str, configs| {
+            AlterConfigsResource::default()
+                .with_resource_type(resource_type)
+                .with_resource_name(StrBytes::from_static_str(name))
+                .with_configs(configs)
+        };
+        let request = |validate_only| {
+            IncrementalAlterConfigsRequest::default()
+                .with_validate_only(validate_only)
+                .with_resources(vec![
+                    resource(
+                        RESOURCE_TOPIC,
+                        "t",
+                        vec![
+                            config("retention.ms", OP_SET, Some("1000")),
+                            config("cleanup.policy", OP_APPEND, Some("compact")),
+                        ],
+                    ),
+                    resource(RESOURCE_TOPIC, "missing", vec![]),
+                    resource(
+                        RESOURCE_BROKER,
+                        "1",
+                        vec![config("num.partitions", OP_SET, Some("3"))],
+                    ),
+                ])
+        };
+        let checked = handle(&broker, 1, request(true)).await;
+        assert_eq!(checked.responses[0].error_code, 0);
+        assert_eq!(broker.topic_overrides("t").unwrap().len(), 1);
+        let response = handle(&broker, 1, request(false)).await;
+        assert_encodes(&response, 0..=1);
+        let codes: Vec<i16> = response.responses.iter().map(|r| r.error_code).collect();
+        assert_eq!(
+            codes,
+            vec![
+                0,
+                ResponseError::UnknownTopicOrPartition.code(),
+                ResponseError::InvalidRequest.code()
+            ]
+        );
+        assert_eq!(
+            broker.topic_overrides("t").unwrap(),
+            map(&[
+                ("cleanup.policy", "delete,compact"),
+                ("retention.ms", "1000"),
+                ("segment.ms", "5000")
+            ])
+        );
+        assert_eq!(broker.topic("t").unwrap().config().retention_ms, 1000);
     }
 }

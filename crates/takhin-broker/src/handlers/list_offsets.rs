@@ -119,7 +119,7 @@ fn lookup(partition: &Partition, timestamp: i64) -> Answer {
 
 pub async fn handle(
     broker: &Arc<Broker>,
-    _version: i16,
+    version: i16,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(request.topics.len());
@@ -180,7 +180,12 @@ pub async fn handle(
                 .with_error_code(answer.error.map_or(0, |e| e.code()))
                 .with_timestamp(answer.timestamp)
                 .with_offset(answer.offset)
-                .with_leader_epoch(answer.leader_epoch),
+                .with_leader_epoch(if version >= 4 {
+                    answer.leader_epoch
+                } else {
+                    // Not in v1-v3; the encoder refuses anything but -1.
+                    -1
+                }),
         );
     }
     ListOffsetsResponse::default().with_topics(topics)
@@ -189,6 +194,14 @@ pub async fn handle(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+
+    use kafka_protocol::messages::BrokerId;
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+
+    use crate::handlers::describe_configs::testing::{
+        assert_encodes, open_broker, produce, topic_name,
+    };
 
     #[test]
     fn offsets_at_or_above_the_high_watermark_are_hidden() {
@@ -197,5 +210,68 @@ mod tests {
         assert_eq!(visible(None, 5), Answer::NOT_FOUND);
         assert_eq!(Answer::found(100, 4).leader_epoch, LEADER_EPOCH);
         assert_eq!(Answer::NOT_FOUND.leader_epoch, -1);
+    }
+
+    #[tokio::test]
+    async fn answers_every_kind_of_timestamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(dir.path());
+        broker.create_topic("t", 1, 1, BTreeMap::new()).unwrap();
+        produce(&broker, "t", 5, 1_000).await;
+        let ask = |partitions: &[(i32, i64)]| {
+            ListOffsetsRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_topics(vec![
+                    ListOffsetsTopic::default()
+                        .with_name(topic_name("t"))
+                        .with_partitions(
+                            partitions
+                                .iter()
+                                .map(|(index, timestamp)| {
+                                    ListOffsetsPartition::default()
+                                        .with_partition_index(*index)
+                                        .with_current_leader_epoch(-1)
+                                        .with_timestamp(*timestamp)
+                                })
+                                .collect(),
+                        ),
+                ])
+        };
+        let mut got = Vec::new();
+        for timestamp in [-2, -1, -3, -4, -5, 1_002, 5_000, -7] {
+            let response = handle(&broker, 10, ask(&[(0, timestamp), (7, -1)])).await;
+            assert_encodes(&response, 4..=10);
+            let partitions = &response.topics[0].partitions;
+            assert_eq!(
+                partitions[1].error_code,
+                ResponseError::UnknownTopicOrPartition.code()
+            );
+            let p = &partitions[0];
+            got.push((p.error_code, p.timestamp, p.offset, p.leader_epoch));
+        }
+        assert_eq!(
+            got,
+            vec![
+                (0, -1, 0, 0),
+                (0, -1, 5, 0),
+                (0, 1_004, 4, 0),
+                (0, -1, 0, 0),
+                (0, -1, -1, -1),
+                (0, 1_002, 2, 0),
+                (0, -1, -1, -1),
+                // An unnamed negative is a timestamp search, as in Kafka.
+                (0, 1_000, 0, 0),
+            ]
+        );
+        let old = handle(&broker, 1, ask(&[(0, -1)])).await;
+        assert_eq!(old.topics[0].partitions[0].offset, 5);
+        assert_encodes(&old, 1..=3);
+        let twice = handle(&broker, 10, ask(&[(0, -1), (0, -2)])).await;
+        assert!(
+            twice.topics[0]
+                .partitions
+                .iter()
+                .all(|p| p.error_code == ResponseError::InvalidRequest.code())
+        );
     }
 }

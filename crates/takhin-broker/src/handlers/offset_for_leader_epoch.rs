@@ -62,3 +62,50 @@ pub fn handle(
     }
     OffsetForLeaderEpochResponse::default().with_topics(topics)
 }
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::offset_for_leader_epoch_request::{
+        OffsetForLeaderPartition, OffsetForLeaderTopic,
+    };
+
+    use crate::handlers::describe_configs::testing::{
+        assert_encodes, open_broker, produce, topic_name,
+    };
+
+    use super::*;
+
+    #[tokio::test]
+    async fn answers_the_end_of_the_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(dir.path());
+        broker.create_topic("t", 1, 1, Default::default()).unwrap();
+        produce(&broker, "t", 3, 0).await;
+        let ask = |partition: i32, current_leader_epoch: i32, leader_epoch: i32| {
+            OffsetForLeaderPartition::default()
+                .with_partition(partition)
+                .with_current_leader_epoch(current_leader_epoch)
+                .with_leader_epoch(leader_epoch)
+        };
+        let request = OffsetForLeaderEpochRequest::default().with_topics(vec![
+            OffsetForLeaderTopic::default()
+                .with_topic(topic_name("t"))
+                .with_partitions(vec![ask(0, -1, 0), ask(0, 1, 0), ask(5, -1, 0)]),
+        ]);
+        let response = handle(&broker, 4, request);
+        assert_encodes(&response, 2..=4);
+        let got: Vec<(i16, i32, i64)> = response.topics[0]
+            .partitions
+            .iter()
+            .map(|p| (p.error_code, p.leader_epoch, p.end_offset))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 0, 3),
+                (ResponseError::UnknownLeaderEpoch.code(), -1, -1),
+                (ResponseError::UnknownTopicOrPartition.code(), -1, -1),
+            ]
+        );
+    }
+}
