@@ -625,3 +625,21 @@ async fn data_topics_and_configs_survive_a_restart() {
     assert_eq!(produced(&more).base_offset, 15);
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn failed_acks_zero_produce_closes_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    let mut corrupt = BytesMut::from(&batch(&records(2, 0), Compression::None, None)[..]);
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0x55;
+    client
+        .send(9, &produce_request("acks-zero", 0, corrupt.freeze(), 0))
+        .await;
+    assert!(
+        client.closed().await,
+        "a failed acks=0 produce must close the connection"
+    );
+    broker.stop().await;
+}

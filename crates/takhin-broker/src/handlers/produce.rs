@@ -14,7 +14,8 @@
 //!    share one sync.
 //! 3. High watermarks advance, waking fetches waiting on them.
 //!
-//! acks=0 gets no response at all, as in Kafka.
+//! acks=0 gets no response at all, as in Kafka; if any partition failed, the
+//! connection is closed instead, since the client reads no errors.
 
 use std::sync::Arc;
 
@@ -132,6 +133,13 @@ pub async fn handle(
 
     make_durable(&mut slots, acks).await;
     if acks == 0 {
+        // An acks=0 producer reads no responses; as Kafka does, close the
+        // connection on failure so the client notices and refreshes metadata.
+        if let Some((error, message)) = slots.iter().find_map(|slot| slot.result.as_ref().err()) {
+            return Err(HandlerError::Protocol(format!(
+                "acks=0 produce failed with {error:?}: {message}"
+            )));
+        }
         return Ok(None);
     }
 
