@@ -643,3 +643,28 @@ async fn failed_acks_zero_produce_closes_the_connection() {
     );
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn acks_all_needs_enough_in_sync_replicas() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[("min.insync.replicas", "2")]).await;
+    let mut client = Client::connect(broker.addr).await;
+    let all = client
+        .call(
+            9,
+            &produce_request("isr", 0, batch(&records(1, 0), Compression::None, None), -1),
+        )
+        .await;
+    assert_eq!(
+        produced(&all).error_code,
+        ResponseError::NotEnoughReplicas.code()
+    );
+    let leader_only = client
+        .call(
+            9,
+            &produce_request("isr", 0, batch(&records(1, 0), Compression::None, None), 1),
+        )
+        .await;
+    assert_eq!(produced(&leader_only).error_code, 0);
+    broker.stop().await;
+}

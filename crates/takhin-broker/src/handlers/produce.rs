@@ -90,6 +90,21 @@ pub async fn handle(
                     )),
                 },
             };
+            // A single node is an ISR of one: acks=all cannot be satisfied when
+            // the topic demands more in-sync replicas (Kafka answers the same).
+            let target = target.and_then(|(partition, config)| {
+                if acks == -1 && config.min_insync_replicas > 1 {
+                    Err((
+                        ResponseError::NotEnoughReplicas,
+                        format!(
+                            "min.insync.replicas is {} but this partition has 1 in-sync replica",
+                            config.min_insync_replicas
+                        ),
+                    ))
+                } else {
+                    Ok((partition, config))
+                }
+            });
             match target {
                 Ok((partition, config)) => {
                     work.push((slots.len(), partition, config, partition_data.records));
