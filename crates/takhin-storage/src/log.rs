@@ -2,9 +2,11 @@
 //!
 //! # Offsets
 //!
-//! `log_start_offset <= recovery_point <= log_end_offset` (the recovery point may lag the start
-//! only transiently). `log_end_offset` is the next offset to assign; everything below
-//! `recovery_point` has been fdatasync'd. Segment `N` holds offsets in `[N, next segment's base)`.
+//! `log_start_offset <= log_end_offset` and `recovery_point <= log_end_offset`.
+//! `log_end_offset` is the next offset to assign and is published only after the batch bytes and
+//! index entries are written; everything below `recovery_point` has been fdatasync'd;
+//! `log_start_offset` only moves up (DeleteRecords) and may lie inside the first segment.
+//! Segment `N` holds offsets in `[N, next segment's base)`, contiguously.
 //!
 //! # Thread-safety
 //!
