@@ -257,7 +257,7 @@ impl LogDir {
             checkpoint::sync_dir(&self.path)
                 .map_err(storage_io(format!("syncing {}", self.path.display())))?;
         }
-        ensure_partition_metadata(&dir, topic_id)?;
+        let topic_id = ensure_partition_metadata(&dir, topic_id)?;
         let (recovery_point, log_start_offset) = {
             let checkpoints = self.checkpoints.lock();
             (
@@ -288,19 +288,42 @@ impl LogDir {
     /// the data directory, then removes it. The log is taken offline first.
     pub fn delete_log(&self, log: &Log) -> Result<(), StorageError> {
         log.mark_offline();
+        self.remove_partition_dir(log.topic(), log.partition())
+    }
+
+    /// Deletes a partition directory that is not open (e.g. a stray one found at startup), the
+    /// same way as [`LogDir::delete_log`]. Fails with `AlreadyOpen` if a handle is alive; a
+    /// missing directory is not an error.
+    pub fn delete_partition(&self, topic: &str, partition: i32) -> Result<(), StorageError> {
+        let key = (topic.to_string(), partition);
+        if let Some(handle) = self.opened.lock().get(&key)
+            && handle
+                .as_ref()
+                .is_none_or(|handle| handle.strong_count() > 0)
+        {
+            return Err(StorageError::AlreadyOpen {
+                topic: key.0,
+                partition,
+            });
+        }
+        if !self.partition_path(topic, partition).exists() {
+            return Ok(());
+        }
+        self.remove_partition_dir(topic, partition)
+    }
+
+    fn remove_partition_dir(&self, topic: &str, partition: i32) -> Result<(), StorageError> {
+        let dir = self.partition_path(topic, partition);
         let tomb = self.path.join(format!(
-            "{}-{}.{}{DELETE_SUFFIX}",
-            log.topic(),
-            log.partition(),
+            "{topic}-{partition}.{}{DELETE_SUFFIX}",
             uuid::Uuid::new_v4().simple()
         ));
-        std::fs::rename(log.dir(), &tomb)
-            .map_err(storage_io(format!("renaming {}", log.dir().display())))?;
+        std::fs::rename(&dir, &tomb).map_err(storage_io(format!("renaming {}", dir.display())))?;
         checkpoint::sync_dir(&self.path)
             .map_err(storage_io(format!("syncing {}", self.path.display())))?;
         std::fs::remove_dir_all(&tomb)
             .map_err(storage_io(format!("removing {}", tomb.display())))?;
-        let key = (log.topic().to_string(), log.partition());
+        let key = (topic.to_string(), partition);
         self.opened.lock().remove(&key);
         let mut checkpoints = self.checkpoints.lock();
         checkpoints.recovery_points.remove(&key);
@@ -387,8 +410,10 @@ fn parse_partition_dir(name: &str) -> Option<(String, i32)> {
     Some((topic.to_string(), partition))
 }
 
-/// Writes `partition.metadata` if missing; otherwise checks that it names `topic_id`.
-fn ensure_partition_metadata(dir: &Path, topic_id: uuid::Uuid) -> Result<(), StorageError> {
+/// Writes `partition.metadata` if missing; otherwise checks that it names `topic_id`. The nil
+/// id means "unknown" (Kafka's `ZERO_UUID`): nothing is checked or written, and the id on disk,
+/// if any, is returned. Returns the partition's topic id.
+fn ensure_partition_metadata(dir: &Path, topic_id: uuid::Uuid) -> Result<uuid::Uuid, StorageError> {
     let path = dir.join(checkpoint::PARTITION_METADATA);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
@@ -398,20 +423,22 @@ fn ensure_partition_metadata(dir: &Path, topic_id: uuid::Uuid) -> Result<(), Sto
                     reason,
                 }
             })?;
-            if found != topic_id {
+            if !topic_id.is_nil() && found != topic_id {
                 return Err(StorageError::TopicIdMismatch {
                     dir: dir.to_path_buf(),
                     expected: topic_id,
                     found,
                 });
             }
-            Ok(())
+            Ok(found)
         }
+        Err(err) if err.kind() == io::ErrorKind::NotFound && topic_id.is_nil() => Ok(topic_id),
         Err(err) if err.kind() == io::ErrorKind::NotFound => checkpoint::write_file_atomically(
             &path,
             checkpoint::render_partition_metadata(topic_id).as_bytes(),
             true,
         )
+        .map(|()| topic_id)
         .map_err(storage_io(format!("writing {}", path.display()))),
         Err(err) => Err(StorageError::Io {
             context: format!("reading {}", path.display()),

@@ -687,3 +687,33 @@ fn checkpoint_keeps_partitions_not_yet_opened() {
         "0\n2\norders 0 0\nzeta 1 5\n"
     );
 }
+
+#[test]
+fn nil_topic_id_means_unknown_and_stray_partitions_can_be_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log_dir, log, _) = open(dir.path(), LogConfig::default());
+    append(&log, &BatchSpec::plain(1, 10));
+    assert!(matches!(
+        log_dir.delete_partition(TOPIC, 0),
+        Err(takhin_storage::StorageError::AlreadyOpen { .. })
+    ));
+    drop(log);
+    // Opening with the nil id checks nothing and reports the id on disk.
+    let (stray, _) = log_dir
+        .open_log(TOPIC, 0, uuid::Uuid::nil(), LogConfig::default())
+        .unwrap();
+    assert_eq!(stray.topic_id(), topic_id());
+    drop(stray);
+    let (fresh, _) = log_dir
+        .open_log("fresh", 1, uuid::Uuid::nil(), LogConfig::default())
+        .unwrap();
+    assert!(
+        !fresh.dir().join("partition.metadata").exists(),
+        "no id to record"
+    );
+    drop(fresh);
+    log_dir.delete_partition(TOPIC, 0).unwrap();
+    log_dir.delete_partition("fresh", 1).unwrap();
+    log_dir.delete_partition("never-existed", 0).unwrap();
+    assert!(log_dir.partition_dirs().unwrap().is_empty());
+}
