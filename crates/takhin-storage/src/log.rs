@@ -469,7 +469,14 @@ impl Log {
             Prepared::Accept(updated) => updated,
         };
 
-        if options.leader_epoch >= 0 {
+        let epoch_is_new = options.leader_epoch >= 0
+            && self
+                .epochs
+                .read()
+                .latest()
+                .is_none_or(|latest| options.leader_epoch > latest);
+        if epoch_is_new {
+            // The cache only changes under the append lock, which this thread holds.
             let mut epochs = self.epochs.write();
             if epochs
                 .latest()
