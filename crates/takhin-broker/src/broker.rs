@@ -122,13 +122,7 @@ impl Broker {
                 .is_some_and(|t| partition < t.partitions);
             if !owned {
                 warn!(%topic, partition, "removing partition directory that no topic owns");
-                let stray = broker.log_dir.open_log(
-                    &topic,
-                    partition,
-                    Uuid::nil(),
-                    takhin_storage::LogConfig::default(),
-                )?;
-                broker.log_dir.delete_log(&stray.0)?;
+                broker.log_dir.delete_partition(&topic, partition)?;
             }
         }
         Ok(broker)
