@@ -10,6 +10,7 @@ Needs a Takhin binary (`broker_process_factory`): skipped when COMPAT_BOOTSTRAP 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -22,12 +23,15 @@ PARTITIONS = 3
 CLEAN_SHUTDOWN_MARKER = ".kafka_cleanshutdown"
 BURST = 25               # messages produced between two poll() calls
 BURST_PAUSE_S = 0.01     # bounded rate: at most ~2500 msg/s
-MAX_MESSAGES = 60_000    # hard cap on everything produced by one test
+MAX_MESSAGES = 100_000   # hard cap on everything produced by one test
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+VALUE_PAD = b"." * 600    # ~600 B values: a pre-kill burst is megabytes, still in flight at the kill
+
+
 def _value(seq: int) -> bytes:
-    return f"seq-{seq:08d}".encode()
+    return f"seq-{seq:08d}-".encode() + VALUE_PAD
 
 
 class AckingProducer:
@@ -64,7 +68,7 @@ class AckingProducer:
         if err is not None:
             self.failed[msg.value()] = str(err)
         else:
-            assert msg.value() not in self.acked, f"value {msg.value()!r} acknowledged twice"
+            assert msg.value() not in self.acked, f"value {msg.value()[:12]!r} acknowledged twice"
             self.acked[msg.value()] = (msg.partition(), msg.offset())
 
     def burst(self, n: int = BURST) -> None:
@@ -92,11 +96,11 @@ class AckingProducer:
             self.burst()
             time.sleep(BURST_PAUSE_S)
 
-    def produce_for(self, seconds: float) -> None:
+    def produce_for(self, seconds: float, burst: int = BURST, pause_s: float = BURST_PAUSE_S) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            self.burst()
-            time.sleep(BURST_PAUSE_S)
+            self.burst(burst)
+            time.sleep(pause_s)
 
     def flush(self, timeout_s: float = 70.0) -> int:
         return self.p.flush(timeout_s)
@@ -161,17 +165,17 @@ def check_exactly_once(acked: dict[bytes, tuple[int, int]], got, marks, produced
                 dups.append((v, where[v], (p, o)))
             else:
                 where[v] = (p, o)
-    assert not dups, f"{len(dups)} duplicated values (value, first, second): {dups[:10]}"
+    assert not dups, f"{len(dups)} duplicated values (value, first, second): {[(v[:12], a, b) for v, a, b in dups[:10]]}"
     valid = {_value(i) for i in range(produced)}
     strangers = [v for v in where if v not in valid]
-    assert not strangers, f"values that were never produced: {strangers[:10]}"
+    assert not strangers, f"values that were never produced: {[v[:40] for v in strangers[:10]]}"
 
     # Every acknowledged value is present exactly once at the acknowledged partition/offset.
     lost = [(v, po) for v, po in acked.items() if v not in where]
-    assert not lost, f"{len(lost)} acknowledged records lost, e.g. {sorted(lost, key=lambda x: x[1])[:10]}"
+    assert not lost, f"{len(lost)} acknowledged records lost, e.g. {[(v[:12], po) for v, po in sorted(lost, key=lambda x: x[1])[:10]]}"
     moved = [(v, po, where[v]) for v, po in acked.items() if where[v] != po]
     assert not moved, (f"{len(moved)} acknowledged records not at their acknowledged (partition, offset): "
-                       f"(value, acked, found) {moved[:10]}")
+                       f"(value, acked, found) {[(v[:12], a, b) for v, a, b in moved[:10]]}")
 
 
 def test_kill9_under_idempotent_load(broker_process_factory):
@@ -182,18 +186,20 @@ def test_kill9_under_idempotent_load(broker_process_factory):
     prod = AckingProducer(bp.bootstrap, topic)
     t0 = time.monotonic()
 
-    # Four crashes at different points: (acks needed since the last restart before the
-    # crash, delay between a last big burst and the kill so that its batches are queued /
-    # on the wire / being written when the broker dies, seconds to keep producing into
-    # the client queue while the broker is down).
-    plan = [(400, 0.0, 0.0), (1500, 0.008, 0.5), (1, 0.015, 0.0), (800, 0.03, 1.0)]
+    # Four crashes at different points: (acks needed since the last restart, then the
+    # kill comes from another thread after this many seconds of full-rate producing, so
+    # requests are queued / on the wire / being written when the broker dies; seconds to
+    # keep producing into the client queue while the broker is down).
+    plan = [(400, 0.05, 0.0), (1500, 0.13, 0.5), (1, 0.02, 0.0), (800, 0.21, 1.0)]
     in_flight_at_kill = []
-    for i, (acks_before_crash, delay_s, produce_while_down_s) in enumerate(plan):
+    for i, (acks_before_crash, kill_after_s, produce_while_down_s) in enumerate(plan):
         target = len(prod.acked) + acks_before_crash
         prod.produce_until(lambda: len(prod.acked) >= target, timeout_s=30)
-        prod.burst(300)            # keep requests in flight right up to the kill
-        time.sleep(delay_s)
-        bp.kill9()
+        killer = threading.Timer(kill_after_s, bp.kill9)
+        killer.start()
+        prod.produce_for(kill_after_s + 0.05, burst=50, pause_s=0.002)
+        killer.join(15)
+        assert not bp.running
         in_flight_at_kill.append(prod.next_seq - len(prod.acked) - len(prod.failed))
         assert not (bp.data_dir / CLEAN_SHUTDOWN_MARKER).exists(), (
             f"crash {i + 1}: {CLEAN_SHUTDOWN_MARKER} present after kill -9 (stale marker would skip recovery)")
@@ -212,7 +218,7 @@ def test_kill9_under_idempotent_load(broker_process_factory):
 
     # With idempotence and a 60 s message timeout, nothing should have failed outright.
     assert not prod.failed, (f"{len(prod.failed)} of {prod.next_seq} messages failed delivery, e.g. "
-                             f"{list(prod.failed.items())[:5]}")
+                             f"{[(v[:12], e) for v, e in list(prod.failed.items())[:5]]}")
     assert len(prod.acked) == prod.next_seq
     assert sum(len(v) for v in got.values()) == prod.next_seq
     # The kills must have hit unacknowledged messages, or the retry path was not exercised.
