@@ -52,7 +52,7 @@ pub(crate) struct SegmentIndexes {
 
 /// Parses an offset index file's bytes; `None` if malformed for a `.log` of `log_size_bytes`.
 pub(crate) fn parse_offset_index(bytes: &[u8], log_size_bytes: u64) -> Option<Vec<OffsetEntry>> {
-    if bytes.len() % OFFSET_ENTRY_BYTES != 0 {
+    if !bytes.len().is_multiple_of(OFFSET_ENTRY_BYTES) {
         return None;
     }
     let mut entries: Vec<OffsetEntry> = Vec::with_capacity(bytes.len() / OFFSET_ENTRY_BYTES);
@@ -76,7 +76,7 @@ pub(crate) fn parse_offset_index(bytes: &[u8], log_size_bytes: u64) -> Option<Ve
 
 /// Parses a time index file's bytes; `None` if malformed.
 pub(crate) fn parse_time_index(bytes: &[u8]) -> Option<Vec<TimeEntry>> {
-    if bytes.len() % TIME_ENTRY_BYTES != 0 {
+    if !bytes.len().is_multiple_of(TIME_ENTRY_BYTES) {
         return None;
     }
     let mut entries: Vec<TimeEntry> = Vec::with_capacity(bytes.len() / TIME_ENTRY_BYTES);
