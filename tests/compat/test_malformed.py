@@ -16,6 +16,7 @@ import random
 import socket
 import struct
 import time
+import zlib
 
 import crc32c
 import pytest
@@ -117,9 +118,7 @@ def frame(payload: bytes) -> bytes:
     return i32(len(payload)) + payload
 
 
-def record_batch(values: list[bytes], key: bytes | None = b"k", corrupt_crc: bool = False) -> bytes:
-    """Record batch v2 (magic 2), uncompressed, no producer id, CRC-32C over attributes..end."""
-    now = int(time.time() * 1000)
+def encode_records(values: list[bytes], key: bytes | None = b"k") -> bytes:
     records = b""
     for i, v in enumerate(values):
         body = (i8(0) + varint(0) + varint(i)
@@ -127,16 +126,29 @@ def record_batch(values: list[bytes], key: bytes | None = b"k", corrupt_crc: boo
                 + varint(len(v)) + v
                 + varint(0))                                # no headers
         records += varint(len(body)) + body
-    after_crc = (i16(0)                                     # attributes: no compression, CreateTime
-                 + i32(len(values) - 1)                     # last offset delta
+    return records
+
+
+def record_batch(values: list[bytes], key: bytes | None = b"k", corrupt_crc: bool = False,
+                 attributes: int = 0, records: bytes | None = None, count: int | None = None,
+                 magic: int = 2, length_delta: int = 0) -> bytes:
+    """Record batch v2 (magic 2), no producer id, CRC-32C over attributes..end.
+    `records`/`count` override the (already compressed, if attributes say so) records
+    section and the record count; `length_delta` makes the batch length field lie."""
+    now = int(time.time() * 1000)
+    if records is None:
+        records = encode_records(values, key)
+    n = len(values) if count is None else count
+    after_crc = (i16(attributes)                            # codec bits 0-2, CreateTime
+                 + i32(max(n - 1, 0))                       # last offset delta
                  + i64(now) + i64(now)                      # base / max timestamp
                  + i64(-1) + i16(-1) + i32(-1)              # producer id / epoch / base sequence
-                 + i32(len(values)) + records)
+                 + i32(n) + records)
     crc = crc32c.crc32c(after_crc)
     if corrupt_crc:
         crc ^= 0xDEADBEEF
-    after_len = i32(0) + i8(2) + struct.pack(">I", crc) + after_crc  # leader epoch, magic, crc
-    return i64(0) + i32(len(after_len)) + after_len
+    after_len = i32(0) + i8(magic) + struct.pack(">I", crc) + after_crc  # leader epoch, magic, crc
+    return i64(0) + i32(len(after_len) + length_delta) + after_len
 
 
 def produce_body(topic: str, partition: int, records: bytes, acks: int = -1) -> bytes:
@@ -145,15 +157,15 @@ def produce_body(topic: str, partition: int, records: bytes, acks: int = -1) -> 
     return string(None) + i16(acks) + i32(10_000) + array([string(topic) + array([part])])
 
 
-def parse_produce_response(body: bytes, version: int = PRODUCE_VERSION) -> dict[tuple[str, int], int]:
-    """-> {(topic, partition): error_code} for Produce v3..v8 responses."""
+def parse_produce_response_full(body: bytes, version: int = PRODUCE_VERSION) -> dict[tuple[str, int], tuple[int, int]]:
+    """-> {(topic, partition): (error_code, base_offset)} for Produce v3..v8 responses."""
     r = Reader(body)
     out = {}
     for _ in range(r.i32()):
         name = r.string()
         for _ in range(r.i32()):
             idx, err = r.i32(), r.i16()
-            r.i64()                       # base offset
+            base = r.i64()
             r.i64()                       # log append time
             if version >= 5:
                 r.i64()                   # log start offset
@@ -162,9 +174,14 @@ def parse_produce_response(body: bytes, version: int = PRODUCE_VERSION) -> dict[
                     r.i32()
                     r.string()
                 r.string()                # error message
-            out[(name, idx)] = err
+            out[(name, idx)] = (err, base)
     r.i32()                               # throttle time
     return out
+
+
+def parse_produce_response(body: bytes, version: int = PRODUCE_VERSION) -> dict[tuple[str, int], int]:
+    """-> {(topic, partition): error_code}."""
+    return {k: err for k, (err, _) in parse_produce_response_full(body, version).items()}
 
 
 def metadata_body(topics: list[str] | None) -> bytes:
@@ -492,3 +509,73 @@ def test_invalid_topic_name(target):
         assert pr.get(("bad/name", 0)) in (INVALID_TOPIC_EXCEPTION, 3), \
             f"Produce to 'bad/name': {pr}, expected INVALID_TOPIC_EXCEPTION (17) or UNKNOWN_TOPIC_OR_PARTITION (3)"
     target.assert_healthy("invalid topic name")
+
+
+# ---------------------------------------------------------------------------
+# Batches that lie about themselves (valid CRC unless said otherwise)
+# ---------------------------------------------------------------------------
+
+def _produce_one(c: Conn, topic: str, batch: bytes) -> tuple[int, int]:
+    """Produce one batch on `c`; (error_code, base_offset), or (-1, -1) if the broker
+    closed the connection instead of answering."""
+    try:
+        return parse_produce_response_full(c.request(API_PRODUCE, PRODUCE_VERSION,
+                                                     produce_body(topic, 0, batch)))[(topic, 0)]
+    except ConnectionError:
+        return (-1, -1)
+
+
+def _assert_refused_and_log_clean(target, batch: bytes, what: str) -> int:
+    """A good batch, the bad one (must be refused with an error or a closed connection),
+    then a good batch again whose offset must directly follow the first: nothing of the
+    bad batch reached the log. Returns the error code given for the bad batch."""
+    with Conn(target.bootstrap) as c:
+        err0, base0 = _produce_one(c, target.topic, record_batch([b"before"]))
+        assert err0 == NONE, f"good batch refused ({err0}) before {what}"
+        err, _ = _produce_one(c, target.topic, batch)
+    assert err != NONE, f"{what}: accepted"
+    with Conn(target.bootstrap) as c:
+        err1, base1 = _produce_one(c, target.topic, record_batch([b"after"]))
+    assert err1 == NONE, f"good batch refused ({err1}) after {what}"
+    assert base1 == base0 + 1, f"{what}: log grew by {base1 - base0 - 1} records although the batch was refused"
+    target.assert_healthy(what)
+    return err
+
+
+def test_produce_batch_length_lies(target):
+    for delta in (1000, -5):
+        err = _assert_refused_and_log_clean(target, record_batch([b"v"], length_delta=delta),
+                                            f"batch length field off by {delta}")
+        assert err in (CORRUPT_MESSAGE, -1), f"batch length off by {delta}: error {err}, expected CORRUPT_MESSAGE (2)"
+
+
+def test_produce_unknown_magic(target):
+    err = _assert_refused_and_log_clean(target, record_batch([b"v"], magic=3), "record batch magic 3")
+    assert err in (CORRUPT_MESSAGE, -1), f"magic 3: error {err}, expected CORRUPT_MESSAGE (2)"
+
+
+def test_produce_garbage_compressed_payload(target):
+    rnd = random.Random(7)
+    for codec in (1, 2, 3, 4):            # gzip, snappy, lz4, zstd
+        batch = record_batch([b"v"], attributes=codec, records=rnd.randbytes(300), count=1)
+        err = _assert_refused_and_log_clean(target, batch, f"codec {codec} batch with a garbage payload")
+        assert err in (CORRUPT_MESSAGE, -1), f"codec {codec} garbage payload: error {err}, expected CORRUPT_MESSAGE (2)"
+
+
+def test_produce_gzip_bomb(target):
+    """A ~250 KB gzip batch whose single record inflates to 256 MiB: the broker may refuse
+    or store it, but must not blow its memory or die."""
+    value_len = 256 * 1024 * 1024
+    head = i8(0) + varint(0) + varint(0) + varint(-1) + varint(value_len)
+    body_len = len(head) + value_len + 1
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)   # gzip container
+    parts = [z.compress(varint(body_len) + head)]
+    chunk = b"\0" * (1024 * 1024)
+    for _ in range(value_len // len(chunk)):
+        parts.append(z.compress(chunk))
+    parts.append(z.compress(varint(0)) + z.flush())
+    batch = record_batch([], attributes=1, records=b"".join(parts), count=1)
+    with Conn(target.bootstrap, timeout_s=60) as c:
+        err, _ = _produce_one(c, target.topic, batch)
+    assert target.bp.running, f"broker died on a gzip bomb (answer {err}); log tail:\n{target.bp.log_tail()}"
+    target.assert_healthy(f"gzip bomb (answer {err})")
