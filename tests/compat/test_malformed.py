@@ -29,7 +29,11 @@ RSS_LIMIT_MB = int(os.environ.get("MALFORMED_RSS_LIMIT_MB", "300"))
 
 API_PRODUCE, API_METADATA, API_API_VERSIONS = 0, 3, 18
 NONE, CORRUPT_MESSAGE, MESSAGE_TOO_LARGE = 0, 2, 10
-INVALID_TOPIC_EXCEPTION, UNSUPPORTED_VERSION = 17, 35
+INVALID_TOPIC_EXCEPTION, UNSUPPORTED_VERSION, INVALID_RECORD = 17, 35, 87
+CLOSED = -1              # the broker closed the connection instead of answering
+# Kafka 4.1 answers malformed batches with CORRUPT_MESSAGE, INVALID_RECORD or by closing
+# the connection, depending on where its parser notices; any of the three is a refusal.
+REFUSED = (CORRUPT_MESSAGE, INVALID_RECORD, CLOSED)
 PRODUCE_VERSION = 8      # newest non-flexible Produce
 METADATA_VERSION = 4     # non-flexible, has allow_auto_topic_creation
 
@@ -533,7 +537,7 @@ def _assert_refused_and_log_clean(target, batch: bytes, what: str) -> int:
         err0, base0 = _produce_one(c, target.topic, record_batch([b"before"]))
         assert err0 == NONE, f"good batch refused ({err0}) before {what}"
         err, _ = _produce_one(c, target.topic, batch)
-    assert err != NONE, f"{what}: accepted"
+    assert err != NONE, f"{what}: accepted (Kafka 4.1 refuses it)"
     with Conn(target.bootstrap) as c:
         err1, base1 = _produce_one(c, target.topic, record_batch([b"after"]))
     assert err1 == NONE, f"good batch refused ({err1}) after {what}"
@@ -546,12 +550,25 @@ def test_produce_batch_length_lies(target):
     for delta in (1000, -5):
         err = _assert_refused_and_log_clean(target, record_batch([b"v"], length_delta=delta),
                                             f"batch length field off by {delta}")
-        assert err in (CORRUPT_MESSAGE, -1), f"batch length off by {delta}: error {err}, expected CORRUPT_MESSAGE (2)"
+        assert err in REFUSED, f"batch length off by {delta}: error {err}, expected one of {REFUSED}"
 
 
 def test_produce_unknown_magic(target):
-    err = _assert_refused_and_log_clean(target, record_batch([b"v"], magic=3), "record batch magic 3")
-    assert err in (CORRUPT_MESSAGE, -1), f"magic 3: error {err}, expected CORRUPT_MESSAGE (2)"
+    for magic in (3, 1):
+        err = _assert_refused_and_log_clean(target, record_batch([b"v"], magic=magic), f"record batch magic {magic}")
+        assert err in REFUSED, f"magic {magic}: error {err}, expected one of {REFUSED}"
+
+
+def test_produce_record_count_mismatch(target):
+    for count in (0, 2):
+        err = _assert_refused_and_log_clean(target, record_batch([b"v"], count=count),
+                                            f"batch with 1 record claiming {count}")
+        assert err in REFUSED, f"record count {count} for 1 record: error {err}, expected one of {REFUSED}"
+
+
+def test_produce_unknown_codec(target):
+    err = _assert_refused_and_log_clean(target, record_batch([b"v"], attributes=5), "compression codec id 5")
+    assert err in REFUSED, f"codec id 5: error {err}, expected one of {REFUSED}"
 
 
 def test_produce_garbage_compressed_payload(target):
@@ -559,7 +576,7 @@ def test_produce_garbage_compressed_payload(target):
     for codec in (1, 2, 3, 4):            # gzip, snappy, lz4, zstd
         batch = record_batch([b"v"], attributes=codec, records=rnd.randbytes(300), count=1)
         err = _assert_refused_and_log_clean(target, batch, f"codec {codec} batch with a garbage payload")
-        assert err in (CORRUPT_MESSAGE, -1), f"codec {codec} garbage payload: error {err}, expected CORRUPT_MESSAGE (2)"
+        assert err in REFUSED, f"codec {codec} garbage payload: error {err}, expected one of {REFUSED}"
 
 
 def test_produce_gzip_bomb(target):
