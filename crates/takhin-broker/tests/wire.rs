@@ -668,3 +668,98 @@ async fn acks_all_needs_enough_in_sync_replicas() {
     assert_eq!(produced(&leader_only).error_code, 0);
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn producer_ids_never_repeat_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let request = InitProducerIdRequest::default().with_transactional_id(None);
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..3 {
+        let broker = start(dir.path(), &[]).await;
+        let mut client = Client::connect(broker.addr).await;
+        for _ in 0..3 {
+            let response = client.call(4, &request).await;
+            assert_eq!(response.error_code, 0);
+            assert!(
+                seen.insert(response.producer_id.0),
+                "producer id {} reused",
+                response.producer_id.0
+            );
+        }
+        drop(client);
+        broker.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn write_caching_acknowledges_from_the_page_cache_and_flushes_by_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(
+        dir.path(),
+        &[
+            ("log.write.caching", "true"),
+            ("log.flush.interval.messages", "10"),
+        ],
+    )
+    .await;
+    let mut client = Client::connect(broker.addr).await;
+    let first = client
+        .call(
+            9,
+            &produce_request(
+                "cached",
+                0,
+                batch(&records(4, 0), Compression::None, None),
+                -1,
+            ),
+        )
+        .await;
+    assert_eq!(produced(&first).error_code, 0);
+    let partition = broker.broker.topic("cached").unwrap().partition(0).unwrap();
+    // Visible at once, although fewer than flush.messages records are unsynced.
+    assert_eq!(partition.high_watermark(), 4);
+    assert_eq!(partition.log.recovery_point(), 0);
+    let second = client
+        .call(
+            9,
+            &produce_request(
+                "cached",
+                0,
+                batch(&records(8, 0), Compression::None, None),
+                -1,
+            ),
+        )
+        .await;
+    assert_eq!(produced(&second).error_code, 0);
+    // 12 unsynced records >= flush.messages: a flush follows (in the background).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while partition.log.recovery_point() < 12 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(partition.log.recovery_point(), 12);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn durable_topics_only_expose_synced_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    let response = client
+        .call(
+            9,
+            &produce_request(
+                "synced",
+                0,
+                batch(&records(6, 0), Compression::None, None),
+                1,
+            ),
+        )
+        .await;
+    assert_eq!(produced(&response).error_code, 0);
+    let partition = broker.broker.topic("synced").unwrap().partition(0).unwrap();
+    // The acknowledgement came after the sync: everything acked is on disk.
+    assert_eq!(partition.log.recovery_point(), 6);
+    assert_eq!(partition.high_watermark(), 6);
+    broker.stop().await;
+}
