@@ -139,12 +139,10 @@ impl Broker {
         let name: Arc<str> = Arc::from(name);
         let topic = Arc::new(Topic::new(name.clone(), topic_id, config.clone()));
         for index in 0..partitions {
-            let (log, report) =
+            // The storage layer logs what recovery found, per partition.
+            let (log, _report) =
                 self.log_dir
                     .open_log(&name, index, topic_id, config.log.clone())?;
-            if !report.clean_shutdown || report.bytes_truncated > 0 || report.indexes_rebuilt > 0 {
-                warn!(topic = %name, partition = index, "recovered: {report}");
-            }
             topic.push_partition(Arc::new(Partition::new(name.clone(), index, log)));
         }
         self.topics.write().insert(name, topic.clone());

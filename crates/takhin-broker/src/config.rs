@@ -308,6 +308,9 @@ pub struct BrokerConfig {
     pub kafka_addr: SocketAddr,
     pub advertised_host: String,
     pub advertised_port: u16,
+    /// Whether `advertised.kafka.addr` was set; if not, an ephemeral listen
+    /// port (0) is replaced by the port actually bound.
+    pub advertised_explicit: bool,
     pub http_addr: SocketAddr,
     pub data_dir: PathBuf,
     pub auto_create_topics: bool,
@@ -373,6 +376,7 @@ impl BrokerConfig {
             kafka_addr,
             advertised_host,
             advertised_port,
+            advertised_explicit: !advertised.is_empty(),
             http_addr,
             data_dir: PathBuf::from(get("data.dir")),
             auto_create_topics: parse_bool(

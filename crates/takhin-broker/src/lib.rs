@@ -57,20 +57,26 @@ pub async fn run(
     ready: oneshot::Sender<(SocketAddr, Arc<Broker>)>,
 ) -> Result<(), RunError> {
     let started = std::time::Instant::now();
+    let configured_addr = config.kafka_addr;
+    let bind_error = |source| RunError::Bind {
+        addr: configured_addr,
+        source,
+    };
+    // Bind before recovery so an ephemeral port (0) is known, and advertised,
+    // from the start; connections wait in the backlog until serving begins.
+    let listener = tokio::net::TcpListener::bind(configured_addr)
+        .await
+        .map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    let mut config = config;
+    if !config.advertised_explicit && config.advertised_port == 0 {
+        config.advertised_port = addr.port();
+    }
     let broker = tokio::task::spawn_blocking(move || Broker::open(config))
         .await
         .map_err(|e| RunError::Shutdown(e.to_string()))??;
     let broker = Arc::new(broker);
-    let server = server::Server::bind(broker.clone())
-        .await
-        .map_err(|source| RunError::Bind {
-            addr: broker.config.kafka_addr,
-            source,
-        })?;
-    let addr = server.local_addr().map_err(|source| RunError::Bind {
-        addr: broker.config.kafka_addr,
-        source,
-    })?;
+    let server = server::Server::new(broker.clone(), listener);
     info!(
         %addr,
         advertised = %format!("{}:{}", broker.config.advertised_host, broker.config.advertised_port),

@@ -52,15 +52,15 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn bind(broker: Arc<Broker>) -> std::io::Result<Server> {
-        let listener = TcpListener::bind(broker.config.kafka_addr).await?;
+    /// Serves `broker` on a listener bound beforehand (see [`crate::run`]).
+    pub fn new(broker: Arc<Broker>, listener: TcpListener) -> Server {
         let connections = Arc::new(Semaphore::new(broker.config.max_connections));
-        Ok(Server {
+        Server {
             broker,
             listener,
             request_memory: Arc::new(Semaphore::new(QUEUED_MAX_REQUEST_BYTES)),
             connections,
-        })
+        }
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

@@ -763,3 +763,40 @@ async fn durable_topics_only_expose_synced_data() {
     assert_eq!(partition.high_watermark(), 6);
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn find_coordinator_points_groups_at_this_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    for version in 0..=3 {
+        let request =
+            FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("group-a"));
+        let response = client.call(version, &request).await;
+        assert_eq!(response.error_code, 0);
+        assert_eq!(response.port, i32::from(broker.addr.port()));
+    }
+    for version in 4..=6 {
+        let request = FindCoordinatorRequest::default().with_coordinator_keys(vec![
+            StrBytes::from_static_str("group-a"),
+            StrBytes::from_static_str("group-b"),
+        ]);
+        let response = client.call(version, &request).await;
+        assert_eq!(response.coordinators.len(), 2);
+        assert!(
+            response
+                .coordinators
+                .iter()
+                .all(|c| c.error_code == 0 && c.node_id.0 == 1)
+        );
+    }
+    let transactional = FindCoordinatorRequest::default()
+        .with_key(StrBytes::from_static_str("tx"))
+        .with_key_type(1);
+    let response = client.call(3, &transactional).await;
+    assert_eq!(
+        response.error_code,
+        ResponseError::UnsupportedVersion.code()
+    );
+    broker.stop().await;
+}

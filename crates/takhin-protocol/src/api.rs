@@ -81,6 +81,7 @@ apis! {
     Fetch(FetchRequest, FetchResponse) versions 4 ..= 18, decodable from 4;
     ListOffsets(ListOffsetsRequest, ListOffsetsResponse) versions 1 ..= 10, decodable from 1;
     Metadata(MetadataRequest, MetadataResponse) versions 0 ..= 13, decodable from 0;
+    FindCoordinator(FindCoordinatorRequest, FindCoordinatorResponse) versions 0 ..= 6, decodable from 0;
     ApiVersions(ApiVersionsRequest, ApiVersionsResponse) versions 0 ..= 4, decodable from 0;
     CreateTopics(CreateTopicsRequest, CreateTopicsResponse) versions 2 ..= 7, decodable from 2;
     DeleteTopics(DeleteTopicsRequest, DeleteTopicsResponse) versions 1 ..= 6, decodable from 1;

@@ -252,11 +252,15 @@ impl LogDir {
     ) -> Result<(Arc<Log>, RecoveryReport), StorageError> {
         let (topic, partition) = (key.0.as_str(), key.1);
         let dir = self.partition_path(topic, partition);
-        if !dir.exists() {
+        // A partition created now has nothing to recover, whatever the last shutdown was.
+        let clean_shutdown = if dir.exists() {
+            clean_shutdown
+        } else {
             std::fs::create_dir(&dir).map_err(storage_io(format!("creating {}", dir.display())))?;
             checkpoint::sync_dir(&self.path)
                 .map_err(storage_io(format!("syncing {}", self.path.display())))?;
-        }
+            true
+        };
         let topic_id = ensure_partition_metadata(&dir, topic_id)?;
         let (recovery_point, log_start_offset) = {
             let checkpoints = self.checkpoints.lock();

@@ -26,6 +26,7 @@ mod describe_configs;
 mod describe_log_dirs;
 mod describe_topic_partitions;
 mod fetch;
+mod find_coordinator;
 mod incremental_alter_configs;
 mod init_producer_id;
 mod list_offsets;
@@ -57,6 +58,9 @@ pub async fn handle(
                 .map(Response::Produce));
         }
         Request::Fetch(r) => Response::Fetch(fetch::handle(broker, version, r).await),
+        Request::FindCoordinator(r) => {
+            Response::FindCoordinator(find_coordinator::handle(broker, version, r))
+        }
         Request::ListOffsets(r) => {
             Response::ListOffsets(list_offsets::handle(broker, version, r).await)
         }
