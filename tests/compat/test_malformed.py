@@ -135,10 +135,12 @@ def encode_records(values: list[bytes], key: bytes | None = b"k") -> bytes:
 
 def record_batch(values: list[bytes], key: bytes | None = b"k", corrupt_crc: bool = False,
                  attributes: int = 0, records: bytes | None = None, count: int | None = None,
-                 magic: int = 2, length_delta: int = 0) -> bytes:
+                 magic: int = 2, length_delta: int = 0,
+                 producer: tuple[int, int, int] = (-1, -1, -1)) -> bytes:
     """Record batch v2 (magic 2), no producer id, CRC-32C over attributes..end.
     `records`/`count` override the (already compressed, if attributes say so) records
-    section and the record count; `length_delta` makes the batch length field lie."""
+    section and the record count; `length_delta` makes the batch length field lie;
+    `producer` = (producer id, epoch, base sequence) for idempotent batches."""
     now = int(time.time() * 1000)
     if records is None:
         records = encode_records(values, key)
@@ -146,7 +148,7 @@ def record_batch(values: list[bytes], key: bytes | None = b"k", corrupt_crc: boo
     after_crc = (i16(attributes)                            # codec bits 0-2, CreateTime
                  + i32(max(n - 1, 0))                       # last offset delta
                  + i64(now) + i64(now)                      # base / max timestamp
-                 + i64(-1) + i16(-1) + i32(-1)              # producer id / epoch / base sequence
+                 + i64(producer[0]) + i16(producer[1]) + i32(producer[2])  # producer id / epoch / base seq
                  + i32(n) + records)
     crc = crc32c.crc32c(after_crc)
     if corrupt_crc:
