@@ -70,6 +70,25 @@ public final class Main {
           if (args.length != 3) usage();
           result = new AdminChecks(args[1], args[2]).run();
           break;
+        case "group-member":
+          System.exit(GroupMember.run(out, Arrays.copyOfRange(args, 1, args.length)));
+          return;
+        case "group-commit":
+          if (args.length < 5) usage();
+          result = GroupTools.commit(Arrays.copyOfRange(args, 1, args.length));
+          break;
+        case "group-resume":
+          if (args.length < 5) usage();
+          result = GroupTools.resume(Arrays.copyOfRange(args, 1, args.length));
+          break;
+        case "group-admin":
+          if (args.length != 3) usage();
+          result = new GroupChecks(args[1], args[2]).admin();
+          break;
+        case "group-errors":
+          if (args.length != 3) usage();
+          result = new GroupChecks(args[1], args[2]).errors();
+          break;
         default:
           usage();
           return;
@@ -91,7 +110,8 @@ public final class Main {
   }
 
   private static void usage() {
-    System.err.println("usage: compat.jar roundtrip BOOTSTRAP SPEC.json | admin BOOTSTRAP TOPIC");
+    System.err.println("usage: compat.jar roundtrip BOOTSTRAP SPEC.json | admin BOOTSTRAP TOPIC"
+        + " | group-member|group-commit|group-resume|group-admin|group-errors ... (see Group*.java)");
     System.exit(2);
   }
 
