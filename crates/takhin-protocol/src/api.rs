@@ -35,6 +35,17 @@ macro_rules! apis {
             }
         }
 
+        /// The versions the request's message schema defines (the crate's
+        /// generated `VERSIONS`), which may be narrower than the API key's.
+        #[cfg(test)]
+        pub(crate) fn schema_versions(api_key: ApiKey) -> Option<VersionRange> {
+            use kafka_protocol::protocol::Message;
+            match api_key {
+                $(ApiKey::$variant => Some(<$request as Message>::VERSIONS),)*
+                _ => None,
+            }
+        }
+
         pub(crate) fn decode_body(
             api_key: ApiKey,
             version: i16,
@@ -86,7 +97,7 @@ apis! {
     CreateTopics(CreateTopicsRequest, CreateTopicsResponse) versions 2 ..= 7, decodable from 2;
     DeleteTopics(DeleteTopicsRequest, DeleteTopicsResponse) versions 1 ..= 6, decodable from 1;
     DeleteRecords(DeleteRecordsRequest, DeleteRecordsResponse) versions 0 ..= 2, decodable from 0;
-    InitProducerId(InitProducerIdRequest, InitProducerIdResponse) versions 0 ..= 6, decodable from 0;
+    InitProducerId(InitProducerIdRequest, InitProducerIdResponse) versions 0 ..= 5, decodable from 0;
     OffsetForLeaderEpoch(OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse) versions 2 ..= 4, decodable from 2;
     DescribeConfigs(DescribeConfigsRequest, DescribeConfigsResponse) versions 1 ..= 4, decodable from 1;
     AlterConfigs(AlterConfigsRequest, AlterConfigsResponse) versions 0 ..= 2, decodable from 0;
@@ -126,10 +137,10 @@ mod tests {
     #[test]
     fn advertised_ranges_are_within_what_the_message_schemas_define() {
         for &(key, min, max) in SUPPORTED {
-            let schema = key.valid_versions();
+            let schema = schema_versions(key).unwrap();
             let decode_min = decodable_min(key).unwrap();
             assert!(min <= max, "{key:?}");
-            assert!(decode_min >= schema.min && max <= schema.max, "{key:?}");
+            assert!(decode_min >= schema.min && max <= schema.max, "{key:?}: {min}..={max} vs schema {schema}");
         }
     }
 

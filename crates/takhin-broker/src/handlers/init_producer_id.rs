@@ -72,7 +72,7 @@ mod tests {
         let idempotent = || InitProducerIdRequest::default().with_transactional_id(None);
         let first = handle(&broker, 4, idempotent()).await;
         let second = handle(&broker, 4, idempotent()).await;
-        assert_encodes(&first, 0..=6);
+        assert_encodes(&first, 0..=5);
         assert_eq!((first.error_code, first.producer_epoch), (0, 0));
         assert_ne!(first.producer_id, second.producer_id);
         let empty = handle(&broker, 4, InitProducerIdRequest::default()).await;
@@ -81,6 +81,6 @@ mod tests {
             .with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("tx"))));
         let refused = handle(&broker, 4, transactional).await;
         assert_eq!(refused.error_code, ResponseError::UnsupportedVersion.code());
-        assert_encodes(&refused, 0..=6);
+        assert_encodes(&refused, 0..=5);
     }
 }
