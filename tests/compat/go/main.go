@@ -461,6 +461,15 @@ func admin(bootstrap, topic string) (res any, ok bool) {
 }
 
 func main() {
+	if res, ok, handled := groupMain(os.Args); handled {
+		if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
+			die("encode result: %v", err)
+		}
+		if !ok {
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) != 4 {
 		die("usage: compat-go roundtrip BOOTSTRAP SPEC.json | admin BOOTSTRAP TOPIC")
 	}
