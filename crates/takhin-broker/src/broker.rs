@@ -76,6 +76,8 @@ pub struct Broker {
     topics: RwLock<HashMap<Arc<str>, Arc<Topic>>>,
     topic_ids: RwLock<HashMap<Uuid, Arc<Topic>>>,
     producer_ids: Mutex<ProducerIds>,
+    /// Consumer groups and committed offsets.
+    pub groups: crate::groups::GroupCoordinator,
 }
 
 impl Broker {
@@ -103,6 +105,7 @@ impl Broker {
             metadata: Mutex::new(document.clone()),
             topics: RwLock::new(HashMap::new()),
             topic_ids: RwLock::new(HashMap::new()),
+            groups: crate::groups::GroupCoordinator::new(config.groups.clone()),
             config,
         };
         for (name, topic) in &document.topics {

@@ -89,6 +89,14 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     BrokerConfigDef { name: "log.flush.interval.ms", default: LONG_MAX, config_type: ConfigType::Long, doc: "Default of topic flush.ms." },
     BrokerConfigDef { name: "log.write.caching", default: "false", config_type: ConfigType::Boolean, doc: "Default of topic write.caching. When false (the default), produce acknowledgements wait for fdatasync." },
     BrokerConfigDef { name: "log.index.interval.bytes", default: "4096", config_type: ConfigType::Int, doc: "Default of topic index.interval.bytes." },
+    BrokerConfigDef { name: "group.min.session.timeout.ms", default: "6000", config_type: ConfigType::Int, doc: "Shortest session timeout a group member may ask for." },
+    BrokerConfigDef { name: "group.max.session.timeout.ms", default: "1800000", config_type: ConfigType::Int, doc: "Longest session timeout a group member may ask for." },
+    BrokerConfigDef { name: "group.initial.rebalance.delay.ms", default: "3000", config_type: ConfigType::Int, doc: "How long a group starting from empty waits for more members before its first rebalance completes (extended by each joining member, up to the rebalance timeout)." },
+    BrokerConfigDef { name: "group.max.size", default: "2147483647", config_type: ConfigType::Int, doc: "Most members a classic group may have; further joins get GROUP_MAX_SIZE_REACHED." },
+    BrokerConfigDef { name: "offsets.topic.num.partitions", default: "50", config_type: ConfigType::Int, doc: "Partitions of __consumer_offsets, fixed when it is first created." },
+    BrokerConfigDef { name: "offsets.topic.segment.bytes", default: "104857600", config_type: ConfigType::Int, doc: "segment.bytes of __consumer_offsets." },
+    BrokerConfigDef { name: "offset.metadata.max.bytes", default: "4096", config_type: ConfigType::Int, doc: "Largest metadata string of a committed offset; larger commits get OFFSET_METADATA_TOO_LARGE." },
+    BrokerConfigDef { name: "offsets.retention.minutes", default: "10080", config_type: ConfigType::Int, doc: "How long committed offsets of a group without members are kept." },
     BrokerConfigDef { name: "log.index.size.max.bytes", default: "10485760", config_type: ConfigType::Int, doc: "Default of topic segment.index.bytes." },
 ];
 
@@ -320,6 +328,7 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     pub queued_max_requests_per_connection: usize,
     pub fetch_max_bytes: usize,
+    pub groups: crate::groups::GroupConfig,
 }
 
 impl BrokerConfig {
@@ -390,6 +399,26 @@ impl BrokerConfig {
             queued_max_requests_per_connection: number("queued.max.requests.per.connection", 1)?
                 as usize,
             fetch_max_bytes: number("fetch.max.bytes", 1024)? as usize,
+            groups: crate::groups::GroupConfig {
+                classic: crate::groups::classic::ClassicConfig {
+                    min_session_timeout_ms: number("group.min.session.timeout.ms", 1)?
+                        .min(i64::from(i32::MAX))
+                        as i32,
+                    max_session_timeout_ms: number("group.max.session.timeout.ms", 1)?
+                        .min(i64::from(i32::MAX))
+                        as i32,
+                    initial_rebalance_delay_ms: number("group.initial.rebalance.delay.ms", 0)?
+                        .min(i64::from(i32::MAX))
+                        as i32,
+                    max_size: number("group.max.size", 1)? as usize,
+                },
+                offsets_topic_partitions: number("offsets.topic.num.partitions", 1)?.min(1000)
+                    as i32,
+                offsets_topic_segment_bytes: number("offsets.topic.segment.bytes", 14)?,
+                offset_metadata_max_bytes: number("offset.metadata.max.bytes", 0)? as usize,
+                offsets_retention_ms: number("offsets.retention.minutes", 1)?
+                    .saturating_mul(60_000),
+            },
             values,
         };
         // Topic defaults must be valid too: resolving with no overrides checks them.

@@ -13,6 +13,7 @@
 
 pub mod broker;
 pub mod config;
+pub mod groups;
 pub mod handlers;
 pub mod metadata;
 pub mod partition;
@@ -87,8 +88,10 @@ pub async fn run(
     let _ = ready.send((addr, broker.clone()));
 
     let background = tokio::spawn(background_tasks(broker.clone(), shutdown.clone()));
+    let coordinator = tokio::spawn(groups::run_background(broker.clone(), shutdown.clone()));
     server.run(shutdown).await;
     background.abort();
+    coordinator.abort();
 
     let closing = broker.clone();
     tokio::task::spawn_blocking(move || closing.close())

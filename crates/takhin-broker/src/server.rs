@@ -213,7 +213,7 @@ impl Connection {
                 let api_key = request.api_key;
                 let api_version = request.api_version;
                 let correlation_id = request.correlation_id;
-                let outgoing = match handlers::handle(&broker, request, turn).await {
+                let outgoing = match handlers::handle(&broker, request, turn, peer).await {
                     Ok(Some(response)) => {
                         match encode_response(&response, api_version, correlation_id) {
                             Ok(bytes) => Outgoing::Frame(bytes),

@@ -93,6 +93,16 @@ apis! {
     ListOffsets(ListOffsetsRequest, ListOffsetsResponse) versions 1 ..= 10, decodable from 1;
     Metadata(MetadataRequest, MetadataResponse) versions 0 ..= 13, decodable from 0;
     FindCoordinator(FindCoordinatorRequest, FindCoordinatorResponse) versions 0 ..= 6, decodable from 0;
+    OffsetCommit(OffsetCommitRequest, OffsetCommitResponse) versions 2 ..= 9, decodable from 2;
+    OffsetFetch(OffsetFetchRequest, OffsetFetchResponse) versions 1 ..= 9, decodable from 1;
+    JoinGroup(JoinGroupRequest, JoinGroupResponse) versions 0 ..= 9, decodable from 0;
+    Heartbeat(HeartbeatRequest, HeartbeatResponse) versions 0 ..= 4, decodable from 0;
+    LeaveGroup(LeaveGroupRequest, LeaveGroupResponse) versions 0 ..= 5, decodable from 0;
+    SyncGroup(SyncGroupRequest, SyncGroupResponse) versions 0 ..= 5, decodable from 0;
+    DescribeGroups(DescribeGroupsRequest, DescribeGroupsResponse) versions 0 ..= 6, decodable from 0;
+    ListGroups(ListGroupsRequest, ListGroupsResponse) versions 0 ..= 5, decodable from 0;
+    DeleteGroups(DeleteGroupsRequest, DeleteGroupsResponse) versions 0 ..= 2, decodable from 0;
+    OffsetDelete(OffsetDeleteRequest, OffsetDeleteResponse) versions 0 ..= 0, decodable from 0;
     ApiVersions(ApiVersionsRequest, ApiVersionsResponse) versions 0 ..= 4, decodable from 0;
     CreateTopics(CreateTopicsRequest, CreateTopicsResponse) versions 2 ..= 7, decodable from 2;
     DeleteTopics(DeleteTopicsRequest, DeleteTopicsResponse) versions 1 ..= 6, decodable from 1;
@@ -140,7 +150,10 @@ mod tests {
             let schema = schema_versions(key).unwrap();
             let decode_min = decodable_min(key).unwrap();
             assert!(min <= max, "{key:?}");
-            assert!(decode_min >= schema.min && max <= schema.max, "{key:?}: {min}..={max} vs schema {schema}");
+            assert!(
+                decode_min >= schema.min && max <= schema.max,
+                "{key:?}: {min}..={max} vs schema {schema}"
+            );
         }
     }
 

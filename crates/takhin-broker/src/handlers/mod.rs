@@ -19,20 +19,30 @@ mod alter_configs;
 mod api_versions;
 mod create_partitions;
 mod create_topics;
+mod delete_groups;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
+mod describe_groups;
 mod describe_log_dirs;
 mod describe_topic_partitions;
 mod fetch;
 mod find_coordinator;
+mod heartbeat;
 mod incremental_alter_configs;
 mod init_producer_id;
+mod join_group;
+mod leave_group;
+mod list_groups;
 mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_delete;
+mod offset_fetch;
 mod offset_for_leader_epoch;
 mod produce;
+mod sync_group;
 
 /// A request the connection cannot survive.
 #[derive(Debug, thiserror::Error)]
@@ -41,14 +51,26 @@ pub enum HandlerError {
     Protocol(String),
 }
 
+/// Who sent a request, as group members are described to admins.
+pub struct RequestContext {
+    pub client_id: String,
+    /// Kafka's form: `/` followed by the peer's IP address.
+    pub client_host: String,
+}
+
 /// Dispatches one request. `produce_turn` is held by Produce requests until
 /// their batches are appended (see `server`).
 pub async fn handle(
     broker: &Arc<Broker>,
     frame: RequestFrame,
     produce_turn: Option<OwnedMutexGuard<()>>,
+    peer: std::net::SocketAddr,
 ) -> Result<Option<Response>, HandlerError> {
     let version = frame.api_version;
+    let context = RequestContext {
+        client_id: frame.client_id.clone().unwrap_or_default(),
+        client_host: format!("/{}", peer.ip()),
+    };
     let response = match frame.body {
         Request::ApiVersions(r) => Response::ApiVersions(api_versions::handle(version, r)),
         Request::Metadata(r) => Response::Metadata(metadata::handle(broker, version, r).await),
@@ -58,6 +80,28 @@ pub async fn handle(
                 .map(Response::Produce));
         }
         Request::Fetch(r) => Response::Fetch(fetch::handle(broker, version, r).await),
+        Request::JoinGroup(r) => {
+            Response::JoinGroup(join_group::handle(broker, version, r, &context).await)
+        }
+        Request::SyncGroup(r) => Response::SyncGroup(sync_group::handle(broker, version, r).await),
+        Request::Heartbeat(r) => Response::Heartbeat(heartbeat::handle(broker, version, r)),
+        Request::LeaveGroup(r) => {
+            Response::LeaveGroup(leave_group::handle(broker, version, r).await)
+        }
+        Request::OffsetCommit(r) => {
+            Response::OffsetCommit(offset_commit::handle(broker, version, r).await)
+        }
+        Request::OffsetFetch(r) => Response::OffsetFetch(offset_fetch::handle(broker, version, r)),
+        Request::ListGroups(r) => Response::ListGroups(list_groups::handle(broker, version, r)),
+        Request::DescribeGroups(r) => {
+            Response::DescribeGroups(describe_groups::handle(broker, version, r))
+        }
+        Request::DeleteGroups(r) => {
+            Response::DeleteGroups(delete_groups::handle(broker, version, r).await)
+        }
+        Request::OffsetDelete(r) => {
+            Response::OffsetDelete(offset_delete::handle(broker, version, r).await)
+        }
         Request::FindCoordinator(r) => {
             Response::FindCoordinator(find_coordinator::handle(broker, version, r))
         }
