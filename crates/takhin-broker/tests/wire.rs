@@ -800,3 +800,221 @@ async fn find_coordinator_points_groups_at_this_broker() {
     );
     broker.stop().await;
 }
+
+fn join_request(member_id: &str) -> JoinGroupRequest {
+    JoinGroupRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("wire-group")))
+        .with_session_timeout_ms(10_000)
+        .with_rebalance_timeout_ms(10_000)
+        .with_member_id(StrBytes::from_string(member_id.to_string()))
+        .with_protocol_type(StrBytes::from_static_str("consumer"))
+        .with_protocols(vec![
+            join_group_request::JoinGroupRequestProtocol::default()
+                .with_name(StrBytes::from_static_str("range"))
+                .with_metadata(Bytes::from_static(b"subscription")),
+        ])
+}
+
+fn commit_request(
+    generation: i32,
+    member_id: &str,
+    topic: &str,
+    offset: i64,
+    metadata: &str,
+) -> OffsetCommitRequest {
+    OffsetCommitRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("wire-group")))
+        .with_generation_id_or_member_epoch(generation)
+        .with_member_id(StrBytes::from_string(member_id.to_string()))
+        .with_topics(vec![
+            offset_commit_request::OffsetCommitRequestTopic::default()
+                .with_name(topic_name(topic))
+                .with_partitions(vec![
+                    offset_commit_request::OffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(offset)
+                        .with_committed_leader_epoch(-1)
+                        .with_committed_metadata(Some(StrBytes::from_string(metadata.to_string()))),
+                ]),
+        ])
+}
+
+fn commit_error(response: &OffsetCommitResponse) -> i16 {
+    response.topics[0].partitions[0].error_code
+}
+
+async fn fetch_committed(client: &mut Client) -> (i64, Option<String>) {
+    let request = OffsetFetchRequest::default().with_groups(vec![
+        offset_fetch_request::OffsetFetchRequestGroup::default()
+            .with_group_id(GroupId(StrBytes::from_static_str("wire-group")))
+            .with_topics(None),
+    ]);
+    let response = client.call(8, &request).await;
+    let group = &response.groups[0];
+    assert_eq!(group.error_code, 0);
+    match group.topics.first() {
+        Some(topic) => {
+            let partition = &topic.partitions[0];
+            (
+                partition.committed_offset,
+                partition.metadata.as_ref().map(|m| m.to_string()),
+            )
+        }
+        None => (-1, None),
+    }
+}
+
+#[tokio::test]
+async fn a_classic_group_commits_offsets_that_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = [
+        ("group.initial.rebalance.delay.ms", "0"),
+        ("offsets.topic.num.partitions", "3"),
+    ];
+    let broker = start(dir.path(), &settings).await;
+    let mut client = Client::connect(broker.addr).await;
+    let produced_response = client
+        .call(
+            9,
+            &produce_request(
+                "group-topic",
+                0,
+                batch(&records(10, 0), Compression::None, None),
+                -1,
+            ),
+        )
+        .await;
+    assert_eq!(produced(&produced_response).error_code, 0);
+
+    // KIP-394: the first join only hands out a member id.
+    let first = client.call(5, &join_request("")).await;
+    assert_eq!(first.error_code, ResponseError::MemberIdRequired.code());
+    let member_id = first.member_id.to_string();
+    let joined = client.call(5, &join_request(&member_id)).await;
+    assert_eq!(joined.error_code, 0);
+    assert_eq!(joined.generation_id, 1);
+    assert_eq!(joined.leader.as_str(), member_id);
+    assert_eq!(joined.members.len(), 1);
+    assert_eq!(
+        joined.protocol_name.as_ref().map(|p| p.as_str()),
+        Some("range")
+    );
+
+    let sync = SyncGroupRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("wire-group")))
+        .with_generation_id(1)
+        .with_member_id(StrBytes::from_string(member_id.clone()))
+        .with_assignments(vec![
+            sync_group_request::SyncGroupRequestAssignment::default()
+                .with_member_id(StrBytes::from_string(member_id.clone()))
+                .with_assignment(Bytes::from_static(b"partition-0")),
+        ]);
+    let synced = client.call(3, &sync).await;
+    assert_eq!(synced.error_code, 0);
+    assert_eq!(synced.assignment, Bytes::from_static(b"partition-0"));
+    let heartbeat = HeartbeatRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("wire-group")))
+        .with_generation_id(1)
+        .with_member_id(StrBytes::from_string(member_id.clone()));
+    assert_eq!(client.call(3, &heartbeat).await.error_code, 0);
+
+    // Commits: fenced, refused, and accepted.
+    let stale = client
+        .call(8, &commit_request(0, &member_id, "group-topic", 5, ""))
+        .await;
+    assert_eq!(
+        commit_error(&stale),
+        ResponseError::IllegalGeneration.code()
+    );
+    let stranger = client
+        .call(8, &commit_request(1, "stranger", "group-topic", 5, ""))
+        .await;
+    assert_eq!(
+        commit_error(&stranger),
+        ResponseError::UnknownMemberId.code()
+    );
+    let unknown = client
+        .call(8, &commit_request(1, &member_id, "no-such-topic", 5, ""))
+        .await;
+    assert_eq!(
+        commit_error(&unknown),
+        ResponseError::UnknownTopicOrPartition.code()
+    );
+    let huge = client
+        .call(
+            8,
+            &commit_request(1, &member_id, "group-topic", 5, &"m".repeat(5000)),
+        )
+        .await;
+    assert_eq!(
+        commit_error(&huge),
+        ResponseError::OffsetMetadataTooLarge.code()
+    );
+    let good = client
+        .call(
+            8,
+            &commit_request(1, &member_id, "group-topic", 7, "resume-here"),
+        )
+        .await;
+    assert_eq!(commit_error(&good), 0);
+    assert_eq!(
+        fetch_committed(&mut client).await,
+        (7, Some("resume-here".into()))
+    );
+
+    let describe = DescribeGroupsRequest::default()
+        .with_groups(vec![GroupId(StrBytes::from_static_str("wire-group"))]);
+    let described = client.call(5, &describe).await;
+    assert_eq!(described.groups[0].group_state.as_str(), "Stable");
+    assert_eq!(
+        described.groups[0].members[0].client_host.as_str(),
+        "/127.0.0.1"
+    );
+    assert_eq!(
+        described.groups[0].members[0].member_assignment,
+        Bytes::from_static(b"partition-0")
+    );
+
+    drop(client);
+    broker.stop().await;
+    let broker = start(dir.path(), &settings).await;
+    let mut client = Client::connect(broker.addr).await;
+    // Wait out the background load of __consumer_offsets.
+    let mut committed = (-2, None);
+    for _ in 0..100 {
+        let request = OffsetFetchRequest::default().with_groups(vec![
+            offset_fetch_request::OffsetFetchRequestGroup::default()
+                .with_group_id(GroupId(StrBytes::from_static_str("wire-group")))
+                .with_topics(None),
+        ]);
+        let response = client.call(8, &request).await;
+        if response.groups[0].error_code == ResponseError::CoordinatorLoadInProgress.code() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        committed = fetch_committed(&mut client).await;
+        break;
+    }
+    assert_eq!(committed, (7, Some("resume-here".into())));
+    // The member survives the restart with its generation and assignment.
+    assert_eq!(client.call(3, &heartbeat).await.error_code, 0);
+    let synced = client.call(3, &sync.clone().with_assignments(vec![])).await;
+    assert_eq!(synced.assignment, Bytes::from_static(b"partition-0"));
+
+    let leave = LeaveGroupRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("wire-group")))
+        .with_member_id(StrBytes::from_string(member_id.clone()));
+    assert_eq!(client.call(1, &leave).await.error_code, 0);
+    let listed = client.call(4, &ListGroupsRequest::default()).await;
+    let group = listed
+        .groups
+        .iter()
+        .find(|g| g.group_id.as_str() == "wire-group")
+        .unwrap();
+    assert_eq!(group.group_state.as_str(), "Empty");
+    let delete = DeleteGroupsRequest::default()
+        .with_groups_names(vec![GroupId(StrBytes::from_static_str("wire-group"))]);
+    assert_eq!(client.call(2, &delete).await.results[0].error_code, 0);
+    assert_eq!(fetch_committed(&mut client).await, (-1, None));
+    broker.stop().await;
+}
