@@ -143,18 +143,26 @@ pub enum BatchError {
 }
 
 impl BatchError {
-    /// `true` when the bytes are damaged (Kafka `CORRUPT_MESSAGE`), `false` when they are well-formed
-    /// but not acceptable (Kafka `INVALID_RECORD`: old magic, unknown codec, batch count rules,
-    /// size limits).
+    /// `true` for Kafka `CORRUPT_MESSAGE`, `false` for Kafka `INVALID_RECORD`, following where
+    /// Kafka 4.1 throws `CorruptRecordException` versus `InvalidRecordException`:
+    ///
+    /// * corrupt: a batch length below the header size and a magic outside 0..=2
+    ///   (`ByteBufferLogInputStream.nextBatchSize`), a CRC mismatch
+    ///   (`DefaultRecordBatch.ensureValid`), and a compressed stream that does not decompress
+    ///   (Kafka fails with a non-API `KafkaException` and closes the connection; a per-partition
+    ///   `CORRUPT_MESSAGE` is the closest answer that keeps it open).
+    /// * invalid: a batch length reaching past the bytes present (Kafka finds no whole batch:
+    ///   "must have at least one record batch"), magic 0 or 1 (`ProduceRequest.validateRecords`),
+    ///   record counts and record framing that disagree with the records (`LogValidator`,
+    ///   `DefaultRecord.readFrom`), an unknown codec, limits, and the one-batch rule.
     pub fn is_corrupt(&self) -> bool {
         match self {
+            BatchError::BadLength { .. } | BatchError::CrcMismatch { .. } => true,
+            BatchError::Decompress(_) => true,
+            BatchError::UnsupportedMagic(magic) => !(0..=1).contains(magic),
             BatchError::Truncated { .. }
-            | BatchError::BadLength { .. }
-            | BatchError::CrcMismatch { .. }
             | BatchError::RecordCountMismatch { .. }
             | BatchError::InvalidRecord(_)
-            | BatchError::Decompress(_) => true,
-            BatchError::UnsupportedMagic(_)
             | BatchError::UnknownCompression(_)
             | BatchError::Compress(_)
             | BatchError::TooLarge { .. }
@@ -307,17 +315,35 @@ impl ValidatedBatches {
 /// Validates a Produce payload.
 ///
 /// Per batch: at least 61 bytes, `batchLength` covers the header and fits in the buffer, magic 2,
-/// known codec, CRC-32C, `recordsCount >= 1` and `lastOffsetDelta == recordsCount - 1`; for
-/// uncompressed batches the record length varints are walked to check that exactly
-/// `recordsCount` records fill the batch. Compressed batches are not decompressed. As in Kafka's
-/// `LogValidator`, a payload holding a compressed batch must hold exactly one batch, and an empty
-/// payload is rejected (`NotExactlyOneBatch(0)`).
+/// known codec, CRC-32C, `recordsCount >= 1` and `lastOffsetDelta == recordsCount - 1`. Then the
+/// records section (decompressed as a stream when the batch is compressed) is walked record by
+/// record: each record's length varint and internal structure (attributes, varints, key, value,
+/// headers, exactly filling the record's length) are checked, there must be exactly
+/// `recordsCount` records, and the section (or decompressed stream) must end right after the
+/// last one.
+///
+/// Memory is constant whatever the codec ratio: decompressed bytes pass through a
+/// [`WALK_BUFFER_BYTES`] buffer and are never kept (snappy decompresses one block at a time, see
+/// [`SNAPPY_BLOCK_BYTES_MAX`]). A batch that inflates beyond
+/// [`MAX_DECOMPRESSED_BATCH_BYTES`](crate::MAX_DECOMPRESSED_BATCH_BYTES) is refused with
+/// [`BatchError::TooLarge`].
+///
+/// As in Kafka's `LogValidator`, a payload holding a compressed batch must hold exactly one
+/// batch, and an empty payload is rejected (`NotExactlyOneBatch(0)`).
 pub fn validate(buf: BytesMut) -> Result<ValidatedBatches, BatchError> {
+    validate_with_limit(buf, crate::log::MAX_DECOMPRESSED_BATCH_BYTES)
+}
+
+/// [`validate`] with a chosen decompressed-size limit per batch (tests use small ones).
+fn validate_with_limit(
+    buf: BytesMut,
+    decompressed_limit_bytes: usize,
+) -> Result<ValidatedBatches, BatchError> {
     let mut headers = Vec::new();
     let mut position = 0usize;
     let mut any_compressed = false;
     while position < buf.len() {
-        let header = validate_one(&buf[position..], position)?;
+        let header = validate_one(&buf[position..], position, decompressed_limit_bytes)?;
         any_compressed |= header.compression() != Compression::None;
         position += header.total_size();
         headers.push(header);
@@ -372,7 +398,11 @@ pub(crate) fn check_framing_and_crc(
     Ok(header)
 }
 
-fn validate_one(buf: &[u8], position: usize) -> Result<BatchHeader, BatchError> {
+fn validate_one(
+    buf: &[u8],
+    position: usize,
+    decompressed_limit_bytes: usize,
+) -> Result<BatchHeader, BatchError> {
     let header = check_framing_and_crc(buf, position)?;
     let compression = Compression::from_attributes(header.attributes)
         .ok_or(BatchError::UnknownCompression(header.attributes))?;
@@ -386,44 +416,379 @@ fn validate_one(buf: &[u8], position: usize) -> Result<BatchHeader, BatchError> 
     {
         return Err(count_mismatch(-1));
     }
-    if compression == Compression::None {
-        let records = &buf[BatchHeader::SIZE..header.total_size()];
-        let found = count_uncompressed_records(records, header.records_count)?;
-        if found != i64::from(header.records_count) {
-            return Err(count_mismatch(found));
-        }
-    }
+    let section = &buf[BatchHeader::SIZE..header.total_size()];
+    walk_records(&header, compression, section, decompressed_limit_bytes)?;
     Ok(header)
 }
 
-/// Walks record length prefixes; returns how many records fill `records` exactly.
-fn count_uncompressed_records(records: &[u8], records_count: i32) -> Result<i64, BatchError> {
-    let mut position = 0usize;
-    let mut found = 0i64;
-    while position < records.len() {
-        let (length, varint_bytes) = read_varint(&records[position..]).ok_or_else(|| {
-            BatchError::InvalidRecord(format!("bad length varint of record {found}"))
-        })?;
+// ---------------------------------------------------------------------------------------------
+// Streaming record walk (validation): constant memory whatever the compression ratio.
+
+/// Decompressed bytes held at once while [`validate`] walks a records section.
+pub const WALK_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Largest snappy block [`validate`] decompresses at once. Snappy blocks cannot be decoded as a
+/// stream, so each is materialized: xerial-framed payloads (Kafka's Java client, 32 KiB blocks)
+/// stay tiny, while an unframed payload (librdkafka; one block, 1 MB by default) is one block as
+/// a whole. Snappy expands at most ~21x, so this also needs at least ~1.5 MiB of input.
+pub const SNAPPY_BLOCK_BYTES_MAX: usize = 32 * 1024 * 1024;
+
+/// Largest zstd window (log2 bytes) accepted: zstd's own default, which is what a Kafka producer
+/// at `compression.zstd.level` 22 needs. The decoder keeps up to one window (128 MiB), touched
+/// only as far as the frame actually writes.
+const ZSTD_WINDOW_LOG_MAX: u32 = 27;
+
+/// Checks that `section` (compressed with `compression`) holds exactly `header.records_count`
+/// well-formed records and nothing after them, decompressing at most `limit_bytes`.
+fn walk_records(
+    header: &BatchHeader,
+    compression: Compression,
+    section: &[u8],
+    limit_bytes: usize,
+) -> Result<(), BatchError> {
+    let error = |err: std::io::Error| BatchError::Decompress(format!("{compression:?}: {err}"));
+    match compression {
+        Compression::None => walk_stream(
+            header,
+            &mut RecordStream::new(section, compression, usize::MAX),
+        ),
+        Compression::Gzip => walk_stream(
+            header,
+            &mut RecordStream::new(
+                flate2::read::GzDecoder::new(section),
+                compression,
+                limit_bytes,
+            ),
+        ),
+        Compression::Snappy => walk_stream(
+            header,
+            &mut RecordStream::new(SnappyBlocks::new(section), compression, limit_bytes),
+        ),
+        Compression::Lz4 => {
+            let decoder = lz4::Decoder::new(section).map_err(error)?;
+            let mut stream = RecordStream::new(decoder, compression, limit_bytes);
+            walk_stream(header, &mut stream)?;
+            // The lz4 decoder reports a frame cut before its end mark as a clean end of stream;
+            // Kafka's reader fails on it ("Stream ended prematurely"), so ask whether it finished.
+            let (_, finished) = stream.source.finish();
+            finished.map_err(error)
+        }
+        Compression::Zstd => {
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(section).map_err(error)?;
+            decoder.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(error)?;
+            walk_stream(
+                header,
+                &mut RecordStream::new(decoder, compression, limit_bytes),
+            )
+        }
+    }
+}
+
+fn walk_stream<R: Read>(
+    header: &BatchHeader,
+    stream: &mut RecordStream<R>,
+) -> Result<(), BatchError> {
+    let count_mismatch = |found: i64| BatchError::RecordCountMismatch {
+        records_count: header.records_count,
+        last_offset_delta: header.last_offset_delta,
+        found,
+    };
+    for index in 0..i64::from(header.records_count) {
+        let Some(first) = stream.next_byte()? else {
+            return Err(count_mismatch(index));
+        };
+        let length = stream.varint_after(first, index)?;
         let length = usize::try_from(length)
             .ok()
             .filter(|length| *length >= MIN_RECORD_BODY_BYTES)
             .ok_or_else(|| {
-                BatchError::InvalidRecord(format!("record {found} has length {length}"))
+                BatchError::InvalidRecord(format!("record {index} has length {length}"))
             })?;
-        let end = position + varint_bytes + length;
-        if end > records.len() {
-            return Err(BatchError::InvalidRecord(format!(
-                "record {found} ends at byte {end} of a {}-byte records section",
-                records.len()
-            )));
-        }
-        position = end;
-        found += 1;
-        if found > i64::from(records_count) {
-            break;
+        check_record_body(&mut RecordBody {
+            stream,
+            remaining: length,
+            index,
+        })?;
+    }
+    if stream.next_byte()?.is_some() {
+        // Kafka: "Incorrect declared batch size, records still remaining in file".
+        return Err(count_mismatch(i64::from(header.records_count) + 1));
+    }
+    Ok(())
+}
+
+/// A `Read` (decompressor or plain slice) seen through a fixed buffer, counting what it yields.
+struct RecordStream<R> {
+    source: R,
+    compression: Compression,
+    buffer: Vec<u8>,
+    start: usize,
+    end: usize,
+    produced_bytes: usize,
+    limit_bytes: usize,
+}
+
+impl<R: Read> RecordStream<R> {
+    fn new(source: R, compression: Compression, limit_bytes: usize) -> Self {
+        RecordStream {
+            source,
+            compression,
+            buffer: vec![0; WALK_BUFFER_BYTES],
+            start: 0,
+            end: 0,
+            produced_bytes: 0,
+            limit_bytes,
         }
     }
-    Ok(found)
+
+    /// Makes at least one byte available; `false` at the end of the stream.
+    fn fill(&mut self) -> Result<bool, BatchError> {
+        if self.start < self.end {
+            return Ok(true);
+        }
+        loop {
+            match self.source.read(&mut self.buffer) {
+                Ok(0) => return Ok(false),
+                Ok(read) => {
+                    self.produced_bytes = self.produced_bytes.saturating_add(read);
+                    if self.produced_bytes > self.limit_bytes {
+                        return Err(BatchError::TooLarge {
+                            limit_bytes: self.limit_bytes,
+                        });
+                    }
+                    self.start = 0;
+                    self.end = read;
+                    return Ok(true);
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    return Err(BatchError::Decompress(format!(
+                        "{:?}: {err}",
+                        self.compression
+                    )));
+                }
+            }
+        }
+    }
+
+    fn next_byte(&mut self) -> Result<Option<u8>, BatchError> {
+        if !self.fill()? {
+            return Ok(None);
+        }
+        self.start += 1;
+        Ok(Some(self.buffer[self.start - 1]))
+    }
+
+    /// Discards `count` bytes; `false` if the stream ended first.
+    fn skip(&mut self, mut count: usize) -> Result<bool, BatchError> {
+        while count > 0 {
+            if !self.fill()? {
+                return Ok(false);
+            }
+            let step = count.min(self.end - self.start);
+            self.start += step;
+            count -= step;
+        }
+        Ok(true)
+    }
+
+    /// The rest of a record length varint whose first byte is `first`.
+    fn varint_after(&mut self, first: u8, index: i64) -> Result<i32, BatchError> {
+        let mut raw = u64::from(first & 0x7f);
+        let mut byte = first;
+        let mut used = 1;
+        while byte & 0x80 != 0 {
+            if used == 5 {
+                return Err(BatchError::InvalidRecord(format!(
+                    "record {index}: length varint longer than 5 bytes"
+                )));
+            }
+            byte = self.next_byte()?.ok_or_else(|| {
+                BatchError::InvalidRecord(format!("record {index}: records end inside its length"))
+            })?;
+            raw |= u64::from(byte & 0x7f) << (7 * used);
+            used += 1;
+        }
+        let raw = u32::try_from(raw).map_err(|_| {
+            BatchError::InvalidRecord(format!("record {index}: length varint overflows 32 bits"))
+        })?;
+        Ok(zigzag_i32(raw))
+    }
+}
+
+/// What is left of one record's body while checking it: every read is charged to `remaining`.
+struct RecordBody<'a, R> {
+    stream: &'a mut RecordStream<R>,
+    remaining: usize,
+    index: i64,
+}
+
+impl<R: Read> RecordBody<'_, R> {
+    fn invalid(&self, what: &str) -> BatchError {
+        BatchError::InvalidRecord(format!("record {}: {what}", self.index))
+    }
+
+    fn byte(&mut self, what: &str) -> Result<u8, BatchError> {
+        if self.remaining == 0 {
+            return Err(self.invalid(&format!("{what} overruns the record length")));
+        }
+        let byte = self
+            .stream
+            .next_byte()?
+            .ok_or_else(|| self.invalid(&format!("records end inside {what}")))?;
+        self.remaining -= 1;
+        Ok(byte)
+    }
+
+    fn unsigned_varint(&mut self, max_bytes: usize, what: &str) -> Result<u64, BatchError> {
+        let mut value = 0u64;
+        for index in 0..max_bytes {
+            let byte = self.byte(what)?;
+            value |= u64::from(byte & 0x7f) << (7 * index);
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(self.invalid(&format!("{what} varint longer than {max_bytes} bytes")))
+    }
+
+    fn varint(&mut self, what: &str) -> Result<i32, BatchError> {
+        let raw = self.unsigned_varint(5, what)?;
+        let raw = u32::try_from(raw)
+            .map_err(|_| self.invalid(&format!("{what} varint overflows 32 bits")))?;
+        Ok(zigzag_i32(raw))
+    }
+
+    fn skip(&mut self, length: usize, what: &str) -> Result<(), BatchError> {
+        if length > self.remaining {
+            return Err(self.invalid(&format!(
+                "{what} of {length} bytes exceeds the {} bytes left in the record",
+                self.remaining
+            )));
+        }
+        if !self.stream.skip(length)? {
+            return Err(self.invalid(&format!("records end inside {what}")));
+        }
+        self.remaining -= length;
+        Ok(())
+    }
+
+    /// A length-prefixed byte string; -1 is null, allowed only when `nullable`.
+    fn bytes(&mut self, what: &str, nullable: bool) -> Result<(), BatchError> {
+        let length = self.varint(what)?;
+        if length == -1 && nullable {
+            return Ok(());
+        }
+        let length = usize::try_from(length)
+            .map_err(|_| self.invalid(&format!("{what} has length {length}")))?;
+        self.skip(length, what)
+    }
+}
+
+/// Checks one record body (the layout in the module docs) without keeping any of it: it must
+/// parse and fill exactly its declared length, as Kafka's `DefaultRecord.readFrom` requires.
+fn check_record_body<R: Read>(body: &mut RecordBody<'_, R>) -> Result<(), BatchError> {
+    body.byte("attributes")?;
+    body.unsigned_varint(10, "timestamp delta")?;
+    body.varint("offset delta")?;
+    body.bytes("key", true)?;
+    body.bytes("value", true)?;
+    let headers_count = body.varint("headers count")?;
+    // Each header takes at least two bytes, so the count is bounded by what is present.
+    let headers_count = usize::try_from(headers_count)
+        .ok()
+        .filter(|count| *count <= body.remaining / 2)
+        .ok_or_else(|| body.invalid(&format!("headers count {headers_count} is invalid")))?;
+    for _ in 0..headers_count {
+        body.bytes("header key", false)?;
+        body.bytes("header value", true)?;
+    }
+    if body.remaining != 0 {
+        return Err(body.invalid(&format!("{} unread bytes", body.remaining)));
+    }
+    Ok(())
+}
+
+/// Xerial-framed or unframed snappy (see [`decompress_snappy`]) as a `Read`, one block at a
+/// time, each block at most [`SNAPPY_BLOCK_BYTES_MAX`] decompressed.
+struct SnappyBlocks<'a> {
+    input: &'a [u8],
+    /// Next unread input byte; `None` for an unframed payload not yet decompressed.
+    position: Option<usize>,
+    framed: bool,
+    block: Vec<u8>,
+    block_position: usize,
+    decoder: snap::raw::Decoder,
+}
+
+impl<'a> SnappyBlocks<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        let framed =
+            input.len() >= SNAPPY_XERIAL_HEADER_BYTES && &input[..8] == SNAPPY_XERIAL_MAGIC;
+        SnappyBlocks {
+            input,
+            position: framed.then_some(SNAPPY_XERIAL_HEADER_BYTES),
+            framed,
+            block: Vec::new(),
+            block_position: 0,
+            decoder: snap::raw::Decoder::new(),
+        }
+    }
+
+    /// Decompresses the next block into `self.block`; `false` when there is none.
+    fn next_block(&mut self) -> std::io::Result<bool> {
+        let invalid =
+            |message: String| std::io::Error::new(std::io::ErrorKind::InvalidData, message);
+        let compressed = match (self.framed, self.position) {
+            (false, None) => {
+                self.position = Some(self.input.len());
+                self.input
+            }
+            (false, Some(_)) => return Ok(false),
+            (true, None) => return Ok(false),
+            (true, Some(position)) if position >= self.input.len() => return Ok(false),
+            (true, Some(position)) => {
+                if self.input.len() - position < 4 {
+                    return Err(invalid("truncated block length".to_string()));
+                }
+                let length = be_i32(self.input, position) as u32 as usize;
+                let start = position + 4;
+                if length > self.input.len() - start {
+                    return Err(invalid(format!("block of {length} bytes is truncated")));
+                }
+                self.position = Some(start + length);
+                &self.input[start..start + length]
+            }
+        };
+        let length =
+            snap::raw::decompress_len(compressed).map_err(|err| invalid(err.to_string()))?;
+        if length > SNAPPY_BLOCK_BYTES_MAX {
+            return Err(invalid(format!(
+                "block decompresses to {length} bytes, more than {SNAPPY_BLOCK_BYTES_MAX}"
+            )));
+        }
+        self.block.clear();
+        self.block.resize(length, 0);
+        self.block_position = 0;
+        self.decoder
+            .decompress(compressed, &mut self.block)
+            .map_err(|err| invalid(err.to_string()))?;
+        Ok(true)
+    }
+}
+
+impl Read for SnappyBlocks<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.block_position == self.block.len() {
+            if !self.next_block()? {
+                return Ok(0);
+            }
+        }
+        let count = out.len().min(self.block.len() - self.block_position);
+        out[..count].copy_from_slice(&self.block[self.block_position..self.block_position + count]);
+        self.block_position += count;
+        Ok(count)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,7 +822,11 @@ pub(crate) fn set_log_append_time(batch: &mut [u8], timestamp_ms: i64) {
 pub(crate) fn read_varint(buf: &[u8]) -> Option<(i32, usize)> {
     let (raw, used) = read_unsigned_varint(buf, 5)?;
     let raw = u32::try_from(raw).ok()?;
-    Some((((raw >> 1) as i32) ^ -((raw & 1) as i32), used))
+    Some((zigzag_i32(raw), used))
+}
+
+fn zigzag_i32(raw: u32) -> i32 {
+    ((raw >> 1) as i32) ^ -((raw & 1) as i32)
 }
 
 /// Reads a zigzag varlong (at most 10 bytes); returns (value, bytes consumed).
@@ -1049,13 +1418,20 @@ mod tests {
 
         let mut magic = good.clone();
         magic[MAGIC_POS] = 1;
-        let err = validate(magic).unwrap_err();
+        let err = validate(magic.clone()).unwrap_err();
         assert!(matches!(err, BatchError::UnsupportedMagic(1)));
         assert!(!err.is_corrupt());
 
+        magic[MAGIC_POS] = 3;
+        let err = validate(magic.clone()).unwrap_err();
+        assert!(matches!(err, BatchError::UnsupportedMagic(3)) && err.is_corrupt());
+        magic[MAGIC_POS] = 0xff;
+        assert!(validate(magic).unwrap_err().is_corrupt());
+
+        // batchLength reaching past the bytes present: Kafka finds no whole batch, INVALID_RECORD.
         let truncated = BytesMut::from(&good[..good.len() - 1]);
         let err = validate(truncated).unwrap_err();
-        assert!(matches!(err, BatchError::Truncated { .. }) && err.is_corrupt());
+        assert!(matches!(err, BatchError::Truncated { .. }) && !err.is_corrupt());
 
         let short_header = BytesMut::from(&good[..30]);
         assert!(matches!(
@@ -1079,10 +1455,10 @@ mod tests {
         count[LAST_OFFSET_DELTA_POS..LAST_OFFSET_DELTA_POS + 4]
             .copy_from_slice(&3i32.to_be_bytes());
         fix_crc(&mut count);
-        assert!(matches!(
-            validate(count).unwrap_err(),
-            BatchError::RecordCountMismatch { found: 3, .. }
-        ));
+        let err = validate(count).unwrap_err();
+        assert!(
+            matches!(err, BatchError::RecordCountMismatch { found: 3, .. }) && !err.is_corrupt()
+        );
 
         let mut delta = good.clone();
         delta[LAST_OFFSET_DELTA_POS..LAST_OFFSET_DELTA_POS + 4]
@@ -1123,6 +1499,200 @@ mod tests {
         let mut two_plain = good.clone();
         two_plain.extend_from_slice(&good);
         assert_eq!(validate(two_plain).unwrap().headers().len(), 2);
+    }
+
+    const COMPRESSED: [Compression; 4] = [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
+
+    /// The uncompressed records section of `count` records, each value `value_bytes` long.
+    fn raw_section(count: i64, value_bytes: usize) -> BytesMut {
+        let records: Vec<Record> = (0..count)
+            .map(|i| Record {
+                value: Some(Bytes::from(vec![b'v'; value_bytes])),
+                ..record(i, 1000 + i, "")
+            })
+            .collect();
+        let encoded = encode_batch(&BatchBuilderParams::default(), &records).unwrap();
+        BytesMut::from(&encoded[BatchHeader::SIZE..])
+    }
+
+    /// A batch whose header declares `records_count` records (and the matching
+    /// lastOffsetDelta) around an arbitrary records `section`, with a valid CRC.
+    fn batch_with_section(codec: Compression, section: &[u8], records_count: i32) -> BytesMut {
+        let mut out = BytesMut::from(&batch(codec, 1)[..BatchHeader::SIZE]);
+        out.extend_from_slice(section);
+        let batch_length = (out.len() - LOG_OVERHEAD) as i32;
+        out[BATCH_LENGTH_POS..BATCH_LENGTH_POS + 4].copy_from_slice(&batch_length.to_be_bytes());
+        out[RECORDS_COUNT_POS..RECORDS_COUNT_POS + 4].copy_from_slice(&records_count.to_be_bytes());
+        out[LAST_OFFSET_DELTA_POS..LAST_OFFSET_DELTA_POS + 4]
+            .copy_from_slice(&(records_count - 1).to_be_bytes());
+        fix_crc(&mut out);
+        out
+    }
+
+    /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+    fn garbage(length: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..length)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn compressed_valid_batches_pass() {
+        for codec in COMPRESSED {
+            for (count, value_bytes) in [(1, 0), (50, 10), (3, 200_000)] {
+                let section = compress(codec, raw_section(count, value_bytes)).unwrap();
+                let encoded = batch_with_section(codec, &section, count as i32);
+                let validated = validate(encoded).unwrap();
+                assert_eq!(validated.records_count(), count, "{codec:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn compressed_garbage_is_refused() {
+        for codec in COMPRESSED {
+            for seed in 1..20u64 {
+                let section = garbage(300, seed * 7919);
+                let err = validate(batch_with_section(codec, &section, 1)).unwrap_err();
+                assert!(
+                    matches!(
+                        err,
+                        BatchError::Decompress(_)
+                            | BatchError::InvalidRecord(_)
+                            | BatchError::RecordCountMismatch { .. }
+                            | BatchError::TooLarge { .. }
+                    ),
+                    "{codec:?} seed {seed}: {err}"
+                );
+            }
+            // Garbage behind a valid codec header (gzip/xerial/lz4/zstd magic kept).
+            let mut section = compress(codec, raw_section(5, 100)).unwrap();
+            let keep = 20.min(section.len() / 2);
+            let tail = garbage(section.len() - keep, 42);
+            section[keep..].copy_from_slice(&tail);
+            assert!(
+                validate(batch_with_section(codec, &section, 5)).is_err(),
+                "{codec:?}"
+            );
+        }
+        assert!(
+            validate(batch_with_section(Compression::Gzip, &garbage(300, 3), 1))
+                .unwrap_err()
+                .is_corrupt()
+        );
+    }
+
+    #[test]
+    fn truncated_compressed_stream_is_refused() {
+        for codec in COMPRESSED {
+            let section = compress(codec, raw_section(20, 100)).unwrap();
+            for keep in [
+                0,
+                1,
+                section.len() / 2,
+                section.len() - 4,
+                section.len() - 1,
+            ] {
+                let result = validate(batch_with_section(codec, &section[..keep], 20));
+                assert!(
+                    result.is_err(),
+                    "{codec:?} truncated to {keep} of {}",
+                    section.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn compressed_record_count_must_match() {
+        for codec in COMPRESSED {
+            let section = compress(codec, raw_section(4, 10)).unwrap();
+            let err = validate(batch_with_section(codec, &section, 3)).unwrap_err();
+            assert!(
+                matches!(err, BatchError::RecordCountMismatch { found: 4, .. })
+                    && !err.is_corrupt(),
+                "{codec:?}: {err}"
+            );
+            let err = validate(batch_with_section(codec, &section, 5)).unwrap_err();
+            assert!(
+                matches!(err, BatchError::RecordCountMismatch { found: 4, .. }),
+                "{codec:?}: {err}"
+            );
+            assert!(validate(batch_with_section(codec, &section, 4)).is_ok());
+        }
+    }
+
+    #[test]
+    fn compressed_record_structure_is_checked() {
+        // One record whose key length claims more bytes than the record holds.
+        let mut raw = raw_section(1, 10);
+        assert_eq!(raw[0] as usize, 2 * (raw.len() - 1)); // one-byte length varint
+        // Body: attributes, timestampDelta, offsetDelta, then keyLength.
+        raw[4] = 0x7e;
+        for codec in COMPRESSED {
+            let section = compress(codec, raw.clone()).unwrap();
+            let err = validate(batch_with_section(codec, &section, 1)).unwrap_err();
+            assert!(
+                matches!(err, BatchError::InvalidRecord(_)),
+                "{codec:?}: {err}"
+            );
+        }
+        // Trailing bytes after the last record inside the decompressed stream.
+        let mut raw = raw_section(2, 10);
+        raw.extend_from_slice(&[0]);
+        for codec in COMPRESSED {
+            let section = compress(codec, raw.clone()).unwrap();
+            let err = validate(batch_with_section(codec, &section, 2)).unwrap_err();
+            assert!(
+                matches!(err, BatchError::RecordCountMismatch { found: 3, .. }),
+                "{codec:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn zip_bomb_is_refused_at_the_limit() {
+        // A single 4 MiB record of one repeated byte: every codec compresses it at least 15x
+        // (snappy tops out near 21x).
+        let raw = raw_section(1, 4 * 1024 * 1024);
+        for codec in COMPRESSED {
+            let section = compress(codec, raw.clone()).unwrap();
+            assert!(
+                section.len() < raw.len() / 15,
+                "{codec:?}: {}",
+                section.len()
+            );
+            let encoded = batch_with_section(codec, &section, 1);
+            let err = validate_with_limit(encoded.clone(), 1024 * 1024).unwrap_err();
+            assert!(
+                matches!(err, BatchError::TooLarge { limit_bytes } if limit_bytes == 1024 * 1024)
+                    && !err.is_corrupt(),
+                "{codec:?}: {err}"
+            );
+            // Under the limit it is walked through the fixed buffer and accepted.
+            assert!(validate_with_limit(encoded, raw.len()).is_ok(), "{codec:?}");
+        }
+    }
+
+    #[test]
+    fn oversized_snappy_block_is_refused_before_allocating() {
+        // An unframed snappy block whose length prefix claims 1 GiB.
+        let mut section = BytesMut::new();
+        put_unsigned_varint(&mut section, 1 << 30);
+        section.extend_from_slice(&[0; 8]);
+        let err = validate(batch_with_section(Compression::Snappy, &section, 1)).unwrap_err();
+        assert!(matches!(err, BatchError::Decompress(_)), "{err}");
     }
 
     fn fix_crc(batch: &mut [u8]) {

@@ -53,8 +53,8 @@
 //!
 //! | error | Kafka code |
 //! |---|---|
-//! | [`BatchError`] with `is_corrupt()` | CORRUPT_MESSAGE |
-//! | [`BatchError`] otherwise (magic, codec, batch count) | INVALID_RECORD |
+//! | [`BatchError`] with `is_corrupt()` (short length, magic outside 0..=2, CRC, undecompressable) | CORRUPT_MESSAGE |
+//! | [`BatchError`] otherwise (length past the bytes, magic 0/1, record count or framing, codec, limits, batch count) | INVALID_RECORD |
 //! | [`AppendError::OutOfOrderSequence`] | OUT_OF_ORDER_SEQUENCE_NUMBER |
 //! | [`AppendError::InvalidProducerEpoch`] | INVALID_PRODUCER_EPOCH |
 //! | [`AppendError::Io`], [`ReadError::Io`] | KAFKA_STORAGE_ERROR |
@@ -66,6 +66,9 @@
 //!   offsets within `i32::MAX` of its base; a single batch larger than `segment.bytes` gets a
 //!   segment of its own.
 //! * Each index holds at most `segment.index.bytes` of entries, kept in memory too.
+//! * Produce validation ([`validate`]) walks compressed batches as a stream through a 64 KiB
+//!   buffer (snappy: one block of at most 32 MiB at a time) and refuses a batch that inflates
+//!   beyond [`MAX_DECOMPRESSED_BATCH_BYTES`].
 //! * Record decoding ([`decode_records`]) never allocates more than its
 //!   `max_decompressed_bytes` argument plus one read chunk; the log passes
 //!   [`MAX_DECOMPRESSED_BATCH_BYTES`].

@@ -40,8 +40,14 @@ use crate::producer_state::{self, Prepared, ProducerStateManager};
 use crate::segment::{self, IndexLimits, Segment};
 use crate::{LogConfig, TimestampType};
 
-/// Largest decompressed records section decoded when a batch must be read record by record
-/// (ListOffsets by timestamp).
+/// Largest decompressed records section of one batch: [`batch::validate`] refuses a produce
+/// batch that inflates beyond it (walking it in constant memory until then), and record-by-record
+/// reads (ListOffsets by timestamp) decode at most this much.
+///
+/// Why 256 MiB: far above anything a real client sends (the Java producer's `buffer.memory`
+/// defaults to 32 MiB and `max.request.size` to 1 MiB, librdkafka's `batch.size` to 1 MB), yet it
+/// bounds the CPU a single hostile batch can cost (a 250 KB gzip bomb inflating to 256 MiB takes
+/// well under a second to walk) and the memory of a decode that must materialize the records.
 pub const MAX_DECOMPRESSED_BATCH_BYTES: usize = 256 * 1024 * 1024;
 
 /// Per-append parameters from the broker.
