@@ -38,7 +38,10 @@ fn clean_reopen_trusts_indexes_and_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let config = small_segments(3_000);
     let (log_dir, log, report) = open(dir.path(), config.clone());
-    assert!(report.clean_shutdown, "a new partition has nothing to recover");
+    assert!(
+        report.clean_shutdown,
+        "a new partition has nothing to recover"
+    );
     let batches = fill(&log, 60);
     let segments = log.segment_base_offsets();
     assert!(segments.len() > 3);
