@@ -93,6 +93,9 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     BrokerConfigDef { name: "group.max.session.timeout.ms", default: "1800000", config_type: ConfigType::Int, doc: "Longest session timeout a group member may ask for." },
     BrokerConfigDef { name: "group.initial.rebalance.delay.ms", default: "3000", config_type: ConfigType::Int, doc: "How long a group starting from empty waits for more members before its first rebalance completes (extended by each joining member, up to the rebalance timeout)." },
     BrokerConfigDef { name: "group.max.size", default: "2147483647", config_type: ConfigType::Int, doc: "Most members a classic group may have; further joins get GROUP_MAX_SIZE_REACHED." },
+    BrokerConfigDef { name: "group.consumer.session.timeout.ms", default: "45000", config_type: ConfigType::Int, doc: "Session timeout of consumer-protocol (KIP-848) group members." },
+    BrokerConfigDef { name: "group.consumer.heartbeat.interval.ms", default: "5000", config_type: ConfigType::Int, doc: "Heartbeat interval the broker asks consumer-protocol members to use." },
+    BrokerConfigDef { name: "group.consumer.assignors", default: "uniform,range", config_type: ConfigType::List, doc: "Server-side assignors for consumer-protocol groups; the first is the default." },
     BrokerConfigDef { name: "offsets.topic.num.partitions", default: "50", config_type: ConfigType::Int, doc: "Partitions of __consumer_offsets, fixed when it is first created." },
     BrokerConfigDef { name: "offsets.topic.segment.bytes", default: "104857600", config_type: ConfigType::Int, doc: "segment.bytes of __consumer_offsets." },
     BrokerConfigDef { name: "offset.metadata.max.bytes", default: "4096", config_type: ConfigType::Int, doc: "Largest metadata string of a committed offset; larger commits get OFFSET_METADATA_TOO_LARGE." },
@@ -411,6 +414,29 @@ impl BrokerConfig {
                         .min(i64::from(i32::MAX))
                         as i32,
                     max_size: number("group.max.size", 1)? as usize,
+                },
+                consumer: crate::groups::consumer::ConsumerConfig {
+                    session_timeout_ms: number("group.consumer.session.timeout.ms", 1)?
+                        .min(i64::from(i32::MAX)) as i32,
+                    heartbeat_interval_ms: number("group.consumer.heartbeat.interval.ms", 1)?
+                        .min(i64::from(i32::MAX)) as i32,
+                    assignors: {
+                        let value = get("group.consumer.assignors");
+                        let names: Vec<String> = value
+                            .split(',')
+                            .map(|a| a.trim().to_string())
+                            .filter(|a| !a.is_empty())
+                            .collect();
+                        if names.is_empty() || names.iter().any(|a| a != "uniform" && a != "range")
+                        {
+                            return Err(invalid(
+                                "group.consumer.assignors",
+                                &value,
+                                "expected a list of uniform and range",
+                            ));
+                        }
+                        names
+                    },
                 },
                 offsets_topic_partitions: number("offsets.topic.num.partitions", 1)?.min(1000)
                     as i32,

@@ -103,6 +103,8 @@ apis! {
     ListGroups(ListGroupsRequest, ListGroupsResponse) versions 0 ..= 5, decodable from 0;
     DeleteGroups(DeleteGroupsRequest, DeleteGroupsResponse) versions 0 ..= 2, decodable from 0;
     OffsetDelete(OffsetDeleteRequest, OffsetDeleteResponse) versions 0 ..= 0, decodable from 0;
+    ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse) versions 0 ..= 1, decodable from 0;
+    ConsumerGroupDescribe(ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse) versions 0 ..= 1, decodable from 0;
     ApiVersions(ApiVersionsRequest, ApiVersionsResponse) versions 0 ..= 4, decodable from 0;
     CreateTopics(CreateTopicsRequest, CreateTopicsResponse) versions 2 ..= 7, decodable from 2;
     DeleteTopics(DeleteTopicsRequest, DeleteTopicsResponse) versions 1 ..= 6, decodable from 1;

@@ -22,6 +22,7 @@
 
 pub mod assignor;
 pub mod classic;
+pub mod consumer;
 pub mod records;
 
 use std::collections::{BTreeMap, HashMap};
@@ -56,6 +57,7 @@ const LOAD_MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct GroupConfig {
     pub classic: ClassicConfig,
+    pub consumer: consumer::ConsumerConfig,
     pub offsets_topic_partitions: i32,
     pub offsets_topic_segment_bytes: i64,
     pub offset_metadata_max_bytes: usize,
@@ -74,6 +76,8 @@ pub struct CommittedOffset {
 /// One group: its membership state machine and its committed offsets.
 pub struct Group {
     pub classic: ClassicGroup,
+    /// Set once a KIP-848 member joins: the group is then a consumer group.
+    pub consumer: Option<consumer::ConsumerGroup>,
     pub offsets: BTreeMap<(String, i32), CommittedOffset>,
 }
 
@@ -81,13 +85,31 @@ impl Group {
     fn new(group_id: &str, now_ms: i64) -> Group {
         Group {
             classic: ClassicGroup::new(group_id.to_string(), now_ms),
+            consumer: None,
             offsets: BTreeMap::new(),
         }
     }
 
     /// Kafka's group type name for ListGroups / DescribeGroups.
     pub fn group_type(&self) -> &'static str {
-        "classic"
+        if self.consumer.is_some() {
+            "consumer"
+        } else {
+            "classic"
+        }
+    }
+
+    /// Kafka's state name, whichever protocol the group uses.
+    pub fn state_name(&self) -> &'static str {
+        match &self.consumer {
+            Some(consumer) => consumer.state_name(),
+            None => self.classic.state.name(),
+        }
+    }
+
+    /// Whether the group has no members (of either protocol).
+    pub fn is_empty(&self) -> bool {
+        self.classic.is_empty() && self.consumer.as_ref().is_none_or(|c| c.is_empty())
     }
 }
 
@@ -218,6 +240,7 @@ impl GroupCoordinator {
             };
             let group = Group {
                 classic,
+                consumer: None,
                 offsets: offsets.remove(&group_id).unwrap_or_default(),
             };
             groups.insert(group_id, Arc::new(Mutex::new(group)));
@@ -237,7 +260,12 @@ impl GroupCoordinator {
         let now = now_ms();
         let mut changed = Vec::new();
         for (group_id, handle) in self.groups() {
-            if handle.lock().classic.tick(now) == Persist::GroupMetadata {
+            let mut group = handle.lock();
+            if let Some(consumer) = &mut group.consumer {
+                consumer.tick(now);
+            }
+            if group.classic.tick(now) == Persist::GroupMetadata {
+                drop(group);
                 changed.push((group_id, handle));
             }
         }
@@ -250,7 +278,10 @@ impl GroupCoordinator {
         let mut expired = Vec::new();
         for (group_id, handle) in self.groups() {
             let group = handle.lock();
-            if group.classic.state != GroupState::Empty || group.offsets.is_empty() {
+            if group.classic.state != GroupState::Empty
+                || !group.is_empty()
+                || group.offsets.is_empty()
+            {
                 continue;
             }
             let empty_since = group.classic.state_since_ms;

@@ -21,7 +21,7 @@ async fn delete(broker: &Arc<Broker>, group_id: &str) -> Result<(), ResponseErro
         .ok_or(ResponseError::GroupIdNotFound)?;
     let tombstones = {
         let group = handle.lock();
-        if !group.classic.is_empty() {
+        if !group.is_empty() {
             return Err(ResponseError::NonEmptyGroup);
         }
         let mut tombstones: Vec<_> = group
@@ -50,7 +50,7 @@ async fn delete(broker: &Arc<Broker>, group_id: &str) -> Result<(), ResponseErro
     }
     {
         let mut group = handle.lock();
-        if !group.classic.is_empty() {
+        if !group.is_empty() {
             // A member joined while the tombstones were written: it wins.
             return Err(ResponseError::NonEmptyGroup);
         }

@@ -49,6 +49,27 @@ pub fn handle(
                 };
             };
             let group = handle.lock();
+            if let Some(consumer) = &group.consumer {
+                // A KIP-848 group seen through the classic API.
+                let members = consumer
+                    .members
+                    .values()
+                    .map(|m| {
+                        DescribedGroupMember::default()
+                            .with_member_id(StrBytes::from_string(m.member_id.clone()))
+                            .with_group_instance_id(
+                                m.instance_id.clone().map(StrBytes::from_string),
+                            )
+                            .with_client_id(StrBytes::from_string(m.client_id.clone()))
+                            .with_client_host(StrBytes::from_string(m.client_host.clone()))
+                    })
+                    .collect();
+                return described
+                    .with_group_state(StrBytes::from_static_str(consumer.state_name()))
+                    .with_protocol_type(StrBytes::from_static_str("consumer"))
+                    .with_protocol_data(StrBytes::from_string(consumer.assignor.clone()))
+                    .with_members(members);
+            }
             let classic = &group.classic;
             let protocol = classic.protocol_name.clone().unwrap_or_default();
             let members = classic

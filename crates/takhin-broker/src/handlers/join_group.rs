@@ -60,6 +60,14 @@ pub async fn handle(
             None => return error(ResponseError::UnknownMemberId),
         }
     };
+    if handle
+        .lock()
+        .consumer
+        .as_ref()
+        .is_some_and(|c| !c.is_empty())
+    {
+        return error(ResponseError::InconsistentGroupProtocol);
+    }
     let join = JoinRequest {
         member_id,
         group_instance_id: request.group_instance_id.map(|id| id.to_string()),

@@ -30,7 +30,7 @@ pub fn handle(
         .into_iter()
         .filter_map(|(group_id, handle)| {
             let group = handle.lock();
-            let state = group.classic.state.name();
+            let state = group.state_name();
             let group_type = group.group_type();
             if !wanted(&request.states_filter, state) || !wanted(&request.types_filter, group_type)
             {

@@ -17,6 +17,8 @@ use crate::broker::{Broker, TopicError};
 
 mod alter_configs;
 mod api_versions;
+mod consumer_group_describe;
+mod consumer_group_heartbeat;
 mod create_partitions;
 mod create_topics;
 mod delete_groups;
@@ -101,6 +103,12 @@ pub async fn handle(
         }
         Request::OffsetDelete(r) => {
             Response::OffsetDelete(offset_delete::handle(broker, version, r).await)
+        }
+        Request::ConsumerGroupHeartbeat(r) => Response::ConsumerGroupHeartbeat(
+            consumer_group_heartbeat::handle(broker, version, r, &context),
+        ),
+        Request::ConsumerGroupDescribe(r) => {
+            Response::ConsumerGroupDescribe(consumer_group_describe::handle(broker, version, r))
         }
         Request::FindCoordinator(r) => {
             Response::FindCoordinator(find_coordinator::handle(broker, version, r))

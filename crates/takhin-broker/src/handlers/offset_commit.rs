@@ -64,11 +64,15 @@ fn check_committer(broker: &Broker, request: &OffsetCommitRequest) -> Result<(),
     let group = handle.lock();
     if generation < 0 && member_id.is_empty() {
         // A standalone consumer: only while no members use the group.
-        return if group.classic.is_empty() {
+        return if group.is_empty() {
             Ok(())
         } else {
             Err(ResponseError::UnknownMemberId)
         };
+    }
+    if let Some(consumer) = &group.consumer {
+        // KIP-848 members commit with their member epoch.
+        return consumer.check_member_epoch(member_id, generation);
     }
     let instance_id = request.group_instance_id.as_ref().map(|i| i.to_string());
     group

@@ -61,7 +61,11 @@ pub async fn handle(
     };
     let (subscribed, in_use) = {
         let group = handle.lock();
-        (subscribed_topics(&group.classic), !group.classic.is_empty())
+        let mut subscribed = subscribed_topics(&group.classic);
+        if let Some(consumer) = &group.consumer {
+            subscribed.extend(consumer.subscribed_topics());
+        }
+        (subscribed, !group.is_empty())
     };
     let mut tombstones = Vec::new();
     let mut deleted = Vec::new();
