@@ -78,11 +78,13 @@ fn check_committer(broker: &Broker, request: &OffsetCommitRequest) -> Result<(),
     group
         .classic
         .check_member(member_id, instance_id.as_deref())?;
-    if group.classic.state == GroupState::CompletingRebalance {
-        return Err(ResponseError::RebalanceInProgress);
-    }
+    // Kafka checks the generation first: a member of the previous
+    // generation is stale even while the next one completes.
     if generation != group.classic.generation_id {
         return Err(ResponseError::IllegalGeneration);
+    }
+    if group.classic.state == GroupState::CompletingRebalance {
+        return Err(ResponseError::RebalanceInProgress);
     }
     Ok(())
 }
