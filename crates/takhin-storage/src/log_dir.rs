@@ -283,7 +283,7 @@ impl LogDir {
         if report.truncated_at.is_some() || report.segments_scanned > 0 {
             tracing::warn!(dir = %dir.display(), "recovered log: {report}");
         } else {
-            tracing::info!(dir = %dir.display(), "loaded log: {report}");
+            tracing::debug!(dir = %dir.display(), "loaded log: {report}");
         }
         Ok((Arc::new(log), report))
     }
