@@ -286,6 +286,14 @@ impl ClassicGroup {
         self.members.is_empty()
     }
 
+    /// Empty with no member ids handed out either: nothing would notice if
+    /// the group were forgotten.
+    pub fn is_idle(&self) -> bool {
+        self.state == GroupState::Empty
+            && self.members.is_empty()
+            && self.pending_members.is_empty()
+    }
+
     fn first_member(&self) -> Option<String> {
         self.members
             .values()

@@ -47,6 +47,10 @@ pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 /// How often sessions, rebalance deadlines and retention are checked.
 pub const TICK_INTERVAL: Duration = Duration::from_millis(200);
 
+/// How long a group with no members and no offsets is kept before it is
+/// forgotten.
+const IDLE_GROUP_FORGET_MS: i64 = 60_000;
+
 /// Most bytes read from `__consumer_offsets` per read while loading.
 const LOAD_READ_BYTES: usize = 4 * 1024 * 1024;
 
@@ -256,9 +260,24 @@ impl GroupCoordinator {
     }
 
     /// Time passes for every group; returns groups whose metadata changed.
+    /// Groups with nothing left (no members, no offsets) are forgotten, as
+    /// Kafka forgets them.
     pub fn tick(&self) -> Vec<(String, GroupHandle)> {
         let now = now_ms();
         let mut changed = Vec::new();
+        self.groups.lock().retain(|_, handle| {
+            let mut group = handle.lock();
+            let forgettable = group.classic.is_idle()
+                && group.classic.state_since_ms + IDLE_GROUP_FORGET_MS <= now
+                && group.offsets.is_empty()
+                && group.consumer.as_ref().is_none_or(|c| c.members.is_empty());
+            if forgettable {
+                // A request that fetched this handle just before sees Dead
+                // and retries (COORDINATOR_NOT_AVAILABLE) on a fresh group.
+                group.classic.mark_dead(now);
+            }
+            !forgettable
+        });
         for (group_id, handle) in self.groups() {
             let mut group = handle.lock();
             if let Some(consumer) = &mut group.consumer {

@@ -93,6 +93,12 @@ pub fn handle(
             .collect()
     };
     let mut group = handle.lock();
+    if group.classic.state == crate::groups::classic::GroupState::Dead {
+        return error(
+            ResponseError::CoordinatorNotAvailable,
+            "the group was just removed; retry",
+        );
+    }
     if group.consumer.is_none() {
         if !group.classic.is_empty() {
             return error(
