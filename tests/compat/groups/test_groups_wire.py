@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 import uuid
 
 from test_librdkafka import create_topic
@@ -230,7 +231,15 @@ def test_groups_wire_generations(broker):
         assert jb["error"] == MEMBER_ID_REQUIRED
         mb = jb["member_id"]
         corr_b = join_send(b, group, mb, topic)          # held until A rejoins
-        assert heartbeat(a, group, gen1, ma) == REBALANCE_IN_PROGRESS
+        # B's JoinGroup travels on another connection: poll A's heartbeat (bounded) until the
+        # coordinator has seen it; until then the group is still Stable (NONE).
+        seen = []
+        for _ in range(50):
+            seen.append(heartbeat(a, group, gen1, ma))
+            if seen[-1] != NONE:
+                break
+            time.sleep(0.1)
+        assert seen[-1] == REBALANCE_IN_PROGRESS, f"A's heartbeats after B's JoinGroup: {seen}"
         # While the group is preparing the rebalance, A's generation is still valid for commits.
         assert commit(a, group, gen1, ma, topic, 0, 7) == NONE
 
