@@ -293,7 +293,10 @@ impl GroupCoordinator {
 
     /// Offsets of groups empty for longer than the retention: (group, keys).
     pub fn expired_offsets(&self) -> Vec<(String, Vec<(String, i32)>)> {
-        let now = now_ms();
+        self.expired_offsets_at(now_ms())
+    }
+
+    fn expired_offsets_at(&self, now: i64) -> Vec<(String, Vec<(String, i32)>)> {
         let mut expired = Vec::new();
         for (group_id, handle) in self.groups() {
             let group = handle.lock();
@@ -588,5 +591,80 @@ async fn expire_offsets(broker: &Arc<Broker>) {
                 group.offsets.remove(key);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> GroupConfig {
+        GroupConfig {
+            classic: ClassicConfig {
+                min_session_timeout_ms: 6000,
+                max_session_timeout_ms: 1_800_000,
+                initial_rebalance_delay_ms: 0,
+                max_size: 100,
+            },
+            consumer: consumer::ConsumerConfig {
+                session_timeout_ms: 45_000,
+                heartbeat_interval_ms: 5_000,
+                assignors: vec!["uniform".into()],
+            },
+            offsets_topic_partitions: 1,
+            offsets_topic_segment_bytes: 1 << 20,
+            offset_metadata_max_bytes: 4096,
+            offsets_retention_ms: 60_000,
+        }
+    }
+
+    fn committed(at_ms: i64) -> CommittedOffset {
+        CommittedOffset {
+            offset: 5,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp_ms: at_ms,
+        }
+    }
+
+    #[test]
+    fn offsets_expire_only_when_the_group_stayed_empty_past_the_retention() {
+        let coordinator = GroupCoordinator::new(config());
+        let handle = coordinator.group_or_create("standalone");
+        {
+            let mut group = handle.lock();
+            group.classic = ClassicGroup::new("standalone".into(), 0);
+            group.offsets.insert(("t".into(), 0), committed(1_000));
+            group.offsets.insert(("t".into(), 1), committed(50_000));
+        }
+        assert!(coordinator.expired_offsets_at(60_999).is_empty());
+        assert_eq!(
+            coordinator.expired_offsets_at(61_000),
+            vec![("standalone".to_string(), vec![("t".to_string(), 0)])]
+        );
+        assert_eq!(coordinator.expired_offsets_at(110_000)[0].1.len(), 2);
+
+        // A group with members keeps its offsets however old they are.
+        let members = ClassicGroup::restore(
+            "standalone".into(),
+            "consumer".into(),
+            3,
+            Some("range".into()),
+            None,
+            vec![ClassicGroup::restored_member(
+                "m".into(),
+                None,
+                "c".into(),
+                "/h".into(),
+                10_000,
+                10_000,
+                "consumer".into(),
+                vec![("range".into(), bytes::Bytes::new())],
+                bytes::Bytes::new(),
+            )],
+            0,
+        );
+        handle.lock().classic = members;
+        assert!(coordinator.expired_offsets_at(1_000_000).is_empty());
     }
 }
