@@ -49,6 +49,16 @@
 //! [`LogDir::open_log`] and [`RecoveryReport`]). [`LogDir::checkpoint`] persists recovery points
 //! and log start offsets; call it periodically and [`LogDir::close`] on shutdown.
 //!
+//! # Retention
+//!
+//! [`Log::delete_expired_segments`] applies `retention.ms` (by each segment's largest timestamp)
+//! and `retention.bytes` (per partition) as Kafka's `UnifiedLog.deleteOldSegments` does: whole
+//! closed segments from the oldest on, never the active segment, never data at or above the
+//! high watermark. The log start offset moves to the first segment kept; the caller persists it
+//! with [`LogDir::checkpoint`], and reads below it are [`ReadError::OffsetOutOfRange`]. The
+//! broker calls it every `log.retention.check.interval.ms` for topics whose `cleanup.policy`
+//! includes `delete`.
+//!
 //! # Errors, as Kafka error codes
 //!
 //! | error | Kafka code |
@@ -89,7 +99,7 @@ pub use batch::{
 };
 pub use log::{
     AppendError, AppendOptions, AppendOutcome, Log, MAX_DECOMPRESSED_BATCH_BYTES, ReadError,
-    ReadResult, RecoveryReport, TruncationPoint,
+    ReadResult, RecoveryReport, RetentionOutcome, RetentionPolicy, TruncationPoint,
 };
 pub use log_dir::{CLEAN_SHUTDOWN_MARKER, LogDir, StorageError};
 

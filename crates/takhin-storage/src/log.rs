@@ -5,13 +5,15 @@
 //! `log_start_offset <= log_end_offset` and `recovery_point <= log_end_offset`.
 //! `log_end_offset` is the next offset to assign and is published only after the batch bytes and
 //! index entries are written; everything below `recovery_point` has been fdatasync'd;
-//! `log_start_offset` only moves up (DeleteRecords) and may lie inside the first segment.
+//! `log_start_offset` only moves up (DeleteRecords, retention) and may lie inside the first segment.
 //! Segment `N` holds offsets in `[N, next segment's base)`, contiguously.
 //!
 //! # Thread-safety
 //!
-//! `Log` is `Send + Sync` and shared as `Arc<Log>`. Appends, rolls, `delete_records_before`
-//! and `close` are serialized by the append lock. Reads never take it: they clone the segment
+//! `Log` is `Send + Sync` and shared as `Arc<Log>`. Appends, rolls, `delete_records_before`,
+//! `delete_expired_segments` and `close` are serialized by the append lock. Deleting a segment
+//! publishes the new log start first, then removes the segment from the list, then unlinks its
+//! files; a reader holding the segment's `Arc` finishes from the open (unlinked) file. Reads never take it: they clone the segment
 //! list (an `RwLock` held for a moment), then use positional reads below each segment's
 //! published size, which only ever grows; `log_end_offset` is published (Release) after the
 //! bytes and indexes are written. `sync_to` coordinates through its own lock so that one
@@ -124,6 +126,31 @@ pub enum ReadError {
         #[source]
         source: BatchError,
     },
+}
+
+/// Topic settings that decide which closed segments [`Log::delete_expired_segments`] removes.
+/// A negative value disables that limit (Kafka's -1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// `retention.ms`: delete segments whose largest timestamp is older than this.
+    pub retention_ms: i64,
+    /// `retention.bytes`: delete the oldest segments while the partition stays at least this big.
+    pub retention_bytes: i64,
+}
+
+/// What one [`Log::delete_expired_segments`] pass deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetentionOutcome {
+    pub segments_deleted: usize,
+    pub bytes_deleted: u64,
+    /// The log start offset after the pass (unchanged when nothing was deleted).
+    pub log_start_offset: i64,
+    /// Of `segments_deleted`: wholly below the log start offset already.
+    pub segments_below_log_start: usize,
+    /// Of `segments_deleted`: removed to bring the partition down to `retention.bytes`.
+    pub segments_over_retention_bytes: usize,
+    /// Of `segments_deleted`: older than `retention.ms`.
+    pub segments_over_retention_ms: usize,
 }
 
 /// Where recovery cut a `.log`.
@@ -626,6 +653,16 @@ impl Log {
                 .or_else(|| map.iter().next())
                 .map(|(_, segment)| segment.clone())
         };
+        // Retention or DeleteRecords may have removed the segment holding `fetch_offset` since
+        // the range check; they publish the new start before touching the segment map.
+        let log_start_offset = self.log_start_offset();
+        if fetch_offset < log_start_offset {
+            return Err(ReadError::OffsetOutOfRange {
+                requested: fetch_offset,
+                log_start_offset,
+                log_end_offset,
+            });
+        }
         while let Some(segment) = next_segment.take() {
             next_segment = self
                 .segments
@@ -770,6 +807,125 @@ impl Log {
         }
         tracing::info!(dir = %self.dir.display(), log_start_offset = offset, segments_deleted = removed.len(), "deleted records");
         Ok(offset)
+    }
+
+    /// Retention (Kafka's `UnifiedLog.deleteOldSegments` for `cleanup.policy=delete`): deletes
+    /// whole closed segments from the oldest on and moves the log start offset to the base offset
+    /// of the first segment kept. Three passes, as Kafka runs them, each continuing where the
+    /// previous stopped and each stopping at the first segment it would keep:
+    ///
+    /// 1. Log start: segments wholly below the log start offset (left by a DeleteRecords whose
+    ///    deletion did not finish, or by a checkpoint newer than the files after a crash).
+    /// 2. `retention.bytes` (skipped when negative): with `excess` = log size - retention.bytes,
+    ///    delete while `excess - segment size >= 0`, subtracting each deleted segment's size.
+    /// 3. `retention.ms` (skipped when negative): delete while `now_ms - largest timestamp >
+    ///    retention.ms`. The largest timestamp is the segment's max batch timestamp, or the
+    ///    `.log` file's modification time when no batch carries one (Kafka's
+    ///    `LogSegment.largestTimestamp`).
+    ///
+    /// Never deleted: the active segment (Kafka would roll it first; we keep it, so a partition
+    /// always keeps its newest data until the next roll), and a segment whose data reaches
+    /// `high_watermark` (its successor's base must be `<= high_watermark`), so the log start
+    /// never passes what consumers may read.
+    ///
+    /// Concurrency: runs under the append lock, so it is serialized with appends, rolls, and
+    /// `delete_records_before`. The log start offset is published before segments leave the
+    /// segment map; a reader that already holds a segment (`Arc`) finishes its read from the
+    /// unlinked file (the open descriptor keeps the data until the last handle drops), and a
+    /// reader that looks up a segment afterwards sees the new log start and answers
+    /// OFFSET_OUT_OF_RANGE. Files are unlinked, not truncated. The caller persists the new log
+    /// start with [`crate::LogDir::checkpoint`]; if it crashes first, the next open starts at
+    /// the first remaining segment anyway (whole segments are deleted), and a segment that
+    /// reappears below a checkpointed log start is removed by pass 1.
+    pub fn delete_expired_segments(
+        &self,
+        policy: RetentionPolicy,
+        now_ms: i64,
+        high_watermark: i64,
+    ) -> Result<RetentionOutcome, StorageError> {
+        let _producers = self.append_lock.lock();
+        let log_start_offset = self.log_start_offset();
+        let segments = self.segments_snapshot();
+        let mut outcome = RetentionOutcome {
+            log_start_offset,
+            ..RetentionOutcome::default()
+        };
+        // `segments[index]` may go only if it is closed and its data lies below the high
+        // watermark: both hold when its successor exists and starts at or below it.
+        let closed_below_high_watermark = |index: usize| {
+            segments
+                .get(index + 1)
+                .is_some_and(|next| next.base_offset <= high_watermark)
+        };
+        let mut keep_from = 0usize;
+
+        // Pass 1.
+        while closed_below_high_watermark(keep_from)
+            && segments[keep_from + 1].base_offset <= log_start_offset
+        {
+            keep_from += 1;
+        }
+        outcome.segments_below_log_start = keep_from;
+
+        // Pass 2.
+        if policy.retention_bytes >= 0 {
+            let size_bytes: u64 = segments[keep_from..]
+                .iter()
+                .map(|segment| segment.size_bytes())
+                .sum();
+            let mut excess_bytes = size_bytes.saturating_sub(policy.retention_bytes as u64);
+            while closed_below_high_watermark(keep_from)
+                && size_bytes >= policy.retention_bytes as u64
+                && excess_bytes >= segments[keep_from].size_bytes()
+            {
+                excess_bytes -= segments[keep_from].size_bytes();
+                keep_from += 1;
+                outcome.segments_over_retention_bytes += 1;
+            }
+        }
+
+        // Pass 3.
+        if policy.retention_ms >= 0 {
+            while closed_below_high_watermark(keep_from)
+                && now_ms.saturating_sub(largest_timestamp(&segments[keep_from])?)
+                    > policy.retention_ms
+            {
+                keep_from += 1;
+                outcome.segments_over_retention_ms += 1;
+            }
+        }
+
+        if keep_from == 0 {
+            return Ok(outcome);
+        }
+        let new_log_start_offset = segments[keep_from].base_offset.max(log_start_offset);
+        // Publish the start before the segments leave the map (see the doc above).
+        self.log_start_offset
+            .store(new_log_start_offset, Ordering::Release);
+        outcome.log_start_offset = new_log_start_offset;
+        {
+            let mut map = self.segments.write();
+            for segment in &segments[..keep_from] {
+                map.remove(&segment.base_offset);
+            }
+        }
+        for segment in &segments[..keep_from] {
+            outcome.segments_deleted += 1;
+            outcome.bytes_deleted += segment.size_bytes();
+            tracing::debug!(file = %segment.log_path.display(), size_bytes = segment.size_bytes(), "deleting segment (retention)");
+            segment.delete_files().map_err(storage_io(format!(
+                "deleting segment {}",
+                segment.log_path.display()
+            )))?;
+        }
+        let mut epochs = self.epochs.write();
+        if epochs.truncate_from_start(new_log_start_offset) {
+            epochs.persist().map_err(storage_io(format!(
+                "writing leader epoch checkpoint in {}",
+                self.dir.display()
+            )))?;
+        }
+        Ok(outcome)
     }
 
     /// Group commit: returns once every byte below `offset` (capped at the log end offset) is
@@ -1113,6 +1269,29 @@ impl Log {
         }
         Ok(replayed)
     }
+}
+
+/// Kafka's `LogSegment.largestTimestamp`: the largest batch timestamp, or the `.log` file's
+/// modification time when no batch carries one (all -1, e.g. very old clients).
+fn largest_timestamp(segment: &Segment) -> Result<i64, StorageError> {
+    if let Some((timestamp, _)) = segment.state().max_timestamp
+        && timestamp >= 0
+    {
+        return Ok(timestamp);
+    }
+    let context = || {
+        format!(
+            "reading the modification time of {}",
+            segment.log_path.display()
+        )
+    };
+    let modified = std::fs::metadata(&segment.log_path)
+        .and_then(|metadata| metadata.modified())
+        .map_err(storage_io(context()))?;
+    let since_epoch = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Why the active segment must roll before an append, if it must (Kafka's `shouldRoll`).
