@@ -355,6 +355,60 @@ impl Broker {
         self.topics().iter().flat_map(|t| t.partitions()).collect()
     }
 
+    /// Retention: deletes the expired closed segments of every partition of
+    /// every topic whose `cleanup.policy` includes `delete` (see
+    /// `Log::delete_expired_segments`), logs one line per partition that
+    /// lost segments, and writes the checkpoints when any log start moved, so
+    /// the new log starts survive a crash. A partition that fails is logged
+    /// and skipped. Returns the number of segments deleted. Blocking.
+    pub fn enforce_retention(&self, now_ms: i64) -> usize {
+        let mut segments_deleted = 0;
+        for topic in self.topics() {
+            let config = topic.config();
+            if !config.deletes_old_segments() {
+                continue;
+            }
+            let policy = config.retention_policy();
+            for partition in topic.partitions() {
+                if partition.log.is_offline() {
+                    continue;
+                }
+                let outcome = match partition.log.delete_expired_segments(
+                    policy,
+                    now_ms,
+                    partition.high_watermark(),
+                ) {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        warn!(topic = %topic.name, partition = partition.index, "retention: {e}");
+                        continue;
+                    }
+                };
+                if outcome.segments_deleted == 0 {
+                    continue;
+                }
+                segments_deleted += outcome.segments_deleted;
+                info!(
+                    topic = %topic.name,
+                    partition = partition.index,
+                    segments_deleted = outcome.segments_deleted,
+                    bytes_deleted = outcome.bytes_deleted,
+                    log_start_offset = outcome.log_start_offset,
+                    by_retention_ms = outcome.segments_over_retention_ms,
+                    by_retention_bytes = outcome.segments_over_retention_bytes,
+                    below_log_start = outcome.segments_below_log_start,
+                    "retention deleted segments"
+                );
+            }
+        }
+        if segments_deleted > 0
+            && let Err(e) = self.checkpoint()
+        {
+            warn!("writing checkpoints after retention: {e}");
+        }
+        segments_deleted
+    }
+
     /// Writes the recovery-point and log-start-offset checkpoints. Blocking.
     pub fn checkpoint(&self) -> Result<(), StorageError> {
         let logs: Vec<_> = self

@@ -80,7 +80,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     BrokerConfigDef { name: "log.roll.ms", default: "604800000", config_type: ConfigType::Long, doc: "Default of topic segment.ms." },
     BrokerConfigDef { name: "log.retention.ms", default: "604800000", config_type: ConfigType::Long, doc: "Default of topic retention.ms." },
     BrokerConfigDef { name: "log.retention.bytes", default: "-1", config_type: ConfigType::Long, doc: "Default of topic retention.bytes." },
-    BrokerConfigDef { name: "log.retention.check.interval.ms", default: "300000", config_type: ConfigType::Long, doc: "How often retention is checked." },
+    BrokerConfigDef { name: "log.retention.check.interval.ms", default: "300000", config_type: ConfigType::Long, doc: "How often every partition of a topic whose cleanup.policy includes delete is checked against retention.ms and retention.bytes; expired closed segments are deleted." },
     BrokerConfigDef { name: "log.cleanup.policy", default: "delete", config_type: ConfigType::List, doc: "Default of topic cleanup.policy." },
     BrokerConfigDef { name: "log.message.timestamp.type", default: "CreateTime", config_type: ConfigType::String, doc: "Default of topic message.timestamp.type." },
     BrokerConfigDef { name: "compression.type", default: "producer", config_type: ConfigType::String, doc: "Default of topic compression.type." },
@@ -114,8 +114,8 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     TopicConfigDef { name: "max.message.bytes", broker_name: "message.max.bytes", config_type: ConfigType::Int, doc: "Largest record batch accepted, after compression." },
     TopicConfigDef { name: "message.timestamp.type", broker_name: "log.message.timestamp.type", config_type: ConfigType::String, doc: "CreateTime (the producer's timestamp) or LogAppendTime (the broker's clock at append)." },
     TopicConfigDef { name: "min.insync.replicas", broker_name: "min.insync.replicas", config_type: ConfigType::Int, doc: "Replicas that must acknowledge an acks=all write. A single node has one." },
-    TopicConfigDef { name: "retention.bytes", broker_name: "log.retention.bytes", config_type: ConfigType::Long, doc: "Size a partition may grow to before old segments are deleted; -1 is unlimited." },
-    TopicConfigDef { name: "retention.ms", broker_name: "log.retention.ms", config_type: ConfigType::Long, doc: "Age after which old segments are deleted; -1 is unlimited." },
+    TopicConfigDef { name: "retention.bytes", broker_name: "log.retention.bytes", config_type: ConfigType::Long, doc: "Size a partition may grow to before its oldest closed segments are deleted (the partition stays at least this large); -1 is unlimited. Needs delete in cleanup.policy." },
+    TopicConfigDef { name: "retention.ms", broker_name: "log.retention.ms", config_type: ConfigType::Long, doc: "A closed segment whose largest record timestamp is older than this is deleted (oldest first); -1 is unlimited. Needs delete in cleanup.policy." },
     TopicConfigDef { name: "segment.bytes", broker_name: "log.segment.bytes", config_type: ConfigType::Int, doc: "Size at which a segment file is closed and a new one started." },
     TopicConfigDef { name: "segment.index.bytes", broker_name: "log.index.size.max.bytes", config_type: ConfigType::Int, doc: "Largest offset index per segment; a full index rolls the segment." },
     TopicConfigDef { name: "segment.ms", broker_name: "log.roll.ms", config_type: ConfigType::Long, doc: "Age at which a non-empty segment is rolled." },
@@ -261,6 +261,22 @@ pub struct TopicConfig {
 }
 
 impl TopicConfig {
+    /// Whether `cleanup.policy` includes `delete`: retention (`retention.ms`,
+    /// `retention.bytes`) applies only then, as in Kafka.
+    pub fn deletes_old_segments(&self) -> bool {
+        self.values
+            .get("cleanup.policy")
+            .is_some_and(|policy| policy.split(',').any(|p| p.trim() == "delete"))
+    }
+
+    /// The retention limits handed to the storage layer.
+    pub fn retention_policy(&self) -> takhin_storage::RetentionPolicy {
+        takhin_storage::RetentionPolicy {
+            retention_ms: self.retention_ms,
+            retention_bytes: self.retention_bytes,
+        }
+    }
+
     /// Resolves overrides against the broker's defaults.
     pub fn resolve(
         broker: &BrokerConfig,
@@ -331,6 +347,8 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     pub queued_max_requests_per_connection: usize,
     pub fetch_max_bytes: usize,
+    /// `log.retention.check.interval.ms`: period of the retention task.
+    pub log_retention_check_interval_ms: u64,
     pub groups: crate::groups::GroupConfig,
 }
 
@@ -402,6 +420,7 @@ impl BrokerConfig {
             queued_max_requests_per_connection: number("queued.max.requests.per.connection", 1)?
                 as usize,
             fetch_max_bytes: number("fetch.max.bytes", 1024)? as usize,
+            log_retention_check_interval_ms: number("log.retention.check.interval.ms", 1)? as u64,
             groups: crate::groups::GroupConfig {
                 classic: crate::groups::classic::ClassicConfig {
                     min_session_timeout_ms: number("group.min.session.timeout.ms", 1)?
@@ -501,6 +520,26 @@ mod tests {
         let topic = TopicConfig::resolve(&broker, &map(&[("segment.bytes", "4096")])).unwrap();
         assert_eq!(topic.retention_ms, 1000);
         assert_eq!(topic.log.segment_bytes, 4096);
+    }
+
+    #[test]
+    fn retention_applies_to_delete_policies_only() {
+        let broker =
+            BrokerConfig::from_map(map(&[("log.retention.check.interval.ms", "100")])).unwrap();
+        assert_eq!(broker.log_retention_check_interval_ms, 100);
+        assert!(BrokerConfig::from_map(map(&[("log.retention.check.interval.ms", "0")])).is_err());
+        let resolve = |policy: &str| {
+            TopicConfig::resolve(&broker, &map(&[("cleanup.policy", policy)]))
+                .unwrap()
+                .deletes_old_segments()
+        };
+        assert!(resolve("delete"));
+        assert!(resolve("compact,delete"));
+        assert!(!resolve("compact"));
+        let default = TopicConfig::resolve(&broker, &BTreeMap::new()).unwrap();
+        assert!(default.deletes_old_segments());
+        assert_eq!(default.retention_policy().retention_ms, 604_800_000);
+        assert_eq!(default.retention_policy().retention_bytes, -1);
     }
 
     #[test]

@@ -102,12 +102,17 @@ pub async fn run(
     Ok(())
 }
 
-/// Periodic work: checkpoints and `flush.ms` for write-cached partitions.
+/// Periodic work: checkpoints, `flush.ms` for write-cached partitions, and
+/// retention every `log.retention.check.interval.ms`.
 async fn background_tasks(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
     let mut flush = tokio::time::interval(CACHED_FLUSH_CHECK_INTERVAL);
+    let mut retention = tokio::time::interval(Duration::from_millis(
+        broker.config.log_retention_check_interval_ms,
+    ));
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -121,6 +126,10 @@ async fn background_tasks(broker: Arc<Broker>, mut shutdown: watch::Receiver<boo
             _ = flush.tick() => {
                 let broker = broker.clone();
                 let _ = tokio::task::spawn_blocking(move || flush_cached_partitions(&broker)).await;
+            }
+            _ = retention.tick() => {
+                let broker = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || broker.enforce_retention(handlers::now_ms())).await;
             }
         }
     }
