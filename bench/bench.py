@@ -1,0 +1,735 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of Takhin and Apache Kafka (driven by bench/run.sh).
+
+Starts a single-node KRaft Kafka and a Takhin broker, each in its own temp dir on
+loopback ports, and runs the same workloads against each with Kafka's own perf tools
+(kafka-tools: ProducerPerformance, ConsumerPerformance, EndToEndLatency), alternating
+which system goes first every round. Writes raw results (<out>.jsonl) and a markdown
+report. Every child process runs under a timeout; both brokers are stopped on exit.
+
+Needs: java 17, the Kafka classpath (--cp FILE, from bench/pom.xml), the takhin binary.
+Uses confluent-kafka (librdkafka) when importable, for topic creation and the cold-start
+probe; otherwise falls back to Kafka's TopicCommand and a TCP-accept probe.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+try:
+    import confluent_kafka  # noqa: F401
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    HAVE_CK = True
+except ImportError:  # pragma: no cover
+    HAVE_CK = False
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+TOOL_HEAP = "-Xmx512m"
+# kafka-server-start.sh's defaults: KAFKA_HEAP_OPTS and KAFKA_JVM_PERFORMANCE_OPTS.
+KAFKA_JVM = [
+    "-Xmx1G", "-Xms1G", "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+    "-Djava.awt.headless=true",
+]
+SYSTEMS = ("kafka", "takhin")
+MODES = ("durable", "cached")
+MODE_LABEL = {
+    "durable": "Kafka topic flush.messages=1 vs Takhin default (fdatasync before ack)",
+    "cached": "Kafka default (no flush config) vs Takhin topic write.caching=true",
+}
+# Per-system topic configs for each durability mode.
+TOPIC_CONFIG = {
+    ("kafka", "durable"): {"flush.messages": "1"},
+    ("kafka", "cached"): {},
+    ("takhin", "durable"): {},
+    ("takhin", "cached"): {"write.caching": "true"},
+}
+
+PROFILES = {
+    "quick": dict(rounds=1, produce_records=60_000, rate_seconds=15, backlog_mib=256,
+                  e2e_messages=1_000, fio_size_mib=64, fio_runtime=8, tool_timeout=120),
+    # Only to test the harness itself (seconds, numbers meaningless): bench.py --profile smoke.
+    "smoke": dict(rounds=1, produce_records=3_000, rate_seconds=3, backlog_mib=8,
+                  e2e_messages=100, fio_size_mib=8, fio_runtime=2, tool_timeout=90),
+    "full": dict(rounds=3, produce_records=500_000, rate_seconds=60, backlog_mib=2048,
+                 e2e_messages=10_000, fio_size_mib=512, fio_runtime=30, tool_timeout=600),
+}
+
+RECORD_SIZE = 1024
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def proc_cpu_seconds(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+        fields = data[data.rindex(")") + 2:].split()
+        # fields[0] is field 3 (state); utime is field 14, stime field 15.
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def proc_status_kib(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class Broker:
+    def __init__(self, name, workdir, args):
+        self.name = name
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.args = args
+        self.proc = None
+        self.cold_start_ms = None
+        self.cold_start_how = ""
+
+    def command(self):
+        raise NotImplementedError
+
+    def env(self):
+        return dict(os.environ)
+
+    def prepare(self):
+        pass
+
+    def start(self, pidfile):
+        self.prepare()
+        cmd = self.command()
+        logf = open(os.path.join(self.dir, "broker.log"), "wb")
+        probe = ColdStartProbe(self.bootstrap)
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=self.env(),
+                                     cwd=self.dir, start_new_session=True)
+        with open(pidfile, "a") as f:
+            f.write(f"{self.proc.pid}\n")
+        ok, how = probe.wait(t0, self.proc, deadline_s=90)
+        if not ok:
+            raise RuntimeError(f"{self.name} did not accept a produce within 90 s: {how}; "
+                               f"see {self.dir}/broker.log")
+        self.cold_start_ms = ok
+        self.cold_start_how = how
+        log(f"{self.name} up on {self.bootstrap} (pid {self.proc.pid}), "
+            f"cold start {ok:.0f} ms ({how})")
+
+    def cpu(self):
+        return proc_cpu_seconds(self.proc.pid)
+
+    def hwm_kib(self):
+        return proc_status_kib(self.proc.pid, "VmHWM")
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+class KafkaBroker(Broker):
+    def prepare(self):
+        a = self.args
+        self.ctl_port = free_port()
+        data = os.path.join(self.dir, "data")
+        # Kafka's shipped config/server.properties (KRaft combined mode), loopback ports.
+        props = f"""process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{self.ctl_port}
+listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.ctl_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+num.network.threads=3
+num.io.threads=8
+socket.send.buffer.bytes=102400
+socket.receive.buffer.bytes=102400
+socket.request.max.bytes=104857600
+log.dirs={data}
+num.partitions=1
+num.recovery.threads.per.data.dir=1
+offsets.topic.replication.factor=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+log.retention.hours=168
+log.segment.bytes=1073741824
+log.retention.check.interval.ms=300000
+group.initial.rebalance.delay.ms=0
+"""
+        self.props = os.path.join(self.dir, "server.properties")
+        with open(self.props, "w") as f:
+            f.write(props)
+        self.log4j = os.path.join(self.dir, "log4j2.yaml")
+        with open(self.log4j, "w") as f:
+            f.write("Configuration:\n  Appenders:\n    Console:\n      name: STDOUT\n"
+                    "      PatternLayout:\n        pattern: \"[%d] %p %m (%c)%n\"\n"
+                    "  Loggers:\n    Root:\n      level: WARN\n      AppenderRef:\n"
+                    "        - ref: STDOUT\n")
+        cid = run(["java", "-cp", a.classpath, "kafka.tools.StorageTool", "random-uuid"],
+                  timeout=60).strip().splitlines()[-1]
+        run(["java", f"-Dlog4j2.configurationFile={self.log4j}", "-cp", a.classpath,
+             "kafka.tools.StorageTool", "format", "-t", cid, "-c", self.props], timeout=120)
+
+    def command(self):
+        return (["java"] + KAFKA_JVM + [f"-Dlog4j2.configurationFile={self.log4j}",
+                                        "-cp", self.args.classpath, "kafka.Kafka", self.props])
+
+
+class TakhinBroker(Broker):
+    def command(self):
+        return [self.args.takhin, "serve", "--data-dir", os.path.join(self.dir, "data"),
+                "--kafka-addr", self.bootstrap, "--advertised-kafka-addr", self.bootstrap,
+                "--http-addr", f"127.0.0.1:{free_port()}", "--node-id", "1"]
+
+    def env(self):
+        e = dict(os.environ)
+        e["TAKHIN_LOG_LEVEL"] = "warn"
+        # Same as Kafka's shipped server.properties (Takhin's default is Kafka's 3000).
+        e["TAKHIN_GROUP_INITIAL_REBALANCE_DELAY_MS"] = "0"
+        return e
+
+
+class ColdStartProbe:
+    """Process start to first acknowledged produce (acks=all) on an auto-created topic."""
+
+    def __init__(self, bootstrap):
+        self.bootstrap = bootstrap
+        self.done = None
+        if HAVE_CK:
+            self.p = Producer({
+                "bootstrap.servers": bootstrap, "acks": "all",
+                "reconnect.backoff.ms": 2, "reconnect.backoff.max.ms": 10,
+                "retry.backoff.ms": 5, "retry.backoff.max.ms": 20,
+                "topic.metadata.refresh.fast.interval.ms": 5,
+                "message.timeout.ms": 90_000, "linger.ms": 0,
+                "log_level": 0,
+            })
+            self.p.produce("coldstart", b"x" * 100, callback=self._cb)
+
+    def _cb(self, err, msg):
+        self.done = (time.monotonic(), err)
+
+    def wait(self, t0, proc, deadline_s):
+        end = t0 + deadline_s
+        if HAVE_CK:
+            while time.monotonic() < end:
+                self.p.poll(0.001)
+                if self.done is not None:
+                    t, err = self.done
+                    if err is None:
+                        return (t - t0) * 1000.0, "librdkafka produce acked, acks=all"
+                    return None, str(err)
+                if proc.poll() is not None:
+                    return None, f"exited with {proc.returncode}"
+            return None, "timeout"
+        host, port = self.bootstrap.split(":")
+        while time.monotonic() < end:
+            try:
+                with socket.create_connection((host, int(port)), timeout=0.1):
+                    return (time.monotonic() - t0) * 1000.0, "TCP accept only (no confluent-kafka)"
+            except OSError:
+                time.sleep(0.005)
+        return None, "timeout"
+
+
+def run(cmd, timeout, check=True):
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout, start_new_session=True)
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace")
+        raise RuntimeError(f"timeout after {timeout}s: {' '.join(cmd[-8:])}\n{out[-2000:]}")
+    out = r.stdout.decode(errors="replace")
+    if check and r.returncode != 0:
+        raise RuntimeError(f"exit {r.returncode}: {' '.join(cmd[-8:])}\n{out[-3000:]}")
+    return out
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.p = PROFILES[args.profile]
+        self.rows = []  # dicts
+        # Raw results, one JSON object per run, next to the report.
+        self.tsv = os.path.splitext(args.out)[0] + ".jsonl"
+        os.makedirs(os.path.dirname(self.tsv) or ".", exist_ok=True)
+        open(self.tsv, "w").close()
+        self.brokers = {}
+        self.notes = []
+
+    # -- helpers -------------------------------------------------------------
+    def java_tool(self, cls, argv, timeout=None):
+        cmd = ["java", TOOL_HEAP, f"-Dlog4j2.configurationFile={self.brokers['kafka'].log4j}",
+               "-cp", self.a.classpath, cls] + argv
+        return run(cmd, timeout or self.p["tool_timeout"])
+
+    def create_topic(self, system, name, partitions, config):
+        b = self.brokers[system]
+        if HAVE_CK:
+            admin = AdminClient({"bootstrap.servers": b.bootstrap})
+            fs = admin.create_topics([NewTopic(name, partitions, 1, config=config)],
+                                     operation_timeout=30, request_timeout=30)
+            fs[name].result(timeout=60)
+        else:
+            argv = ["--bootstrap-server", b.bootstrap, "--create", "--topic", name,
+                    "--partitions", str(partitions), "--replication-factor", "1"]
+            for k, v in config.items():
+                argv += ["--config", f"{k}={v}"]
+            self.java_tool("org.apache.kafka.tools.TopicCommand", argv, timeout=120)
+        # Let metadata settle (Kafka creates the partition asynchronously).
+        time.sleep(1.0)
+
+    def record(self, **row):
+        row.setdefault("error", "")
+        self.rows.append(row)
+        with open(self.tsv, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def measured(self, system, fn):
+        b = self.brokers[system]
+        c0 = b.cpu()
+        t0 = time.monotonic()
+        try:
+            res = fn()
+            err = ""
+        except Exception as e:  # one failed run must not lose the others
+            res, err = {}, str(e).strip().splitlines()[0][:300] if str(e).strip() else repr(e)
+            log(f"  {system}: FAILED: {err}")
+            self.notes.append(f"{system}: {err}")
+        res["broker_cpu_s"] = b.cpu() - c0
+        res["wall_s"] = time.monotonic() - t0
+        res["error"] = err
+        return res
+
+    def order(self, rnd):
+        return SYSTEMS if rnd % 2 == 1 else tuple(reversed(SYSTEMS))
+
+    # -- workloads -----------------------------------------------------------
+    PP_RE = re.compile(
+        r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, "
+        r"([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99.9th")
+
+    def producer_perf(self, system, topic, records, throughput, extra):
+        b = self.brokers[system]
+        props = [f"bootstrap.servers={b.bootstrap}", "acks=all", "linger.ms=5"] + extra
+        out = self.java_tool("org.apache.kafka.tools.ProducerPerformance",
+                             ["--topic", topic, "--num-records", str(records), "--record-size",
+                              str(RECORD_SIZE), "--throughput", str(throughput),
+                              "--producer-props"] + props)
+        m = None
+        for m in self.PP_RE.finditer(out):
+            pass
+        if not m:
+            raise RuntimeError("no ProducerPerformance summary: " + out[-500:])
+        return dict(records=int(m[1]), rps=float(m[2]), mibps=float(m[3]), avg_ms=float(m[4]),
+                    max_ms=float(m[5]), p50=int(m[6]), p95=int(m[7]), p99=int(m[8]),
+                    p999=int(m[9]))
+
+    def w_produce(self, rnd, mode):
+        for parts in (1, 8):
+            for comp in ("none", "lz4"):
+                for system in self.order(rnd):
+                    topic = f"w1-{mode}-p{parts}-{comp}-r{rnd}"
+                    log(f"round {rnd} {mode} produce p{parts} {comp}: {system}")
+
+                    def go():
+                        self.create_topic(system, topic, parts, TOPIC_CONFIG[(system, mode)])
+                        return self.producer_perf(system, topic, self.p["produce_records"], -1,
+                                                  [f"compression.type={comp}"])
+                    res = self.measured(system, go)
+                    log(f"    {fmt_res(res, ('rps', 'mibps', 'p99'))}")
+                    self.record(workload="produce", round=rnd, mode=mode, system=system,
+                                partitions=parts, compression=comp, **res)
+
+    def w_rate(self, rnd, mode):
+        maxima = [r["rps"] for r in self.rows if r["workload"] == "produce" and r["round"] == rnd
+                  and r["mode"] == mode and r["partitions"] == 1 and r["compression"] == "none"
+                  and "rps" in r]
+        if len(maxima) < 2:
+            self.notes.append(f"round {rnd} {mode}: fixed-rate skipped (a maximum is missing)")
+            return
+        rate = max(1, int(min(maxima) / 2))
+        records = rate * self.p["rate_seconds"]
+        for system in self.order(rnd):
+            topic = f"w2-{mode}-r{rnd}"
+            log(f"round {rnd} {mode} fixed rate {rate}/s x {self.p['rate_seconds']} s: {system}")
+
+            def go():
+                self.create_topic(system, topic, 1, TOPIC_CONFIG[(system, mode)])
+                return self.producer_perf(system, topic, records, rate, ["compression.type=none"])
+            res = self.measured(system, go)
+            log(f"    {fmt_res(res, ('rps', 'p50', 'p99', 'p999'))}")
+            self.record(workload="rate", round=rnd, mode=mode, system=system, target_rps=rate, **res)
+
+    CP_HEADER = "start.time, end.time, data.consumed.in.MB"
+
+    def w_consume(self, rnd):
+        mib = self.p["backlog_mib"]
+        records = mib * 1024
+        for system in self.order(rnd):
+            topic = f"w3-backlog-r{rnd}"
+            log(f"round {rnd} backlog {mib} MiB: fill {system}")
+            fill = self.measured(system, lambda: (
+                self.create_topic(system, topic, 8, TOPIC_CONFIG[(system, "cached")]),
+                self.producer_perf(system, topic, records, -1,
+                                   ["compression.type=none", "batch.size=262144"]))[1])
+            if fill["error"]:
+                self.record(workload="consume", round=rnd, mode="read", system=system, **fill)
+                continue
+            log(f"round {rnd} consume {mib} MiB: {system}")
+
+            def go():
+                out = self.java_tool("org.apache.kafka.tools.ConsumerPerformance",
+                                     ["--bootstrap-server", self.brokers[system].bootstrap,
+                                      "--topic", topic, "--messages", str(records),
+                                      "--group", f"bench-{topic}", "--timeout", "30000"])
+                lines = out.splitlines()
+                for i, line in enumerate(lines):
+                    if line.startswith(self.CP_HEADER) and i + 1 < len(lines):
+                        v = [x.strip() for x in lines[i + 1].split(",")]
+                        return dict(mib=float(v[2]), mibps=float(v[3]), msgs=int(v[4]),
+                                    rps=float(v[5]), rebalance_ms=int(v[6]), fetch_ms=int(v[7]),
+                                    fetch_mibps=float(v[8]))
+                raise RuntimeError("no ConsumerPerformance summary: " + out[-500:])
+            res = self.measured(system, go)
+            log(f"    {fmt_res(res, ('mibps', 'fetch_mibps', 'rebalance_ms'))}")
+            self.record(workload="consume", round=rnd, mode="read", system=system, **res)
+
+    E2E_RE = re.compile(r"Percentiles: 50th = (\d+), 99th = (\d+), 99.9th = (\d+)")
+    AVG_RE = re.compile(r"Avg latency: ([\d.]+) ms")
+
+    def w_e2e(self, rnd, mode):
+        n = self.p["e2e_messages"]
+        for system in self.order(rnd):
+            topic = f"w4-{mode}-r{rnd}"
+            log(f"round {rnd} {mode} end-to-end latency x {n}: {system}")
+
+            def go():
+                self.create_topic(system, topic, 1, TOPIC_CONFIG[(system, mode)])
+                out = self.java_tool("org.apache.kafka.tools.EndToEndLatency",
+                                     [self.brokers[system].bootstrap, topic, str(n), "all",
+                                      str(RECORD_SIZE)])
+                m, a = self.E2E_RE.search(out), self.AVG_RE.search(out)
+                if not m:
+                    raise RuntimeError("no EndToEndLatency summary: " + out[-500:])
+                return dict(avg_ms=float(a[1]) if a else float("nan"), p50=int(m[1]),
+                            p99=int(m[2]), p999=int(m[3]))
+            res = self.measured(system, go)
+            log(f"    {fmt_res(res, ('avg_ms', 'p50', 'p99'))}")
+            self.record(workload="e2e", round=rnd, mode=mode, system=system, **res)
+
+    def fio(self):
+        if not shutil.which("fio"):
+            self.notes.append("fio not installed: no disk baseline")
+            return []
+        out = []
+        d = os.path.join(self.a.workdir, "fio")
+        os.makedirs(d, exist_ok=True)
+        for bs in ("4k", "64k"):
+            cmd = ["fio", "--name=seqsync", f"--directory={d}", "--rw=write", f"--bs={bs}",
+                   f"--size={self.p['fio_size_mib']}m", "--fdatasync=1", "--ioengine=sync",
+                   f"--runtime={self.p['fio_runtime']}", "--time_based=0", "--end_fsync=1",
+                   "--output-format=json"]
+            try:
+                j = json.loads(run(cmd, timeout=self.p["fio_runtime"] + 60))
+                w = j["jobs"][0]["write"]
+                res = dict(bs=bs, mibps=w["bw_bytes"] / 1048576.0, iops=w["iops"])
+                sync = j["jobs"][0].get("sync", {}).get("lat_ns", {})
+                if sync.get("percentile"):
+                    res["fsync_p50_us"] = sync["percentile"].get("50.000000", 0) / 1000.0
+                    res["fsync_p99_us"] = sync["percentile"].get("99.000000", 0) / 1000.0
+                out.append(res)
+                log(f"fio {bs} fdatasync=1: {res['mibps']:.1f} MiB/s, {res['iops']:.0f} IOPS")
+            except Exception as e:
+                self.notes.append(f"fio {bs} failed: {e}")
+            finally:
+                shutil.rmtree(d, ignore_errors=True)
+                os.makedirs(d, exist_ok=True)
+        return out
+
+    # -- driver --------------------------------------------------------------
+    def main(self):
+        a = self.a
+        t_start = time.time()
+        info = machine_info(a.workdir)
+        info["load_start"] = loadavg()
+        log(f"profile {a.profile}: {self.p}; load {info['load_start']}")
+        fio = self.fio()
+        pidfile = os.path.join(a.workdir, "broker.pids")
+        self.brokers["kafka"] = KafkaBroker("kafka", a.workdir, a)
+        self.brokers["takhin"] = TakhinBroker("takhin", a.workdir, a)
+        try:
+            # Start order alternates nothing: Kafka first (its JVM needs the memory first).
+            for s in SYSTEMS:
+                self.brokers[s].start(pidfile)
+            for rnd in range(1, self.p["rounds"] + 1):
+                for mode in MODES:
+                    self.w_produce(rnd, mode)
+                    self.w_rate(rnd, mode)
+                    self.w_e2e(rnd, mode)
+                self.w_consume(rnd)
+            usage = {s: dict(hwm_kib=self.brokers[s].hwm_kib(), cpu_s=self.brokers[s].cpu(),
+                             cold_ms=self.brokers[s].cold_start_ms,
+                             cold_how=self.brokers[s].cold_start_how) for s in SYSTEMS}
+        finally:
+            for s in SYSTEMS:
+                if s in self.brokers:
+                    self.brokers[s].stop()
+        info["load_end"] = loadavg()
+        info["elapsed_s"] = time.time() - t_start
+        md = report(self, info, fio, usage)
+        os.makedirs(os.path.dirname(a.out), exist_ok=True)
+        with open(a.out, "w") as f:
+            f.write(md)
+        log(f"wrote {a.out} in {info['elapsed_s']:.0f} s; load {info['load_end']}")
+
+
+def fmt_res(res, keys):
+    if res.get("error"):
+        return "error"
+    return ", ".join(f"{k}={res[k]:.1f}" if isinstance(res.get(k), float) else f"{k}={res.get(k)}"
+                     for k in keys) + f", broker cpu {res['broker_cpu_s']:.1f} s"
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              timeout=10).stdout.decode().strip()
+    except Exception:
+        return "?"
+
+
+def machine_info(workdir):
+    return dict(
+        nproc=sh("nproc"),
+        cpu=sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"),
+        mem=sh("grep MemTotal /proc/meminfo | awk '{printf \"%.1f GiB\", $2/1048576}'"),
+        kernel=sh("uname -r"),
+        disk=sh(f"df -hT {workdir} | tail -1 | awk '{{print $1\" (\"$2\", \"$3\" total)\"}}'"),
+        java=sh("java -version 2>&1 | head -1"),
+        date=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    )
+
+
+# -- report --------------------------------------------------------------------
+
+def med(rows, key):
+    vals = [r[key] for r in rows if not r.get("error") and isinstance(r.get(key), (int, float))]
+    return statistics.median(vals) if vals else None
+
+
+def f1(v, digits=1):
+    if v is None:
+        return "—"
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) >= 100):
+        return f"{int(v):,}"
+    return f"{v:,.{digits}f}"
+
+
+def ratio(t, k):
+    if t is None or k is None or k == 0:
+        return "—"
+    return f"{t / k:.2f}x"
+
+
+def report(b, info, fio, usage):
+    rows = b.rows
+    p = b.p
+    L = []
+    L.append(f"# Takhin vs Apache Kafka — {b.a.profile} run\n")
+    L.append(f"- Date: {info['date']}; rounds: {p['rounds']}; wall time {info['elapsed_s']:.0f} s")
+    L.append(f"- Takhin commit: `{b.a.commit}`; Apache Kafka 4.1.1 (Maven Central, bench/pom.xml)")
+    L.append(f"- Machine: {info['nproc']} CPUs ({info['cpu'].strip()}), {info['mem']} RAM, "
+             f"kernel {info['kernel']}, disk {info['disk']}; {info['java']}")
+    L.append(f"- Load average (1/5/15 min) at start: **{info['load_start']}**, at end: "
+             f"**{info['load_end']}**. Brokers and clients share the same {info['nproc']} CPUs; "
+             "both brokers stay up for the whole run (the idle one costs a little CPU).")
+    L.append("- Values are medians over rounds; ratio = Takhin / Kafka (throughput: higher is better "
+             "for Takhin; latency, CPU, RSS: lower is better for Takhin).\n")
+    L.append("## Settings\n")
+    L.append(f"- Records: {RECORD_SIZE} B values (ProducerPerformance random payload), no keys; "
+             "producer `acks=all`, `linger.ms=5`, other producer settings default "
+             "(batch.size 16384, max.in.flight 5, idempotence on).")
+    L.append(f"- Unthrottled produce: {p['produce_records']:,} records per run, 1 and 8 partitions, "
+             "`compression.type` none and lz4.")
+    L.append(f"- Fixed-rate produce: half the lower of the two systems' maxima (1 partition, "
+             f"uncompressed, same mode, same round), for {p['rate_seconds']} s.")
+    L.append(f"- Consume: {p['backlog_mib']} MiB backlog in 8 partitions (filled with acks=all, "
+             "batch.size=262144, page-cache mode), then one ConsumerPerformance consumer in a "
+             "new group (classic protocol, fetch defaults).")
+    L.append(f"- End-to-end: EndToEndLatency, {p['e2e_messages']:,} messages of {RECORD_SIZE} B, "
+             "acks=all, one at a time (send, wait until consumed, next).")
+    L.append("- Kafka: single-node KRaft combined mode, Kafka's shipped server.properties values, "
+             "`" + " ".join(KAFKA_JVM[:2]) + "` and the G1 flags of kafka-server-start.sh "
+             "(its default heap). Tools run with `" + TOOL_HEAP + "`.")
+    L.append("- Takhin: `takhin serve` release build, defaults except "
+             "`group.initial.rebalance.delay.ms=0` (as Kafka's shipped config) and log level warn.")
+    L.append("- Durability modes, by topic config:")
+    for m in MODES:
+        L.append(f"  - **{m}** — {MODE_LABEL[m]}")
+    L.append("")
+
+    def sel(**kw):
+        return [r for r in rows if all(r.get(k) == v for k, v in kw.items())]
+
+    L.append("## 1. Unthrottled produce (MiB/s and records/s)\n")
+    for m in MODES:
+        L.append(f"Mode: **{m}** ({MODE_LABEL[m]})\n")
+        L.append("| partitions | compression | Kafka MiB/s | Takhin MiB/s | ratio | Kafka rec/s | "
+                 "Takhin rec/s | Kafka p99 ms | Takhin p99 ms | Kafka CPU s | Takhin CPU s |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for parts in (1, 8):
+            for comp in ("none", "lz4"):
+                k = sel(workload="produce", mode=m, partitions=parts, compression=comp,
+                        system="kafka")
+                t = sel(workload="produce", mode=m, partitions=parts, compression=comp,
+                        system="takhin")
+                L.append(f"| {parts} | {comp} | {f1(med(k, 'mibps'))} | {f1(med(t, 'mibps'))} | "
+                         f"{ratio(med(t, 'mibps'), med(k, 'mibps'))} | {f1(med(k, 'rps'), 0)} | "
+                         f"{f1(med(t, 'rps'), 0)} | {f1(med(k, 'p99'))} | {f1(med(t, 'p99'))} | "
+                         f"{f1(med(k, 'broker_cpu_s'))} | {f1(med(t, 'broker_cpu_s'))} |")
+        L.append("")
+    if fio:
+        L.append("Disk baseline (fio, same filesystem, sequential writes, `fdatasync=1` after each "
+                 "write, psync engine):\n")
+        L.append("| block size | MiB/s | writes/s | fdatasync p50 µs | fdatasync p99 µs |")
+        L.append("|---|---|---|---|---|")
+        for r in fio:
+            L.append(f"| {r['bs']} | {f1(r['mibps'])} | {f1(r['iops'], 0)} | "
+                     f"{f1(r.get('fsync_p50_us'))} | {f1(r.get('fsync_p99_us'))} |")
+        best = max(r["mibps"] for r in fio)
+        t = med(sel(workload="produce", mode="durable", partitions=1, compression="none",
+                    system="takhin"), "mibps")
+        if t is not None:
+            L.append(f"\nTakhin durable 1-partition produce is {100 * t / best:.0f}% of the best "
+                     f"fio figure ({f1(best)} MiB/s); the target is 80%.")
+        L.append("")
+
+    L.append("## 2. Produce at a fixed rate (latency, ms)\n")
+    for m in MODES:
+        L.append(f"Mode: **{m}** ({MODE_LABEL[m]})\n")
+        L.append("| metric | Kafka | Takhin | ratio |")
+        L.append("|---|---|---|---|")
+        k, t = sel(workload="rate", mode=m, system="kafka"), sel(workload="rate", mode=m,
+                                                                 system="takhin")
+        L.append(f"| target rate (rec/s) | {f1(med(k, 'target_rps'), 0)} | "
+                 f"{f1(med(t, 'target_rps'), 0)} | |")
+        L.append(f"| achieved rate (rec/s) | {f1(med(k, 'rps'), 0)} | {f1(med(t, 'rps'), 0)} | "
+                 f"{ratio(med(t, 'rps'), med(k, 'rps'))} |")
+        for key, name in (("avg_ms", "avg"), ("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"),
+                          ("max_ms", "max"), ("broker_cpu_s", "broker CPU s")):
+            L.append(f"| {name} | {f1(med(k, key))} | {f1(med(t, key))} | "
+                     f"{ratio(med(t, key), med(k, key))} |")
+        L.append("")
+    L.append("ProducerPerformance reports percentiles in whole milliseconds.\n")
+
+    L.append("## 3. Consume a backlog (MiB/s)\n")
+    L.append("Mode: n/a (read path; backlog written in page-cache mode and still in the page cache)\n")
+    L.append("| metric | Kafka | Takhin | ratio |")
+    L.append("|---|---|---|---|")
+    k, t = sel(workload="consume", system="kafka"), sel(workload="consume", system="takhin")
+    for key, name in (("mibps", "MiB/s incl. group join"), ("fetch_mibps", "MiB/s fetching only"),
+                      ("rps", "records/s incl. join"), ("rebalance_ms", "group join ms"),
+                      ("broker_cpu_s", "broker CPU s (fill + consume)")):
+        L.append(f"| {name} | {f1(med(k, key))} | {f1(med(t, key))} | "
+                 f"{ratio(med(t, key), med(k, key))} |")
+    L.append("")
+
+    L.append("## 4. End-to-end latency at low rate (ms)\n")
+    for m in MODES:
+        L.append(f"Mode: **{m}** ({MODE_LABEL[m]})\n")
+        L.append("| metric | Kafka | Takhin | ratio |")
+        L.append("|---|---|---|---|")
+        k, t = sel(workload="e2e", mode=m, system="kafka"), sel(workload="e2e", mode=m,
+                                                                system="takhin")
+        for key, name in (("avg_ms", "avg"), ("p50", "p50"), ("p99", "p99"), ("p999", "p99.9")):
+            L.append(f"| {name} | {f1(med(k, key), 2)} | {f1(med(t, key), 2)} | "
+                     f"{ratio(med(t, key), med(k, key))} |")
+        L.append("")
+    L.append("EndToEndLatency reports percentiles in whole milliseconds.\n")
+
+    L.append("## 5. Footprint\n")
+    L.append("| metric | Kafka | Takhin | ratio |")
+    L.append("|---|---|---|---|")
+    k, t = usage["kafka"], usage["takhin"]
+
+    def mib(v):
+        return None if v is None else v / 1024.0
+    L.append(f"| peak RSS MiB (VmHWM) | {f1(mib(k['hwm_kib']))} | {f1(mib(t['hwm_kib']))} | "
+             f"{ratio(mib(t['hwm_kib']), mib(k['hwm_kib']))} |")
+    L.append(f"| CPU s, whole run (utime+stime) | {f1(k['cpu_s'])} | {f1(t['cpu_s'])} | "
+             f"{ratio(t['cpu_s'], k['cpu_s'])} |")
+    L.append(f"| cold start ms | {f1(k['cold_ms'], 0)} | {f1(t['cold_ms'], 0)} | "
+             f"{ratio(t['cold_ms'], k['cold_ms'])} |")
+    L.append("")
+    L.append(f"Cold start: process spawn to the first acknowledged produce ({t['cold_how']}) on an "
+             "auto-created topic, empty data dir (Kafka's dir already formatted by StorageTool, "
+             "which is not counted).\n")
+    errs = [r for r in rows if r.get("error")]
+    if errs or b.notes:
+        L.append("## Failures and notes\n")
+        for n in b.notes:
+            L.append(f"- {n}")
+        L.append("")
+    return "\n".join(L) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profile", choices=PROFILES, default="quick")
+    ap.add_argument("--classpath-file", required=True)
+    ap.add_argument("--takhin", required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--commit", default="unknown")
+    a = ap.parse_args()
+    with open(a.classpath_file) as f:
+        a.classpath = f.read().strip()
+    b = Bench(a)
+
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    b.main()
+
+
+if __name__ == "__main__":
+    main()

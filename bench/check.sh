@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# CI-cheap guard that the benchmark harness cannot rot, WITHOUT running a benchmark:
+# shell syntax of run.sh, Python syntax of bench.py, and the Kafka pom still resolves
+# (offline-friendly: served from ~/.m2 once resolved; needs network only the first time).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash -n "$ROOT/bench/run.sh"
+bash -n "$ROOT/bench/check.sh"
+python3 - "$ROOT/bench/bench.py" <<'PY'
+import ast, sys
+path = sys.argv[1]
+ast.parse(open(path).read(), path)  # syntax only; writes no __pycache__
+PY
+timeout 600 mvn -q -B -f "$ROOT/bench/pom.xml" dependency:resolve >/dev/null
+# The tool classes run.sh starts must exist on the resolved classpath.
+CP="$(mktemp)"
+trap 'rm -f "$CP"' EXIT
+timeout 600 mvn -q -B -f "$ROOT/bench/pom.xml" dependency:build-classpath -Dmdep.outputFile="$CP" >/dev/null
+OUT="$(timeout 120 java -cp "$(cat "$CP")" org.apache.kafka.tools.EndToEndLatency 2>&1 || true)"
+grep -q "USAGE" <<<"$OUT" \
+  || { echo "bench/check.sh: kafka-tools classes not runnable from bench/pom.xml" >&2; exit 1; }
+echo "bench/check.sh: ok"
