@@ -1018,3 +1018,96 @@ async fn a_classic_group_commits_offsets_that_survive_a_restart() {
     assert_eq!(fetch_committed(&mut client).await, (-1, None));
     broker.stop().await;
 }
+
+fn consumer_heartbeat(
+    member_id: &str,
+    epoch: i32,
+    owned: Option<Vec<i32>>,
+    topic_id: uuid::Uuid,
+) -> ConsumerGroupHeartbeatRequest {
+    ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("kip848-group")))
+        .with_member_id(StrBytes::from_string(member_id.to_string()))
+        .with_member_epoch(epoch)
+        .with_rebalance_timeout_ms(30_000)
+        .with_subscribed_topic_names((epoch == 0).then(|| vec![topic_name("kip848-topic")]))
+        .with_topic_partitions(owned.map(|partitions| {
+            vec![
+                consumer_group_heartbeat_request::TopicPartitions::default()
+                    .with_topic_id(topic_id)
+                    .with_partitions(partitions),
+            ]
+        }))
+}
+
+#[tokio::test]
+async fn a_consumer_protocol_member_keeps_its_epoch_and_assignment_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = [
+        ("offsets.topic.num.partitions", "2"),
+        ("num.partitions", "3"),
+    ];
+    let broker = start(dir.path(), &settings).await;
+    let mut client = Client::connect(broker.addr).await;
+    let created = client
+        .call(
+            9,
+            &produce_request(
+                "kip848-topic",
+                0,
+                batch(&records(1, 0), Compression::None, None),
+                -1,
+            ),
+        )
+        .await;
+    assert_eq!(produced(&created).error_code, 0);
+    let topic_id = broker.broker.topic("kip848-topic").unwrap().topic_id;
+    let member = "member-1";
+    let joined = client
+        .call(1, &consumer_heartbeat(member, 0, Some(vec![]), topic_id))
+        .await;
+    assert_eq!(joined.error_code, 0, "{:?}", joined.error_message);
+    assert_eq!(joined.member_epoch, 1);
+    let assigned = &joined.assignment.as_ref().unwrap().topic_partitions[0];
+    assert_eq!(assigned.partitions, vec![0, 1, 2]);
+    let stable = client
+        .call(
+            1,
+            &consumer_heartbeat(member, 1, Some(vec![0, 1, 2]), topic_id),
+        )
+        .await;
+    assert_eq!((stable.error_code, stable.member_epoch), (0, 1));
+
+    drop(client);
+    broker.stop().await;
+    let broker = start(dir.path(), &settings).await;
+    let mut client = Client::connect(broker.addr).await;
+    let mut after = client
+        .call(1, &consumer_heartbeat(member, 1, None, topic_id))
+        .await;
+    for _ in 0..100 {
+        if after.error_code != ResponseError::CoordinatorLoadInProgress.code() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        after = client
+            .call(1, &consumer_heartbeat(member, 1, None, topic_id))
+            .await;
+    }
+    assert_eq!(after.error_code, 0, "{:?}", after.error_message);
+    assert_eq!(
+        after.member_epoch, 1,
+        "the member was not fenced by the restart"
+    );
+    let describe = ConsumerGroupDescribeRequest::default()
+        .with_group_ids(vec![GroupId(StrBytes::from_static_str("kip848-group"))]);
+    let described = client.call(1, &describe).await;
+    let group = &described.groups[0];
+    assert_eq!(group.error_code, 0);
+    assert_eq!(group.group_state.as_str(), "Stable");
+    assert_eq!(
+        group.members[0].assignment.topic_partitions[0].partitions,
+        vec![0, 1, 2]
+    );
+    broker.stop().await;
+}

@@ -87,7 +87,7 @@ pub struct MemberSubscription {
 }
 
 /// A topic that exists, as the assignor sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TopicInfo {
     pub topic_id: Uuid,
     pub name: String,

@@ -19,9 +19,9 @@
 //!   assignment for the session timeout; a new member with the same instance
 //!   id takes it over without a rebalance.
 //!
-//! Membership is kept in memory only: after a broker restart members rejoin
-//! (epoch 0) and get a fresh assignment; committed offsets are durable as for
-//! every group.
+//! The group's state is persisted as one snapshot per change (see
+//! `ConsumerGroup::snapshot_if_changed`), so members keep their epochs and
+//! assignments across a broker restart.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -46,7 +46,7 @@ pub struct ConsumerConfig {
     pub assignors: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MemberState {
     Stable,
     /// Must give partitions back before moving on.
@@ -55,7 +55,7 @@ pub enum MemberState {
     UnreleasedPartitions,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ConsumerMember {
     pub member_id: String,
     pub instance_id: Option<String>,
@@ -73,9 +73,12 @@ pub struct ConsumerMember {
     pub assigned: Partitions,
     /// Partitions being revoked (subset of `assigned`).
     pub revoking: Partitions,
+    #[serde(skip)]
     session_deadline_ms: i64,
+    #[serde(skip)]
     revocation_deadline_ms: Option<i64>,
     /// The assignment last sent, to send it again only when it changes.
+    #[serde(skip)]
     last_sent: Option<Partitions>,
     /// Left with epoch -2: kept for its instance id until the session ends.
     static_left: bool,
@@ -105,7 +108,7 @@ pub struct HeartbeatResult {
     pub assignment: Option<Partitions>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConsumerGroup {
     pub group_epoch: i32,
     pub assignment_epoch: i32,
@@ -116,7 +119,11 @@ pub struct ConsumerGroup {
     pub topics: Vec<TopicInfo>,
     pub assignor: String,
     /// Set by changes during one heartbeat; the epoch moves once per request.
+    #[serde(skip)]
     changed: bool,
+    /// The snapshot last persisted, to write only when something changed.
+    #[serde(skip)]
+    persisted: Option<Vec<u8>>,
 }
 
 fn difference(a: &Partitions, b: &Partitions) -> Partitions {
@@ -158,6 +165,31 @@ impl ConsumerGroup {
             assignor: default_assignor.to_string(),
             ..Default::default()
         }
+    }
+
+    /// The group's state as persisted in `__consumer_offsets`, if it changed
+    /// since the last call.
+    pub fn snapshot_if_changed(&mut self) -> Option<bytes::Bytes> {
+        let snapshot = serde_json::to_vec(self).ok()?;
+        if self.persisted.as_ref() == Some(&snapshot) {
+            return None;
+        }
+        self.persisted = Some(snapshot.clone());
+        Some(bytes::Bytes::from(snapshot))
+    }
+
+    /// Rebuilds a group from its snapshot; sessions restart now.
+    pub fn restore(snapshot: &[u8], config: &ConsumerConfig, now_ms: i64) -> Option<ConsumerGroup> {
+        let mut group: ConsumerGroup = serde_json::from_slice(snapshot).ok()?;
+        group.persisted = Some(snapshot.to_vec());
+        for member in group.members.values_mut() {
+            member.session_deadline_ms = now_ms + i64::from(config.session_timeout_ms);
+            if member.state == MemberState::UnrevokedPartitions {
+                member.revocation_deadline_ms =
+                    Some(now_ms + i64::from(member.rebalance_timeout_ms));
+            }
+        }
+        Some(group)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -669,6 +701,28 @@ mod tests {
             .heartbeat(beat("b", 2, Some(vec![])), &topics, &config(), 45_002)
             .unwrap();
         assert_eq!(partitions(&b), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_snapshot_restores_members_epochs_and_assignments() {
+        let mut group = ConsumerGroup::new("uniform");
+        group
+            .heartbeat(beat("a", 0, Some(vec![])), &topics, &config(), 0)
+            .unwrap();
+        let snapshot = group.snapshot_if_changed().unwrap();
+        assert!(
+            group.snapshot_if_changed().is_none(),
+            "unchanged state is not rewritten"
+        );
+        let mut restored = ConsumerGroup::restore(&snapshot, &config(), 1_000).unwrap();
+        assert_eq!(restored.group_epoch, group.group_epoch);
+        assert_eq!(restored.members["a"].assigned, group.members["a"].assigned);
+        // The member carries on with its epoch after the restart.
+        let beat_again = restored
+            .heartbeat(beat("a", 1, None), &topics, &config(), 2_000)
+            .unwrap();
+        assert_eq!(beat_again.member_epoch, 1);
+        assert!(!restored.tick(40_000), "the session restarted at restore");
     }
 
     #[test]

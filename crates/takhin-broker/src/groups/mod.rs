@@ -83,6 +83,10 @@ pub struct Group {
     /// Set once a KIP-848 member joins: the group is then a consumer group.
     pub consumer: Option<consumer::ConsumerGroup>,
     pub offsets: BTreeMap<(String, i32), CommittedOffset>,
+    /// Held across "snapshot under the group lock, then write": keeps one
+    /// group's membership records in `__consumer_offsets` in the order their
+    /// states were taken, so replay ends at the newest.
+    pub persist_order: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Group {
@@ -91,6 +95,7 @@ impl Group {
             classic: ClassicGroup::new(group_id.to_string(), now_ms),
             consumer: None,
             offsets: BTreeMap::new(),
+            persist_order: Arc::default(),
         }
     }
 
@@ -180,6 +185,7 @@ impl GroupCoordinator {
         let started = std::time::Instant::now();
         let mut metadata: HashMap<String, GroupMetadataValue> = HashMap::new();
         let mut offsets: HashMap<String, BTreeMap<(String, i32), CommittedOffset>> = HashMap::new();
+        let mut consumers: HashMap<String, Bytes> = HashMap::new();
         let mut records_read = 0u64;
         if let Some(topic) = broker.topic(OFFSETS_TOPIC) {
             for partition in topic.partitions() {
@@ -221,7 +227,7 @@ impl GroupCoordinator {
                         };
                         for record in decoded {
                             records_read += 1;
-                            apply_record(&record, &mut metadata, &mut offsets);
+                            apply_record(&record, &mut metadata, &mut offsets, &mut consumers);
                         }
                     }
                     if next <= offset {
@@ -235,6 +241,7 @@ impl GroupCoordinator {
         let mut groups = self.groups.lock();
         let mut ids: Vec<String> = metadata.keys().cloned().collect();
         ids.extend(offsets.keys().cloned());
+        ids.extend(consumers.keys().cloned());
         ids.sort();
         ids.dedup();
         for group_id in ids {
@@ -242,10 +249,14 @@ impl GroupCoordinator {
                 Some(value) => restore_classic(&group_id, value, now),
                 None => ClassicGroup::new(group_id.clone(), now),
             };
+            let consumer = consumers.remove(&group_id).and_then(|snapshot| {
+                consumer::ConsumerGroup::restore(&snapshot, &self.config.consumer, now)
+            });
             let group = Group {
                 classic,
-                consumer: None,
+                consumer,
                 offsets: offsets.remove(&group_id).unwrap_or_default(),
+                persist_order: Arc::default(),
             };
             groups.insert(group_id, Arc::new(Mutex::new(group)));
         }
@@ -280,10 +291,8 @@ impl GroupCoordinator {
         });
         for (group_id, handle) in self.groups() {
             let mut group = handle.lock();
-            if let Some(consumer) = &mut group.consumer {
-                consumer.tick(now);
-            }
-            if group.classic.tick(now) == Persist::GroupMetadata {
+            let consumer_changed = group.consumer.as_mut().is_some_and(|c| c.tick(now));
+            if group.classic.tick(now) == Persist::GroupMetadata || consumer_changed {
                 drop(group);
                 changed.push((group_id, handle));
             }
@@ -327,6 +336,7 @@ fn apply_record(
     record: &Record,
     metadata: &mut HashMap<String, GroupMetadataValue>,
     offsets: &mut HashMap<String, BTreeMap<(String, i32), CommittedOffset>>,
+    consumers: &mut HashMap<String, Bytes>,
 ) {
     let Some(key) = &record.key else { return };
     let Ok(key) = GroupRecordKey::decode(key) else {
@@ -357,6 +367,14 @@ fn apply_record(
                 }
             }
         }
+        GroupRecordKey::TakhinConsumerGroup { group } => match &record.value {
+            Some(snapshot) => {
+                consumers.insert(group, snapshot.clone());
+            }
+            None => {
+                consumers.remove(&group);
+            }
+        },
         GroupRecordKey::GroupMetadata { group } => {
             match record.value.as_ref().map(|v| GroupMetadataValue::decode(v)) {
                 Some(Ok(value)) => {
@@ -440,6 +458,18 @@ pub fn group_metadata_record(group: &ClassicGroup) -> (Bytes, Option<Bytes>) {
         members,
     };
     (key, Some(value.encode()))
+}
+
+/// The persisted form of a consumer group's membership, if it changed.
+pub fn consumer_snapshot_record(
+    group_id: &str,
+    consumer: &mut consumer::ConsumerGroup,
+) -> Option<(Bytes, Option<Bytes>)> {
+    let snapshot = consumer.snapshot_if_changed()?;
+    let key = GroupRecordKey::TakhinConsumerGroup {
+        group: group_id.to_string(),
+    };
+    Some((key.encode(), Some(snapshot)))
 }
 
 /// Creates `__consumer_offsets` on first use (compacted, Kafka's defaults).
@@ -541,8 +571,18 @@ pub async fn write_records(
 
 /// Persists a group's membership after a transition asked for it.
 pub async fn persist_group(broker: &Arc<Broker>, group_id: &str, handle: &GroupHandle) {
-    let record = group_metadata_record(&handle.lock().classic);
-    if let Err(error) = write_records(broker, group_id, vec![record]).await {
+    let order = handle.lock().persist_order.clone();
+    let _turn = order.lock().await;
+    let records = {
+        let mut group = handle.lock();
+        match group.consumer.as_mut() {
+            Some(consumer) => consumer_snapshot_record(group_id, consumer)
+                .into_iter()
+                .collect(),
+            None => vec![group_metadata_record(&group.classic)],
+        }
+    };
+    if let Err(error) = write_records(broker, group_id, records).await {
         warn!(group = group_id, ?error, "persisting group metadata failed");
     }
 }

@@ -128,7 +128,18 @@ pub enum GroupRecordKey {
     GroupMetadata {
         group: String,
     },
+    /// Takhin's snapshot of a KIP-848 consumer group's membership (key type
+    /// [`TAKHIN_CONSUMER_GROUP_KEY_TYPE`], outside Kafka's range, so Kafka's
+    /// tools skip it as an unknown record). Kafka splits this state over
+    /// several record types; one snapshot per change is simpler and enough
+    /// for a single coordinator.
+    TakhinConsumerGroup {
+        group: String,
+    },
 }
+
+/// Key type of [`GroupRecordKey::TakhinConsumerGroup`].
+pub const TAKHIN_CONSUMER_GROUP_KEY_TYPE: i16 = 1000;
 
 /// A committed offset (`OffsetCommitValue`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +199,10 @@ impl GroupRecordKey {
                 out.i16(GROUP_METADATA_KEY_TYPE);
                 out.string(group);
             }
+            GroupRecordKey::TakhinConsumerGroup { group } => {
+                out.i16(TAKHIN_CONSUMER_GROUP_KEY_TYPE);
+                out.string(group);
+            }
         }
         out.finish()
     }
@@ -207,6 +222,9 @@ impl GroupRecordKey {
             GROUP_METADATA_KEY_TYPE => Ok(GroupRecordKey::GroupMetadata {
                 group: input.string("GroupMetadataKey.group")?,
             }),
+            TAKHIN_CONSUMER_GROUP_KEY_TYPE => Ok(GroupRecordKey::TakhinConsumerGroup {
+                group: input.string("TakhinConsumerGroupKey.group")?,
+            }),
             other => Err(RecordFormatError::UnknownKeyVersion(other)),
         }
     }
@@ -215,7 +233,8 @@ impl GroupRecordKey {
     pub fn group(&self) -> &str {
         match self {
             GroupRecordKey::OffsetCommit { group, .. }
-            | GroupRecordKey::GroupMetadata { group } => group,
+            | GroupRecordKey::GroupMetadata { group }
+            | GroupRecordKey::TakhinConsumerGroup { group } => group,
         }
     }
 }

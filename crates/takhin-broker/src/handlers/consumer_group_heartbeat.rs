@@ -20,6 +20,7 @@ use super::{RequestContext, now_ms};
 use crate::broker::Broker;
 use crate::groups::assignor::TopicInfo;
 use crate::groups::consumer::{ConsumerGroup, Heartbeat, JOIN_EPOCH, Partitions};
+use crate::groups::{consumer_snapshot_record, write_records};
 
 fn error(error: ResponseError, message: &str) -> ConsumerGroupHeartbeatResponse {
     ConsumerGroupHeartbeatResponse::default()
@@ -28,7 +29,7 @@ fn error(error: ResponseError, message: &str) -> ConsumerGroupHeartbeatResponse 
         .with_member_epoch(-1)
 }
 
-pub fn handle(
+pub async fn handle(
     broker: &Arc<Broker>,
     _version: i16,
     request: ConsumerGroupHeartbeatRequest,
@@ -92,7 +93,32 @@ pub fn handle(
             })
             .collect()
     };
-    let mut group = handle.lock();
+    let order = handle.lock().persist_order.clone();
+    let _turn = order.lock().await;
+    let (response, snapshot) = {
+        let mut group = handle.lock();
+        let response = heartbeat_locked(&mut group, heartbeat, &resolve, config);
+        let snapshot = group
+            .consumer
+            .as_mut()
+            .and_then(|consumer| consumer_snapshot_record(&group_id, consumer));
+        (response, snapshot)
+    };
+    // Membership changes are durable before the member acts on them.
+    if let Some(record) = snapshot
+        && let Err(e) = write_records(broker, &group_id, vec![record]).await
+    {
+        return error(e, "persisting the group failed");
+    }
+    response
+}
+
+fn heartbeat_locked(
+    group: &mut crate::groups::Group,
+    heartbeat: Heartbeat,
+    resolve: &dyn Fn(&BTreeSet<String>) -> Vec<TopicInfo>,
+    config: &crate::groups::GroupConfig,
+) -> ConsumerGroupHeartbeatResponse {
     if group.classic.state == crate::groups::classic::GroupState::Dead {
         return error(
             ResponseError::CoordinatorNotAvailable,
@@ -117,7 +143,7 @@ pub fn handle(
     let Some(consumer) = group.consumer.as_mut() else {
         return error(ResponseError::UnknownServerError, "group state lost");
     };
-    match consumer.heartbeat(heartbeat, &resolve, &config.consumer, now_ms()) {
+    match consumer.heartbeat(heartbeat, resolve, &config.consumer, now_ms()) {
         Err(e) => error(e, &e.to_string()),
         Ok(result) => ConsumerGroupHeartbeatResponse::default()
             .with_member_id(Some(StrBytes::from_string(result.member_id)))

@@ -37,6 +37,13 @@ async fn delete(broker: &Arc<Broker>, group_id: &str) -> Result<(), ResponseErro
             })
             .collect();
         tombstones.push((
+            GroupRecordKey::TakhinConsumerGroup {
+                group: group_id.to_string(),
+            }
+            .encode(),
+            None,
+        ));
+        tombstones.push((
             GroupRecordKey::GroupMetadata {
                 group: group_id.to_string(),
             }

@@ -105,7 +105,7 @@ pub async fn handle(
             Response::OffsetDelete(offset_delete::handle(broker, version, r).await)
         }
         Request::ConsumerGroupHeartbeat(r) => Response::ConsumerGroupHeartbeat(
-            consumer_group_heartbeat::handle(broker, version, r, &context),
+            consumer_group_heartbeat::handle(broker, version, r, &context).await,
         ),
         Request::ConsumerGroupDescribe(r) => {
             Response::ConsumerGroupDescribe(consumer_group_describe::handle(broker, version, r))
