@@ -8,7 +8,8 @@
 //!    (lengths, magic, CRC: CORRUPT_MESSAGE / INVALID_RECORD), check its size
 //!    against `max.message.bytes` (MESSAGE_TOO_LARGE), recompress it if the
 //!    topic's `compression.type` names another codec, and append it. Batches
-//!    pass through verbatim otherwise: no record is decoded on this path.
+//!    are stored verbatim otherwise; validation walks compressed payloads as a
+//!    stream (see docs/architecture.md) but keeps nothing decoded.
 //! 2. The turn is released, then (acks != 0, `write.caching=false`) the
 //!    partitions are fdatasync'd with group commit: concurrent producers
 //!    share one sync.
