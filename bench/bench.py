@@ -379,6 +379,28 @@ class Bench:
                     self.record(workload="produce", round=rnd, mode=mode, system=system,
                                 partitions=parts, compression=comp, **res)
 
+    def w_rdkafka(self, rnd, mode):
+        """A second client's view: librdkafka (confluent-kafka) producer, 1 and 8 partitions."""
+        if not HAVE_CK:
+            return
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rdkafka_perf.py")
+        for parts in (1, 8):
+            for system in self.order(rnd):
+                topic = f"w1r-{mode}-p{parts}-r{rnd}"
+                log(f"round {rnd} {mode} librdkafka produce p{parts}: {system}")
+
+                def go():
+                    self.create_topic(system, topic, parts, TOPIC_CONFIG[(system, mode)])
+                    t = self.p["tool_timeout"]
+                    out = run([sys.executable, script, self.brokers[system].bootstrap, topic,
+                               str(self.p["produce_records"]), str(RECORD_SIZE), "none",
+                               str(t - 10)], timeout=t)
+                    return json.loads(out.strip().splitlines()[-1])
+                res = self.measured(system, go)
+                log(f"    {fmt_res(res, ('rps', 'mibps', 'p99'))}")
+                self.record(workload="produce-rdkafka", round=rnd, mode=mode, system=system,
+                            partitions=parts, compression="none", **res)
+
     def w_rate(self, rnd, mode):
         maxima = [r["rps"] for r in self.rows if r["workload"] == "produce" and r["round"] == rnd
                   and r["mode"] == mode and r["partitions"] == 1 and r["compression"] == "none"
@@ -503,6 +525,7 @@ class Bench:
             for rnd in range(1, self.p["rounds"] + 1):
                 for mode in MODES:
                     self.w_produce(rnd, mode)
+                    self.w_rdkafka(rnd, mode)
                     self.w_rate(rnd, mode)
                     self.w_e2e(rnd, mode)
                 self.w_consume(rnd)
@@ -627,6 +650,24 @@ def report(b, info, fio, usage):
                          f"{f1(med(t, 'rps'), 0)} | {f1(med(k, 'p99'))} | {f1(med(t, 'p99'))} | "
                          f"{f1(med(k, 'broker_cpu_s'))} | {f1(med(t, 'broker_cpu_s'))} |")
         L.append("")
+    if sel(workload="produce-rdkafka"):
+        L.append("### 1b. The same with librdkafka's producer (confluent-kafka "
+                 f"{confluent_kafka.version()}, librdkafka {confluent_kafka.libversion()[0]})\n")
+        L.append("acks=all, linger.ms=5, uncompressed, idempotence off (librdkafka's default); "
+                 "latency = produce() call to delivery report.\n")
+        for m in MODES:
+            L.append(f"Mode: **{m}** ({MODE_LABEL[m]})\n")
+            L.append("| partitions | Kafka MiB/s | Takhin MiB/s | ratio | Kafka p99 ms | "
+                     "Takhin p99 ms | Kafka CPU s | Takhin CPU s |")
+            L.append("|---|---|---|---|---|---|---|---|")
+            for parts in (1, 8):
+                k = sel(workload="produce-rdkafka", mode=m, partitions=parts, system="kafka")
+                t = sel(workload="produce-rdkafka", mode=m, partitions=parts, system="takhin")
+                L.append(f"| {parts} | {f1(med(k, 'mibps'))} | {f1(med(t, 'mibps'))} | "
+                         f"{ratio(med(t, 'mibps'), med(k, 'mibps'))} | {f1(med(k, 'p99'))} | "
+                         f"{f1(med(t, 'p99'))} | {f1(med(k, 'broker_cpu_s'))} | "
+                         f"{f1(med(t, 'broker_cpu_s'))} |")
+            L.append("")
     if fio:
         L.append("Disk baseline (fio, same filesystem, sequential writes, `fdatasync=1` after each "
                  "write, psync engine):\n")
