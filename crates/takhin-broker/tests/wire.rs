@@ -1111,3 +1111,30 @@ async fn a_consumer_protocol_member_keeps_its_epoch_and_assignment_across_a_rest
     );
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn clients_cannot_produce_to_the_offsets_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    let response = client
+        .call(
+            9,
+            &produce_request(
+                "__consumer_offsets",
+                0,
+                batch(&records(1, 0), Compression::None, None),
+                -1,
+            ),
+        )
+        .await;
+    assert_eq!(
+        produced(&response).error_code,
+        ResponseError::InvalidTopicException.code()
+    );
+    assert!(
+        broker.broker.topic("__consumer_offsets").is_none(),
+        "not auto-created by a client"
+    );
+    broker.stop().await;
+}

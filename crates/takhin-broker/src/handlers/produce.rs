@@ -72,6 +72,10 @@ pub async fn handle(
         );
         let topic = if !matches!(acks, -1..=1) {
             Err(ResponseError::InvalidRequiredAcks)
+        } else if topic_data.name.as_str() == crate::groups::OFFSETS_TOPIC {
+            // Only the group coordinator writes its internal topic (Kafka
+            // answers INVALID_TOPIC_EXCEPTION the same way).
+            Err(ResponseError::InvalidTopicException)
         } else if version >= 13 {
             broker
                 .topic_by_id(&topic_data.topic_id)
