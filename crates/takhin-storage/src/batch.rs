@@ -1223,6 +1223,79 @@ pub fn encode_batch(
     Ok(out)
 }
 
+/// Re-encodes the records a compaction kept from `original` as one batch that stands in for it,
+/// as Kafka's `MemoryRecords.filterTo` does for v2 batches:
+///
+/// * same base offset and the same **last** offset (lastOffsetDelta is copied, so the producer's
+///   last sequence survives and the batch still covers its original offset range; record
+///   offset deltas then have gaps);
+/// * same partition leader epoch, producer id, epoch, base sequence, transactional and control
+///   flags, timestamp type and compression codec;
+/// * recordsCount = `records.len()`, baseTimestamp/maxTimestamp from the kept records; for
+///   LogAppendTime the kept records carry the original maxTimestamp (see [`decode_records`]), so
+///   it is preserved;
+/// * with no records: a header-only batch (Kafka's `writeEmptyHeader`): no codec, base and max
+///   timestamp = the original maxTimestamp, recordsCount 0.
+///
+/// The CRC is computed over the new bytes. The result does **not** pass [`validate`] (which
+/// requires recordsCount = lastOffsetDelta + 1, a produce-time rule); it passes
+/// [`check_stored_batch`] and [`decode_records`].
+pub(crate) fn encode_retained_batch(
+    original: &BatchHeader,
+    records: &[Record],
+) -> Result<BytesMut, BatchError> {
+    let mut out = if records.is_empty() {
+        let mut out = BytesMut::with_capacity(BatchHeader::SIZE);
+        out.put_i64(original.base_offset);
+        out.put_i32((BatchHeader::SIZE - LOG_OVERHEAD) as i32);
+        out.put_i32(original.partition_leader_epoch);
+        out.put_i8(MAGIC_V2);
+        out.put_u32(0); // CRC, filled below
+        out.put_i16(original.attributes & (TIMESTAMP_TYPE_BIT | TRANSACTIONAL_BIT));
+        out.put_i32(original.last_offset_delta);
+        out.put_i64(original.max_timestamp);
+        out.put_i64(original.max_timestamp);
+        out.put_i64(original.producer_id);
+        out.put_i16(original.producer_epoch);
+        out.put_i32(original.base_sequence);
+        out.put_i32(0);
+        out
+    } else {
+        let params = BatchBuilderParams {
+            base_offset: original.base_offset,
+            compression: original.compression(),
+            timestamp_type: original.timestamp_type(),
+            producer_id: original.producer_id,
+            producer_epoch: original.producer_epoch,
+            base_sequence: original.base_sequence,
+            is_transactional: original.is_transactional(),
+            partition_leader_epoch: original.partition_leader_epoch,
+        };
+        encode_batch(&params, records)?
+    };
+    let kept_last_offset = records.last().map_or(original.base_offset, |r| r.offset);
+    if kept_last_offset > original.last_offset() {
+        return Err(BatchError::InvalidRecord(format!(
+            "kept record offset {kept_last_offset} beyond the batch's last offset {}",
+            original.last_offset()
+        )));
+    }
+    out[LAST_OFFSET_DELTA_POS..LAST_OFFSET_DELTA_POS + 4]
+        .copy_from_slice(&original.last_offset_delta.to_be_bytes());
+    let attributes = be_i16(&out, ATTRIBUTES_POS) | (original.attributes & CONTROL_BIT);
+    out[ATTRIBUTES_POS..ATTRIBUTES_POS + 2].copy_from_slice(&attributes.to_be_bytes());
+    let crc = batch_crc(&out);
+    out[CRC_POS..CRC_POS + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(out)
+}
+
+/// Checks a batch as stored in a segment (framing, magic 2, CRC-32C) and returns its header.
+/// Unlike [`validate`] it accepts compacted batches, whose recordsCount may be smaller than
+/// lastOffsetDelta + 1 (zero for a retained empty batch). Recovery applies the same check.
+pub fn check_stored_batch(batch: &[u8]) -> Result<BatchHeader, BatchError> {
+    check_framing_and_crc(batch, 0)
+}
+
 fn encode_record(
     out: &mut BytesMut,
     record: &Record,

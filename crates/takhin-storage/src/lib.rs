@@ -20,7 +20,8 @@
 //!
 //! Modules, bottom-up: [`batch`] (format, validation, codec), `index` (offset and time indexes),
 //! `segment` (one `.log` + its indexes), `producer_state` (idempotence), `checkpoint` (text
-//! checkpoint files), [`Log`] (one partition), [`LogDir`] (the data directory, recovery).
+//! checkpoint files), [`Log`] (one partition), `cleaner` (log compaction), [`LogDir`] (the
+//! data directory, recovery).
 //!
 //! # Example
 //!
@@ -59,6 +60,35 @@
 //! broker calls it every `log.retention.check.interval.ms` for topics whose `cleanup.policy`
 //! includes `delete`.
 //!
+//! # Compaction
+//!
+//! [`Log::clean`] compacts the closed, fsync'd part of a log (`cleanup.policy=compact`) as
+//! Kafka's `LogCleaner` does: the latest record per key is kept, records without a key are
+//! dropped, tombstones go once their segment's largest timestamp is older than
+//! `delete.retention.ms`, segments younger than `min.compaction.lag.ms` are not touched, and
+//! offsets never change (gaps appear; each rewritten batch keeps its base and last offset and
+//! its producer fields). The key → offset map is bounded by
+//! [`CleanOptions::dedupe_buffer_bytes`]; when it fills, only the range it covers is cleaned.
+//! Each segment is rewritten to `<base>.log.cleaned` (+ indexes), fsync'd, committed by a
+//! rename to `.swap` and renamed over the old files; [`LogDir::open_log`] deletes `.cleaned`
+//! leftovers and completes `.swap` ones, so a crash leaves every segment wholly old or wholly
+//! new. Appends and reads continue while it runs. Not yet: merging small cleaned segments, a
+//! `cleaner-offset-checkpoint` (hence `min.cleanable.dirty.ratio`), compaction of transactional
+//! batches (copied verbatim), KIP-534 per-batch delete horizons; nothing calls it yet (the
+//! broker's background cleaner is to come). Details: the `cleaner` module source.
+//!
+//! ```
+//! use takhin_storage::{CleanOptions, LogConfig, LogDir};
+//!
+//! let data = tempfile::tempdir()?;
+//! let log_dir = LogDir::open(data.path())?;
+//! let (log, _report) = log_dir.open_log("compacted", 0, uuid::Uuid::new_v4(), LogConfig::default())?;
+//! // ... appends, then from a background thread:
+//! let report = log.clean(CleanOptions::default(), 1_700_000_000_000)?;
+//! assert_eq!(report.segments_cleaned, 0); // nothing closed yet
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Errors, as Kafka error codes
 //!
 //! | error | Kafka code |
@@ -82,11 +112,14 @@
 //! * Record decoding ([`decode_records`]) never allocates more than its
 //!   `max_decompressed_bytes` argument plus one read chunk; the log passes
 //!   [`MAX_DECOMPRESSED_BATCH_BYTES`].
+//! * Compaction holds at most [`CleanOptions::dedupe_buffer_bytes`] of keys (each charged its
+//!   length plus 64 bytes) plus one decoded batch at a time.
 //! * Per producer, the last 5 batches are remembered for duplicate detection; producer state is
 //!   never expired (yet).
 
 pub mod batch;
 mod checkpoint;
+mod cleaner;
 mod index;
 mod log;
 mod log_dir;
@@ -95,7 +128,10 @@ mod segment;
 
 pub use batch::{
     BatchBuilderParams, BatchError, BatchHeader, Compression, Record, RecordHeader,
-    ValidatedBatches, decode_records, encode_batch, validate,
+    ValidatedBatches, check_stored_batch, decode_records, encode_batch, validate,
+};
+pub use cleaner::{
+    CleanError, CleanOptions, CleanReport, DEFAULT_DEDUPE_BUFFER_BYTES, MAP_ENTRY_OVERHEAD_BYTES,
 };
 pub use log::{
     AppendError, AppendOptions, AppendOutcome, Log, MAX_DECOMPRESSED_BATCH_BYTES, ReadError,

@@ -6,7 +6,9 @@
 //! `log_end_offset` is the next offset to assign and is published only after the batch bytes and
 //! index entries are written; everything below `recovery_point` has been fdatasync'd;
 //! `log_start_offset` only moves up (DeleteRecords, retention) and may lie inside the first segment.
-//! Segment `N` holds offsets in `[N, next segment's base)`, contiguously.
+//! Segment `N` holds offsets in `[N, next segment's base)`: contiguously as appended; after
+//! compaction ([`Log::clean`], `cleaner.rs`) with gaps between and inside batches, but every
+//! closed segment still ends with a batch whose last offset is the next segment's base - 1.
 //!
 //! # Thread-safety
 //!
@@ -16,7 +18,9 @@
 //! files; a reader holding the segment's `Arc` finishes from the open (unlinked) file. Reads never take it: they clone the segment
 //! list (an `RwLock` held for a moment), then use positional reads below each segment's
 //! published size, which only ever grows; `log_end_offset` is published (Release) after the
-//! bytes and indexes are written. `sync_to` coordinates through its own lock so that one
+//! bytes and indexes are written. [`Log::clean`] runs outside the append lock (one clean per log
+//! at a time, its own lock) and takes the append lock only to swap a cleaned segment in; see
+//! `cleaner.rs`. `sync_to` coordinates through its own lock so that one
 //! fdatasync serves every caller waiting at the time (group commit).
 //!
 //! # Failure
@@ -37,6 +41,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::batch::{self, BatchError, BatchHeader, ValidatedBatches};
 use crate::checkpoint;
+use crate::cleaner::{self, CleanError, CleanOptions, CleanReport};
 use crate::log_dir::StorageError;
 use crate::producer_state::{self, Prepared, ProducerStateManager};
 use crate::segment::{self, IndexLimits, Segment};
@@ -180,6 +185,10 @@ pub struct RecoveryReport {
     pub batches_replayed: u64,
     pub log_start_offset: i64,
     pub log_end_offset: i64,
+    /// Files of an interrupted compaction (`*.cleaned`, stray index `*.swap`) deleted.
+    pub cleaned_files_removed: usize,
+    /// Compacted segments (`<base>.log.swap`) renamed into place by recovery.
+    pub swaps_completed: usize,
 }
 
 impl fmt::Display for RecoveryReport {
@@ -209,6 +218,13 @@ impl fmt::Display for RecoveryReport {
         }
         if self.segments_deleted > 0 {
             write!(f, ", {} later segments deleted", self.segments_deleted)?;
+        }
+        if self.swaps_completed > 0 || self.cleaned_files_removed > 0 {
+            write!(
+                f,
+                ", compaction: {} swaps completed, {} leftover files removed",
+                self.swaps_completed, self.cleaned_files_removed
+            )?;
         }
         match self.producer_snapshot_offset {
             Some(offset) => write!(f, ", producer snapshot {offset}")?,
@@ -329,6 +345,8 @@ pub struct Log {
     offline: AtomicBool,
     /// A segment file was created since the directory was last fsync'd.
     dir_needs_sync: AtomicBool,
+    /// Held for the whole of [`Log::clean`]: one cleaning of this log at a time.
+    clean_lock: Mutex<()>,
 }
 
 fn append_io(context: impl Into<String>) -> impl FnOnce(io::Error) -> AppendError {
@@ -418,7 +436,7 @@ impl Log {
         self.append_lock.lock().len()
     }
 
-    fn segments_snapshot(&self) -> Vec<Arc<Segment>> {
+    pub(crate) fn segments_snapshot(&self) -> Vec<Arc<Segment>> {
         self.segments.read().values().cloned().collect()
     }
 
@@ -928,6 +946,51 @@ impl Log {
         Ok(outcome)
     }
 
+    /// Log compaction (`cleanup.policy=compact`) of the closed, fsync'd part of the log: keeps
+    /// the latest record per key, drops tombstones older than `delete.retention.ms`, leaves
+    /// offsets unchanged. Blocking and I/O-heavy: call it from a background thread; appends and
+    /// reads continue meanwhile. One call at a time per log (later callers wait). See
+    /// `cleaner.rs` (and the crate docs) for the rules, the crash-safe swap and the limits.
+    pub fn clean(&self, options: CleanOptions, now_ms: i64) -> Result<CleanReport, CleanError> {
+        let _cleaning = self.clean_lock.lock();
+        let result = cleaner::clean_log(self, &options, now_ms);
+        if let Err(err) = &result
+            && err.takes_log_offline()
+        {
+            self.mark_offline();
+        }
+        result
+    }
+
+    /// Replaces the closed segment `old` by the one `install` produces, under the append lock
+    /// (so serialized with appends, rolls, retention and DeleteRecords). Returns `Ok(false)`
+    /// without calling `install` when `old` is no longer in the segment list or became the
+    /// active segment. The new segment is put in the map in one write-locked step: a reader sees
+    /// either the old or the new segment; one holding the old `Arc` keeps reading the old file.
+    pub(crate) fn replace_closed_segment(
+        &self,
+        old: &Arc<Segment>,
+        install: impl FnOnce() -> io::Result<Segment>,
+    ) -> io::Result<bool> {
+        let _producers = self.append_lock.lock();
+        {
+            let map = self.segments.read();
+            let current = map
+                .get(&old.base_offset)
+                .is_some_and(|segment| Arc::ptr_eq(segment, old));
+            let closed = map
+                .keys()
+                .next_back()
+                .is_some_and(|last| *last > old.base_offset);
+            if !current || !closed {
+                return Ok(false);
+            }
+        }
+        let segment = Arc::new(install()?);
+        self.segments.write().insert(segment.base_offset, segment);
+        Ok(true)
+    }
+
     /// Group commit: returns once every byte below `offset` (capped at the log end offset) is
     /// fdatasync'd. A caller that finds a sync in progress waits for it and re-checks; the one
     /// that syncs covers everything appended up to the moment it starts, for all waiters.
@@ -1013,7 +1076,10 @@ impl Log {
 
     /// Opens and recovers the log in `params.dir` (which must exist). Recovery passes:
     ///
-    /// 1. Leftovers: delete `*.tmp` files (torn checkpoint writes) and index files without a
+    /// 1. Leftovers: finish or discard an interrupted compaction swap (`cleaner.rs`,
+    ///    `recover_compaction_leftovers`: `*.cleaned` files are deleted, a `<base>.log.swap` is
+    ///    complete and fsync'd so it replaces `<base>.log` and that segment's indexes are
+    ///    rebuilt); delete `*.tmp` files (torn checkpoint writes) and index files without a
     ///    `.log`.
     /// 2. Load: open every `<base>.log` with its indexes; malformed or missing indexes are
     ///    marked for rebuild. No segment → create an empty one at the checkpointed log start.
@@ -1022,7 +1088,8 @@ impl Log {
     ///    offsets) from the segment holding the recovery point onwards, truncating the `.log` at
     ///    the first bad or torn batch and deleting every later segment (tolerates a torn or
     ///    half-written tail after kill -9 or power loss). Segments with bad indexes are verified
-    ///    the same way.
+    ///    the same way. Offsets must be contiguous in the last segment; earlier ones may have
+    ///    compaction gaps between batches but must end where the next segment begins.
     /// 4. Offsets: log end = end of the last good batch; log start = max(checkpoint, first base).
     /// 5. Leader epochs: drop entries at or beyond the log end, clamp to the log start.
     /// 6. Producer state: load the newest valid snapshot at or below the recovery point (the log
@@ -1040,6 +1107,11 @@ impl Log {
         };
 
         // Pass 1.
+        let leftovers = cleaner::recover_compaction_leftovers(&dir).map_err(storage_io(
+            format!("recovering compaction leftovers in {}", dir.display()),
+        ))?;
+        report.cleaned_files_removed = leftovers.cleaned_files_removed;
+        report.swaps_completed = leftovers.swaps_completed;
         let bases = remove_leftovers_and_list_segments(&dir)?;
 
         // Pass 2.
@@ -1110,13 +1182,12 @@ impl Log {
                             .push((header.partition_leader_epoch, header.base_offset));
                     }
                 };
-                let outcome =
-                    segment
-                        .recover(limits, &mut on_batch)
-                        .map_err(storage_io(format!(
-                            "recovering {}",
-                            segment.log_path.display()
-                        )))?;
+                let outcome = segment
+                    .recover(limits, remaining.is_empty(), &mut on_batch)
+                    .map_err(storage_io(format!(
+                        "recovering {}",
+                        segment.log_path.display()
+                    )))?;
                 if let Some((position, offset, reason)) = outcome.damage {
                     tracing::warn!(
                         file = %segment.log_path.display(), position, offset, %reason,
@@ -1229,6 +1300,7 @@ impl Log {
             sync_done: Condvar::new(),
             offline: AtomicBool::new(false),
             dir_needs_sync: AtomicBool::new(true),
+            clean_lock: Mutex::new(()),
         };
         report.batches_replayed =
             log.replay_producer_state(snapshot_offset.unwrap_or(first_base))?;
@@ -1273,7 +1345,7 @@ impl Log {
 
 /// Kafka's `LogSegment.largestTimestamp`: the largest batch timestamp, or the `.log` file's
 /// modification time when no batch carries one (all -1, e.g. very old clients).
-fn largest_timestamp(segment: &Segment) -> Result<i64, StorageError> {
+pub(crate) fn largest_timestamp(segment: &Segment) -> Result<i64, StorageError> {
     if let Some((timestamp, _)) = segment.state().max_timestamp
         && timestamp >= 0
     {

@@ -121,6 +121,19 @@ impl Segment {
     /// Creates a new empty segment (truncating leftovers with the same name).
     pub fn create(dir: &Path, base_offset: i64, now_ms: Option<i64>) -> io::Result<Segment> {
         let (log_path, index_path, time_index_path) = Self::paths(dir, base_offset);
+        Self::create_at(base_offset, log_path, index_path, time_index_path, now_ms)
+    }
+
+    /// [`Segment::create`] under explicit file names: the cleaner writes its output as
+    /// `<base>.log.cleaned`, `<base>.index.cleaned`, `<base>.timeindex.cleaned` (see
+    /// `cleaner.rs`), through the same append and indexing code as a live segment.
+    pub fn create_at(
+        base_offset: i64,
+        log_path: PathBuf,
+        index_path: PathBuf,
+        time_index_path: PathBuf,
+        now_ms: Option<i64>,
+    ) -> io::Result<Segment> {
         let log_file = open_rw(&log_path, true).map_err(|err| annotate(&log_path, err))?;
         let offset_file = open_rw(&index_path, true).map_err(|err| annotate(&index_path, err))?;
         let time_file =
@@ -387,19 +400,22 @@ impl Segment {
     }
 
     /// Reads and checks the batch at `position`: framing (and CRC when `verify_crc`), base offset
-    /// == `expected_base_offset` (>= when `!exact`), offsets representable relative to this
-    /// segment. Errors are reasons.
+    /// == `expected_base_offset` when `contiguous` (>= otherwise), offsets representable
+    /// relative to this segment. Errors are reasons.
     ///
-    /// Offsets must be contiguous when `exact`: baseOffset sits outside the CRC, so this is the
-    /// only check that catches a damaged one. (Compaction, once it exists, leaves gaps between
-    /// batches and must relax this to `>=`.)
+    /// baseOffset sits outside the CRC, so contiguity is the only check that catches a damaged
+    /// one. Compaction (`cleaner.rs`) leaves gaps between batches of closed segments, so only the
+    /// last segment (never compacted: the cleaner does not touch the active segment) is checked
+    /// with `contiguous`; in a closed segment a damaged base offset is still caught when it
+    /// overlaps the next batch or moves the segment's end off the next segment's base (which
+    /// compaction preserves), but not when it stays inside a compaction gap.
     fn checked_header(
         &self,
         position: u64,
         size: u64,
         verify_crc: bool,
         expected_base_offset: i64,
-        exact: bool,
+        contiguous: bool,
     ) -> Result<BatchHeader, String> {
         let available = size - position;
         let header_len = (BatchHeader::SIZE as u64).min(available) as usize;
@@ -425,7 +441,7 @@ impl Segment {
         } else if header.magic != batch::MAGIC_V2 {
             return Err(format!("unsupported magic {}", header.magic));
         }
-        let offset_ok = if exact {
+        let offset_ok = if contiguous {
             header.base_offset == expected_base_offset
         } else {
             header.base_offset >= expected_base_offset
@@ -447,12 +463,14 @@ impl Segment {
         Ok(header)
     }
 
-    /// Unclean-open recovery: checks every batch (framing, magic, CRC, increasing offsets),
+    /// Unclean-open recovery: checks every batch (framing, magic, CRC, increasing offsets, and
+    /// contiguous ones when `contiguous`: the log's last segment, see `checked_header`),
     /// truncates the `.log` at the first bad one, rebuilds both indexes from the good batches and
     /// calls `on_batch` for each good batch in order.
     pub fn recover(
         &self,
         limits: IndexLimits,
+        contiguous: bool,
         on_batch: &mut dyn FnMut(&BatchHeader),
     ) -> io::Result<SegmentRecovery> {
         let size = self
@@ -475,7 +493,7 @@ impl Segment {
         let mut position = 0u64;
         let mut damage = None;
         while position < size {
-            match self.checked_header(position, size, true, state.next_offset, true) {
+            match self.checked_header(position, size, true, state.next_offset, contiguous) {
                 Ok(header) => {
                     self.index_batch(&mut state, &header, position, limits)
                         .map_err(|err| annotate(&self.index_path, err))?;

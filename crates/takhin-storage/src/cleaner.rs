@@ -1,0 +1,750 @@
+//! Log compaction (`cleanup.policy=compact`): keeps the latest record per key in the closed,
+//! fsync'd part of a log and swaps the rewritten segments in crash-safely. Entry point:
+//! [`crate::Log::clean`]; recovery of an interrupted swap: [`recover_compaction_leftovers`]
+//! (pass 1 of `Log::open`).
+//!
+//! # What is cleaned
+//!
+//! The *cleanable range* is a prefix of the closed segments: it ends before the first segment
+//! that is the active one, is not wholly below the recovery point (not fsync'd yet; the single
+//! node's high watermark is at or above it), or whose largest timestamp is newer than
+//! `now - min.compaction.lag.ms` (Kafka's `LogCleanerManager.cleanableOffsets`). Each call
+//! cleans from the first segment (Takhin keeps no `cleaner-offset-checkpoint` yet, so the whole
+//! cleanable range is re-read every time).
+//!
+//! # The rules (Kafka's `Cleaner`)
+//!
+//! 1. **Offset map.** Pass 1 reads the cleanable range batch by batch and maps each key to the
+//!    offset of its latest record. The map is charged `key length + MAP_ENTRY_OVERHEAD_BYTES`
+//!    per key and may not exceed `CleanOptions::dedupe_buffer_bytes`
+//!    (`log.cleaner.dedupe.buffer.size`); when the next batch might not fit, pass 1 stops
+//!    there and `map_end_offset` is the first offset the map does not cover. Keys are stored
+//!    whole (Kafka stores a 16-byte MD5 and accepts the collision risk; we accept more memory
+//!    per key instead).
+//! 2. **Record retention** (`shouldRetainRecord`): a record at or past `map_end_offset` is kept;
+//!    a record without a key is dropped (Kafka counts it as an invalid message); a record whose
+//!    key has a later offset in the map is dropped; a tombstone (null value) that is the latest
+//!    for its key is dropped once its segment's largest timestamp is older than
+//!    `now - delete.retention.ms`, else kept; everything else is kept.
+//! 3. **Batch retention** (`BatchRetention`): a batch whose records all survive is copied byte
+//!    for byte. Otherwise the kept records are re-encoded as one batch with the original base
+//!    offset *and last offset*, producer id/epoch/base sequence, flags, leader epoch and codec
+//!    (`batch::encode_retained_batch`, Kafka's `buildRetainedRecordsInto`). A batch left with no
+//!    records is kept as a header-only batch (`RETAIN_EMPTY`) when it is the last batch of a
+//!    producer id in the cleanable range (so a rebuilt producer state keeps its last sequence)
+//!    or the last batch of its segment (so every segment still ends at the next one's base
+//!    offset, which recovery checks; Kafka retains the last batch of the cleaning round for the
+//!    same reason); otherwise it is dropped.
+//! 4. **Transactions (not yet).** Takhin has no transaction coordinator yet: transactional and
+//!    control batches are copied verbatim and their records are not entered into the offset map,
+//!    so they never cause another record to be dropped. Aborted data is not removed and markers
+//!    are never expired.
+//!
+//! # The crash-safe swap (Kafka's `.cleaned` / `.swap` model)
+//!
+//! For a segment with base offset `B`:
+//!
+//! 1. Write `B.log.cleaned`, `B.index.cleaned`, `B.timeindex.cleaned` through the normal segment
+//!    append path; fsync all three.
+//! 2. Under the log's append lock, after checking that the old segment is still in the log (and
+//!    closed): rename the two index files to `*.swap`, then `B.log.cleaned` to `B.log.swap`;
+//!    fsync the directory. **This rename is the commit point.**
+//! 3. Rename `B.index.swap` and `B.timeindex.swap` over the old indexes; fsync the directory.
+//! 4. Rename `B.log.swap` over `B.log` (atomically replacing it); fsync the directory.
+//! 5. Open the new segment and replace the old one in the segment map (one write-locked step).
+//!    A reader holding the old segment's `Arc` keeps reading the old, now unlinked, file.
+//!
+//! A crash before the commit point leaves `*.cleaned` (and maybe index `*.swap`) files beside
+//! the intact old segment: recovery deletes them (and the indexes of `B`, rebuilt from `B.log`).
+//! A crash after it leaves `B.log.swap`, complete and fsync'd: recovery renames it over `B.log`
+//! and deletes `B`'s index files so they are rebuilt from it. Either way a segment is wholly old
+//! or wholly new; offsets never change, so old and new segments may coexist in one log.
+//!
+//! # Not yet
+//!
+//! No `cleaner-offset-checkpoint` (so no `min.cleanable.dirty.ratio`, no `max.compaction.lag.ms`
+//! scheduling: the caller decides when to clean); no merging of small cleaned segments (each
+//! segment is rewritten on its own); the delete horizon is per segment (largest timestamp),
+//! not Kafka 3.x's per-batch `deleteHorizonMs` (KIP-534).
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::batch::{self, BatchError, BatchHeader, Record};
+use crate::checkpoint;
+use crate::log::{Log, MAX_DECOMPRESSED_BATCH_BYTES, largest_timestamp};
+use crate::log_dir::StorageError;
+use crate::segment::{
+    INDEX_SUFFIX, IndexLimits, LOG_SUFFIX, Segment, TIME_INDEX_SUFFIX, offset_file_path,
+};
+
+/// Suffix of compaction output not yet committed (deleted by recovery).
+pub(crate) const CLEANED_SUFFIX: &str = "cleaned";
+/// Suffix of committed compaction output not yet renamed into place (completed by recovery).
+pub(crate) const SWAP_SUFFIX: &str = "swap";
+
+/// Kafka's default `log.cleaner.dedupe.buffer.size`: 128 MiB.
+pub const DEFAULT_DEDUPE_BUFFER_BYTES: usize = 128 * 1024 * 1024;
+/// Bytes charged per offset-map entry besides the key itself: the offset, the hash-table slot
+/// and the key's allocation (an estimate that errs high).
+pub const MAP_ENTRY_OVERHEAD_BYTES: usize = 64;
+
+/// Parameters of one [`Log::clean`] call; names and defaults are Kafka's.
+#[derive(Clone, Debug)]
+pub struct CleanOptions {
+    /// `log.cleaner.dedupe.buffer.size`: memory for the key → offset map.
+    pub dedupe_buffer_bytes: usize,
+    /// `delete.retention.ms`: how long a tombstone outlives its segment's largest timestamp.
+    pub delete_retention_ms: i64,
+    /// `min.compaction.lag.ms`: segments with a record newer than `now - lag` are not cleaned.
+    pub min_compaction_lag_ms: i64,
+    /// `log.cleaner.io.max.bytes.per.second`: bytes read plus written per second, averaged over
+    /// the call (the cleaner sleeps between batches to stay under it). `None`: unthrottled.
+    pub io_max_bytes_per_second: Option<u64>,
+}
+
+impl Default for CleanOptions {
+    fn default() -> Self {
+        CleanOptions {
+            dedupe_buffer_bytes: DEFAULT_DEDUPE_BUFFER_BYTES,
+            delete_retention_ms: 24 * 60 * 60 * 1000,
+            min_compaction_lag_ms: 0,
+            io_max_bytes_per_second: None,
+        }
+    }
+}
+
+/// What one [`Log::clean`] did.
+#[derive(Clone, Debug, Default)]
+pub struct CleanReport {
+    /// End (exclusive) of the cleanable range; `None` if nothing was cleanable.
+    pub cleanable_end_offset: Option<i64>,
+    /// First offset the offset map did not cover (records from here on were kept).
+    pub map_end_offset: Option<i64>,
+    /// Pass 1 stopped early because the next batch might not fit `dedupe_buffer_bytes`.
+    pub map_full: bool,
+    /// Keys in the offset map and the bytes charged for them.
+    pub map_keys: usize,
+    pub map_bytes: usize,
+    /// Segments rewritten and swapped in.
+    pub segments_cleaned: usize,
+    /// Segments read whose content would not change (left as they were).
+    pub segments_unchanged: usize,
+    /// Segments cleaned but not swapped in because retention or DeleteRecords removed the
+    /// original meanwhile.
+    pub segments_gone: usize,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    pub records_removed: u64,
+    pub tombstones_removed: u64,
+    pub keyless_records_removed: u64,
+    /// Batches dropped whole / kept as header-only batches.
+    pub batches_removed: u64,
+    pub empty_batches_retained: u64,
+    pub duration: Duration,
+}
+
+/// An operating error while cleaning. The log stays usable unless
+/// [`CleanError::takes_log_offline`] (an error inside the swap, after its commit point).
+#[derive(Debug, thiserror::Error)]
+pub enum CleanError {
+    #[error("{context}: {source}")]
+    Io { context: String, source: io::Error },
+    #[error("{context}: {source}")]
+    Corrupt { context: String, source: BatchError },
+    #[error("{context}: {source}")]
+    Swap { context: String, source: io::Error },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl CleanError {
+    /// True for a failure after a swap was committed on disk: the in-memory log no longer
+    /// matches the files, so the log goes offline until it is reopened (recovery completes the
+    /// swap).
+    pub fn takes_log_offline(&self) -> bool {
+        matches!(self, CleanError::Swap { .. })
+    }
+}
+
+fn io_error(context: impl Into<String>) -> impl FnOnce(io::Error) -> CleanError {
+    let context = context.into();
+    move |source| CleanError::Io { context, source }
+}
+
+/// `<dir>/<base, 20 digits>.<kind>.<stage>`, e.g. `00000000000000000042.log.cleaned`.
+fn staged_path(dir: &Path, base_offset: i64, kind: &str, stage: &str) -> PathBuf {
+    dir.join(format!("{base_offset:020}.{kind}.{stage}"))
+}
+
+/// Key → offset of its latest record, over `[first offset read, end_offset)`.
+struct OffsetMap {
+    offsets: HashMap<Bytes, i64>,
+    charged_bytes: usize,
+    capacity_bytes: usize,
+    /// Every keyed, non-transactional record below this offset has been entered.
+    end_offset: i64,
+    full: bool,
+}
+
+impl OffsetMap {
+    fn new(capacity_bytes: usize, start_offset: i64) -> Self {
+        OffsetMap {
+            offsets: HashMap::new(),
+            charged_bytes: 0,
+            capacity_bytes,
+            end_offset: start_offset,
+            full: false,
+        }
+    }
+
+    /// Enters the batch's keys if they surely fit (charging every key as if new); returns false
+    /// and marks the map full otherwise, entering nothing.
+    fn try_add(&mut self, header: &BatchHeader, records: &[Record]) -> bool {
+        let worst_case: usize = records
+            .iter()
+            .filter_map(|record| record.key.as_ref())
+            .map(|key| key.len() + MAP_ENTRY_OVERHEAD_BYTES)
+            .sum();
+        if self.charged_bytes + worst_case > self.capacity_bytes {
+            self.full = true;
+            return false;
+        }
+        for record in records {
+            if let Some(key) = &record.key {
+                let previous = self.offsets.insert(key.clone(), record.offset);
+                if previous.is_none() {
+                    self.charged_bytes += key.len() + MAP_ENTRY_OVERHEAD_BYTES;
+                }
+            }
+        }
+        self.end_offset = header.last_offset() + 1;
+        true
+    }
+}
+
+/// Reads the batches of a closed segment in order (header, whole batch bytes).
+struct BatchReader<'a> {
+    segment: &'a Segment,
+    position: u64,
+    end_position: u64,
+}
+
+impl<'a> BatchReader<'a> {
+    fn new(segment: &'a Segment) -> Self {
+        BatchReader {
+            segment,
+            position: 0,
+            end_position: segment.size_bytes(),
+        }
+    }
+
+    fn next_batch(&mut self) -> Result<Option<(BatchHeader, BytesMut)>, CleanError> {
+        let context = || format!("reading {}", self.segment.log_path.display());
+        let Some(header) = self
+            .segment
+            .read_header(self.position, self.end_position)
+            .map_err(io_error(context()))?
+        else {
+            return Ok(None);
+        };
+        let bytes = self
+            .segment
+            .read_bytes(self.position, header.total_size())
+            .map_err(io_error(context()))?;
+        self.position += header.total_size() as u64;
+        Ok(Some((header, bytes)))
+    }
+}
+
+fn decode(
+    segment: &Segment,
+    header: &BatchHeader,
+    bytes: &[u8],
+) -> Result<Vec<Record>, CleanError> {
+    batch::decode_records(bytes, MAX_DECOMPRESSED_BATCH_BYTES)
+        .map(|(_, records)| records)
+        .map_err(|source| CleanError::Corrupt {
+            context: format!(
+                "decoding batch at offset {} in {}",
+                header.base_offset,
+                segment.log_path.display()
+            ),
+            source,
+        })
+}
+
+/// Transactional and control batches are not compacted yet (module docs, rule 4).
+fn copied_verbatim(header: &BatchHeader) -> bool {
+    header.is_control() || header.is_transactional()
+}
+
+/// Sleeps as needed to keep `bytes_so_far` within `io_max_bytes_per_second` since `started`.
+struct Throttle {
+    started: Instant,
+    bytes_so_far: u64,
+    max_bytes_per_second: Option<u64>,
+}
+
+impl Throttle {
+    fn account(&mut self, bytes: u64) {
+        self.bytes_so_far += bytes;
+        let Some(rate) = self.max_bytes_per_second.filter(|rate| *rate > 0) else {
+            return;
+        };
+        let due = Duration::from_secs_f64(self.bytes_so_far as f64 / rate as f64);
+        if let Some(wait) = due.checked_sub(self.started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+/// The body of [`Log::clean`] (which holds the log's clean lock).
+pub(crate) fn clean_log(
+    log: &Log,
+    options: &CleanOptions,
+    now_ms: i64,
+) -> Result<CleanReport, CleanError> {
+    let started = Instant::now();
+    let mut report = CleanReport::default();
+    let mut throttle = Throttle {
+        started,
+        bytes_so_far: 0,
+        max_bytes_per_second: options.io_max_bytes_per_second,
+    };
+    let cleanable = cleanable_segments(log, options, now_ms)?;
+    let Some(last) = cleanable.last() else {
+        report.duration = started.elapsed();
+        return Ok(report);
+    };
+    report.cleanable_end_offset = Some(last.1);
+
+    // Pass 1: the offset map, and each producer's last batch in the cleanable range.
+    let first_offset = cleanable[0].0.base_offset;
+    let mut map = OffsetMap::new(options.dedupe_buffer_bytes, first_offset);
+    let mut producer_last_offsets: HashMap<i64, i64> = HashMap::new();
+    for (segment, _) in &cleanable {
+        let mut reader = BatchReader::new(segment);
+        while let Some((header, bytes)) = reader.next_batch()? {
+            throttle.account(bytes.len() as u64);
+            if header.producer_id >= 0 {
+                producer_last_offsets.insert(header.producer_id, header.last_offset());
+            }
+            if map.full {
+                continue;
+            }
+            if copied_verbatim(&header) {
+                map.end_offset = header.last_offset() + 1;
+                continue;
+            }
+            let records = decode(segment, &header, &bytes)?;
+            map.try_add(&header, &records);
+        }
+    }
+    report.map_end_offset = Some(map.end_offset);
+    report.map_full = map.full;
+    report.map_keys = map.offsets.len();
+    report.map_bytes = map.charged_bytes;
+    if map.full {
+        tracing::info!(dir = %log.dir().display(), map_end_offset = map.end_offset, dedupe_buffer_bytes = options.dedupe_buffer_bytes, "offset map full; cleaning only the range it covers");
+    }
+
+    // Pass 2: rewrite and swap, segment by segment.
+    let limits = {
+        let config = log.config();
+        IndexLimits::new(config.index_interval_bytes, config.segment_index_bytes)
+    };
+    for (segment, _) in &cleanable {
+        if segment.base_offset >= map.end_offset {
+            break;
+        }
+        let drop_tombstones =
+            now_ms.saturating_sub(largest_timestamp(segment)?) > options.delete_retention_ms;
+        let rules = Rules {
+            map: &map,
+            producer_last_offsets: &producer_last_offsets,
+            drop_tombstones,
+        };
+        let before = segment.size_bytes();
+        let Some(cleaned) = rewrite_segment(log.dir(), segment, &rules, limits, &mut report)?
+        else {
+            report.segments_unchanged += 1;
+            throttle.account(before);
+            continue;
+        };
+        let after = cleaned.size_bytes();
+        drop(cleaned);
+        if swap_in(log, segment)? {
+            report.segments_cleaned += 1;
+            report.bytes_before += before;
+            report.bytes_after += after;
+            tracing::debug!(file = %segment.log_path.display(), before, after, "cleaned segment");
+        } else {
+            report.segments_gone += 1;
+            remove_staged(log.dir(), segment.base_offset, CLEANED_SUFFIX)
+                .map_err(io_error("removing unused compaction output"))?;
+        }
+        throttle.account(before + after);
+    }
+    report.duration = started.elapsed();
+    tracing::info!(
+        dir = %log.dir().display(), segments_cleaned = report.segments_cleaned,
+        bytes_before = report.bytes_before, bytes_after = report.bytes_after,
+        records_removed = report.records_removed, duration_ms = report.duration.as_millis() as u64,
+        "cleaned log"
+    );
+    Ok(report)
+}
+
+/// The cleanable prefix of the closed segments, each with its end (the next segment's base).
+fn cleanable_segments(
+    log: &Log,
+    options: &CleanOptions,
+    now_ms: i64,
+) -> Result<Vec<(Arc<Segment>, i64)>, CleanError> {
+    let segments = log.segments_snapshot();
+    let recovery_point = log.recovery_point();
+    let mut cleanable = Vec::new();
+    for pair in segments.windows(2) {
+        let (segment, next) = (&pair[0], &pair[1]);
+        // Only fsync'd data: what recovery would not verify again and may not truncate.
+        if next.base_offset > recovery_point {
+            break;
+        }
+        if options.min_compaction_lag_ms > 0
+            && largest_timestamp(segment)? > now_ms.saturating_sub(options.min_compaction_lag_ms)
+        {
+            break;
+        }
+        cleanable.push((segment.clone(), next.base_offset));
+    }
+    Ok(cleanable)
+}
+
+struct Rules<'a> {
+    map: &'a OffsetMap,
+    producer_last_offsets: &'a HashMap<i64, i64>,
+    drop_tombstones: bool,
+}
+
+/// Why a record goes, if it does (module docs, rule 2).
+enum Removal {
+    Keyless,
+    Superseded,
+    Tombstone,
+}
+
+impl Rules<'_> {
+    fn removal(&self, record: &Record) -> Option<Removal> {
+        if record.offset >= self.map.end_offset {
+            return None;
+        }
+        let Some(key) = &record.key else {
+            return Some(Removal::Keyless);
+        };
+        if self
+            .map
+            .offsets
+            .get(key)
+            .is_some_and(|latest| *latest > record.offset)
+        {
+            return Some(Removal::Superseded);
+        }
+        if record.value.is_none() && self.drop_tombstones {
+            return Some(Removal::Tombstone);
+        }
+        None
+    }
+}
+
+/// Writes the cleaned copy of `segment` as `<base>.*.cleaned`, fsync'd. `None` (and no files)
+/// when nothing in the segment would change.
+fn rewrite_segment(
+    dir: &Path,
+    segment: &Segment,
+    rules: &Rules<'_>,
+    limits: IndexLimits,
+    report: &mut CleanReport,
+) -> Result<Option<Segment>, CleanError> {
+    let base = segment.base_offset;
+    let cleaned = Segment::create_at(
+        base,
+        staged_path(dir, base, LOG_SUFFIX, CLEANED_SUFFIX),
+        staged_path(dir, base, INDEX_SUFFIX, CLEANED_SUFFIX),
+        staged_path(dir, base, TIME_INDEX_SUFFIX, CLEANED_SUFFIX),
+        None,
+    )
+    .map_err(io_error(format!(
+        "creating compaction output for segment {base}"
+    )))?;
+    let result = write_cleaned(segment, &cleaned, rules, limits, report);
+    match result {
+        Ok(true) => Ok(Some(cleaned)),
+        Ok(false) | Err(_) => {
+            drop(cleaned);
+            remove_staged(dir, base, CLEANED_SUFFIX).map_err(io_error(format!(
+                "removing compaction output of segment {base}"
+            )))?;
+            result.map(|_| None)
+        }
+    }
+}
+
+/// Fills `cleaned` from `segment`; returns whether anything changed (then `cleaned` is synced).
+fn write_cleaned(
+    segment: &Segment,
+    cleaned: &Segment,
+    rules: &Rules<'_>,
+    limits: IndexLimits,
+    report: &mut CleanReport,
+) -> Result<bool, CleanError> {
+    let context = || format!("writing {}", cleaned.log_path.display());
+    let segment_end_position = segment.size_bytes();
+    let mut reader = BatchReader::new(segment);
+    let mut changed = false;
+    while let Some((header, bytes)) = reader.next_batch()? {
+        let last_in_segment = reader.position == segment_end_position;
+        let output = match batch_outcome(segment, &header, &bytes, last_in_segment, rules, report)?
+        {
+            BatchOutcome::Copy => bytes,
+            BatchOutcome::Rewrite(encoded) => {
+                changed = true;
+                encoded
+            }
+            BatchOutcome::Drop => {
+                changed = true;
+                report.batches_removed += 1;
+                continue;
+            }
+        };
+        let written = BatchHeader::parse(&output).map_err(|source| CleanError::Corrupt {
+            context: context(),
+            source,
+        })?;
+        cleaned
+            .append(&output, &[written], limits)
+            .map_err(io_error(context()))?;
+    }
+    if !changed {
+        return Ok(false);
+    }
+    cleaned.on_become_inactive().map_err(io_error(context()))?;
+    cleaned.sync_all().map_err(io_error(context()))?;
+    Ok(true)
+}
+
+/// What becomes of one batch (module docs, rule 3).
+enum BatchOutcome {
+    Copy,
+    Rewrite(BytesMut),
+    Drop,
+}
+
+fn batch_outcome(
+    segment: &Segment,
+    header: &BatchHeader,
+    bytes: &[u8],
+    last_in_segment: bool,
+    rules: &Rules<'_>,
+    report: &mut CleanReport,
+) -> Result<BatchOutcome, CleanError> {
+    if copied_verbatim(header) || header.base_offset >= rules.map.end_offset {
+        return Ok(BatchOutcome::Copy);
+    }
+    let records = decode(segment, header, bytes)?;
+    let total = records.len();
+    let mut kept = Vec::with_capacity(total);
+    for record in records {
+        match rules.removal(&record) {
+            None => kept.push(record),
+            Some(Removal::Keyless) => report.keyless_records_removed += 1,
+            Some(Removal::Tombstone) => report.tombstones_removed += 1,
+            Some(Removal::Superseded) => {}
+        }
+    }
+    report.records_removed += (total - kept.len()) as u64;
+    let producer_last = header.producer_id >= 0
+        && rules.producer_last_offsets.get(&header.producer_id) == Some(&header.last_offset());
+    let keep_if_empty = producer_last || last_in_segment;
+    if kept.is_empty() && !keep_if_empty {
+        return Ok(BatchOutcome::Drop);
+    }
+    if kept.len() == total {
+        // Unchanged, including an empty batch kept by an earlier clean that is still needed.
+        return Ok(BatchOutcome::Copy);
+    }
+    if kept.is_empty() {
+        report.empty_batches_retained += 1;
+    }
+    let encoded =
+        batch::encode_retained_batch(header, &kept).map_err(|source| CleanError::Corrupt {
+            context: format!(
+                "re-encoding batch at offset {} of {}",
+                header.base_offset,
+                segment.log_path.display()
+            ),
+            source,
+        })?;
+    Ok(BatchOutcome::Rewrite(encoded))
+}
+
+/// Removes `<base>.{log,index,timeindex}.<stage>` (missing files are fine).
+fn remove_staged(dir: &Path, base_offset: i64, stage: &str) -> io::Result<()> {
+    for kind in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+        remove_if_exists(&staged_path(dir, base_offset, kind, stage))?;
+    }
+    Ok(())
+}
+
+fn remove_if_exists(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(io::Error::new(
+            err.kind(),
+            format!("{}: {err}", path.display()),
+        )),
+    }
+}
+
+fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::rename(from, to).map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!("renaming {} to {}: {err}", from.display(), to.display()),
+        )
+    })
+}
+
+/// Steps 2-5 of the swap (module docs) for the `.cleaned` output of `old`. `Ok(false)` if `old`
+/// left the log meanwhile (its `.cleaned` files are then left for the caller to remove).
+fn swap_in(log: &Log, old: &Arc<Segment>) -> Result<bool, CleanError> {
+    let dir = log.dir();
+    let base = old.base_offset;
+    let final_path = |kind: &str| offset_file_path(dir, base, kind);
+    let staged = |kind: &str, stage: &str| staged_path(dir, base, kind, stage);
+    let mut committed = false;
+    let result = log.replace_closed_segment(old, || {
+        // Step 2: the log file last; its `.swap` name is the commit point.
+        for kind in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] {
+            rename(&staged(kind, CLEANED_SUFFIX), &staged(kind, SWAP_SUFFIX))?;
+        }
+        checkpoint::sync_dir(dir)?;
+        committed = true;
+        // Step 3.
+        for kind in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            rename(&staged(kind, SWAP_SUFFIX), &final_path(kind))?;
+        }
+        checkpoint::sync_dir(dir)?;
+        // Step 4.
+        rename(&staged(LOG_SUFFIX, SWAP_SUFFIX), &final_path(LOG_SUFFIX))?;
+        checkpoint::sync_dir(dir)?;
+        // Step 5.
+        let (segment, indexes_valid) = Segment::open(dir, base)?;
+        let loaded = if indexes_valid {
+            segment.load_tail()?
+        } else {
+            Err("indexes of the cleaned segment do not parse".to_string())
+        };
+        if let Err(reason) = loaded {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("cleaned segment {base} in {}: {reason}", dir.display()),
+            ));
+        }
+        segment.fully_synced.store(true, Ordering::Release);
+        Ok(segment)
+    });
+    let context = format!(
+        "swapping in the cleaned segment {base} of {}",
+        dir.display()
+    );
+    match result {
+        Ok(swapped) => Ok(swapped),
+        Err(source) if committed => Err(CleanError::Swap { context, source }),
+        Err(source) => {
+            // Nothing committed: the old segment stands; drop whatever was staged. (Should the
+            // removal fail too, recovery removes `.cleaned` and index `.swap` files.)
+            let _ = remove_staged(dir, base, SWAP_SUFFIX);
+            let _ = remove_staged(dir, base, CLEANED_SUFFIX);
+            Err(CleanError::Io { context, source })
+        }
+    }
+}
+
+/// What [`recover_compaction_leftovers`] did.
+#[derive(Debug, Default)]
+pub(crate) struct LeftoverReport {
+    pub cleaned_files_removed: usize,
+    pub swaps_completed: usize,
+}
+
+/// Pass 1a of recovery (`Log::open`): finishes or undoes an interrupted swap (module docs).
+///
+/// 1. Every `*.cleaned` file is deleted: uncommitted output.
+/// 2. Every index `*.swap` file is deleted; when no `<base>.log.swap` exists (the swap was not
+///    committed, or a rename to the final name may have been lost) `<base>.index` and
+///    `<base>.timeindex` are deleted too, so the open rebuilds them from `<base>.log`.
+/// 3. Every `<base>.log.swap` (committed, complete, fsync'd) is renamed over `<base>.log`, and
+///    that segment's index files are deleted to be rebuilt from it.
+/// 4. The directory is fsync'd if anything changed.
+pub(crate) fn recover_compaction_leftovers(dir: &Path) -> io::Result<LeftoverReport> {
+    let mut report = LeftoverReport::default();
+    let mut log_swaps = Vec::new();
+    let mut index_swaps = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+            continue;
+        };
+        let mut parts = name.splitn(3, '.');
+        let (Some(stem), Some(kind), Some(stage)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Ok(base) = stem.parse::<i64>() else {
+            continue;
+        };
+        if stem.len() != 20 || ![LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX].contains(&kind) {
+            continue;
+        }
+        match stage {
+            CLEANED_SUFFIX => {
+                tracing::warn!(file = %path.display(), "removing uncommitted compaction output");
+                remove_if_exists(&path)?;
+                report.cleaned_files_removed += 1;
+            }
+            SWAP_SUFFIX if kind == LOG_SUFFIX => log_swaps.push(base),
+            SWAP_SUFFIX => index_swaps.push((base, path)),
+            _ => {}
+        }
+    }
+    for (base, path) in index_swaps {
+        remove_if_exists(&path)?;
+        report.cleaned_files_removed += 1;
+        if !log_swaps.contains(&base) {
+            remove_if_exists(&offset_file_path(dir, base, INDEX_SUFFIX))?;
+            remove_if_exists(&offset_file_path(dir, base, TIME_INDEX_SUFFIX))?;
+        }
+    }
+    for base in log_swaps {
+        tracing::warn!(dir = %dir.display(), base, "completing an interrupted compaction swap");
+        remove_if_exists(&offset_file_path(dir, base, INDEX_SUFFIX))?;
+        remove_if_exists(&offset_file_path(dir, base, TIME_INDEX_SUFFIX))?;
+        rename(
+            &staged_path(dir, base, LOG_SUFFIX, SWAP_SUFFIX),
+            &offset_file_path(dir, base, LOG_SUFFIX),
+        )?;
+        report.swaps_completed += 1;
+    }
+    if report.cleaned_files_removed > 0 || report.swaps_completed > 0 {
+        checkpoint::sync_dir(dir)?;
+    }
+    Ok(report)
+}
