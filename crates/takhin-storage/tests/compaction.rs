@@ -743,3 +743,77 @@ fn crash_at_every_swap_step_leaves_old_or_new_segment() {
         assert_eq!(entries, mixed, "{report}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency: appends, reads and cleaning at the same time.
+
+#[test]
+fn cleaning_runs_beside_appends_and_reads() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_log_dir, log, _) = open(dir.path(), config());
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            let mut written = Vec::new();
+            for index in 0..600i64 {
+                let key = format!("k{}", index % 23);
+                let value = (index % 13 != 0).then(|| format!("v{index}"));
+                let codec = CODECS[(index % 5) as usize];
+                written.extend(append_batch(
+                    &log,
+                    &[(Some(&key), value)],
+                    1_000 + index,
+                    codec,
+                    None,
+                ));
+                if index % 10 == 0 {
+                    log.flush().unwrap();
+                }
+            }
+            log.flush().unwrap();
+            written
+        })
+    };
+    let cleaner = {
+        let (log, done) = (log.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut cleaned = 0;
+            while !done.load(Ordering::Acquire) {
+                cleaned += log
+                    .clean(options(1 << 20, false), 10_000)
+                    .unwrap()
+                    .segments_cleaned;
+            }
+            cleaned
+        })
+    };
+    let reader = {
+        let (log, done) = (log.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            while !done.load(Ordering::Acquire) {
+                read_entries(&log); // checks CRCs and increasing offsets
+                reads += 1;
+            }
+            reads
+        })
+    };
+    let written = writer.join().unwrap();
+    done.store(true, Ordering::Release);
+    let cleaned = cleaner.join().unwrap();
+    let reads = reader.join().unwrap();
+    assert!(cleaned > 0 && reads > 0, "cleaned {cleaned}, reads {reads}");
+    log.clean(options(1 << 20, false), 10_000).unwrap();
+    let entries = read_entries(&log);
+    assert!(entries.len() < written.len());
+    assert_eq!(latest_values(&entries), latest_values(&written));
+    let by_offset: BTreeMap<i64, &Entry> =
+        written.iter().map(|entry| (entry.offset, entry)).collect();
+    for entry in &entries {
+        assert_eq!(by_offset[&entry.offset], entry);
+    }
+}
