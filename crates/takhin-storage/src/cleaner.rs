@@ -105,7 +105,8 @@ pub struct CleanOptions {
     /// `min.compaction.lag.ms`: segments with a record newer than `now - lag` are not cleaned.
     pub min_compaction_lag_ms: i64,
     /// `log.cleaner.io.max.bytes.per.second`: bytes read plus written per second, averaged over
-    /// the call (the cleaner sleeps between batches to stay under it). `None`: unthrottled.
+    /// the call (the cleaner sleeps after a batch read in pass 1 and after each segment in pass 2
+    /// to stay under it). `None`: unthrottled.
     pub io_max_bytes_per_second: Option<u64>,
 }
 
