@@ -100,6 +100,12 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     BrokerConfigDef { name: "offsets.topic.segment.bytes", default: "104857600", config_type: ConfigType::Int, doc: "segment.bytes of __consumer_offsets." },
     BrokerConfigDef { name: "offset.metadata.max.bytes", default: "4096", config_type: ConfigType::Int, doc: "Largest metadata string of a committed offset; larger commits get OFFSET_METADATA_TOO_LARGE." },
     BrokerConfigDef { name: "offsets.retention.minutes", default: "10080", config_type: ConfigType::Int, doc: "How long committed offsets of a group without members are kept." },
+    BrokerConfigDef { name: "log.cleaner.enable", default: "true", config_type: ConfigType::Boolean, doc: "Run the log cleaner, which compacts topics whose cleanup.policy includes compact." },
+    BrokerConfigDef { name: "log.cleaner.backoff.ms", default: "15000", config_type: ConfigType::Long, doc: "Pause between log cleaner passes over the compacted partitions." },
+    BrokerConfigDef { name: "log.cleaner.dedupe.buffer.size", default: "134217728", config_type: ConfigType::Long, doc: "Memory for the cleaner's key map; a partition with more keys is cleaned in several passes." },
+    BrokerConfigDef { name: "log.cleaner.io.max.bytes.per.second", default: "9223372036854775807", config_type: ConfigType::Long, doc: "Cleaner I/O (bytes read plus written per second), so cleaning does not starve producers." },
+    BrokerConfigDef { name: "log.cleaner.delete.retention.ms", default: "86400000", config_type: ConfigType::Long, doc: "Default of topic delete.retention.ms." },
+    BrokerConfigDef { name: "log.cleaner.min.compaction.lag.ms", default: "0", config_type: ConfigType::Long, doc: "Default of topic min.compaction.lag.ms." },
     BrokerConfigDef { name: "log.index.size.max.bytes", default: "10485760", config_type: ConfigType::Int, doc: "Default of topic segment.index.bytes." },
 ];
 
@@ -108,11 +114,13 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
 pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     TopicConfigDef { name: "cleanup.policy", broker_name: "log.cleanup.policy", config_type: ConfigType::List, doc: "delete, compact, or both: what happens to old segments. Stored; retention and compaction act on it." },
     TopicConfigDef { name: "compression.type", broker_name: "compression.type", config_type: ConfigType::String, doc: "producer (keep the producer's codec), uncompressed, gzip, snappy, lz4 or zstd: batches in another codec are recompressed on append." },
+    TopicConfigDef { name: "delete.retention.ms", broker_name: "log.cleaner.delete.retention.ms", config_type: ConfigType::Long, doc: "Compacted topics: how long a tombstone (null value) is kept after its segment's newest record, so consumers see the delete." },
     TopicConfigDef { name: "flush.messages", broker_name: "log.flush.interval.messages", config_type: ConfigType::Long, doc: "With write.caching=true: fsync after this many messages." },
     TopicConfigDef { name: "flush.ms", broker_name: "log.flush.interval.ms", config_type: ConfigType::Long, doc: "With write.caching=true: fsync data older than this many milliseconds." },
     TopicConfigDef { name: "index.interval.bytes", broker_name: "log.index.interval.bytes", config_type: ConfigType::Int, doc: "Bytes between offset-index entries." },
     TopicConfigDef { name: "max.message.bytes", broker_name: "message.max.bytes", config_type: ConfigType::Int, doc: "Largest record batch accepted, after compression." },
     TopicConfigDef { name: "message.timestamp.type", broker_name: "log.message.timestamp.type", config_type: ConfigType::String, doc: "CreateTime (the producer's timestamp) or LogAppendTime (the broker's clock at append)." },
+    TopicConfigDef { name: "min.compaction.lag.ms", broker_name: "log.cleaner.min.compaction.lag.ms", config_type: ConfigType::Long, doc: "Compacted topics: a segment holding a record younger than this is not compacted yet." },
     TopicConfigDef { name: "min.insync.replicas", broker_name: "min.insync.replicas", config_type: ConfigType::Int, doc: "Replicas that must acknowledge an acks=all write. A single node has one." },
     TopicConfigDef { name: "retention.bytes", broker_name: "log.retention.bytes", config_type: ConfigType::Long, doc: "Size a partition may grow to before its oldest closed segments are deleted (the partition stays at least this large); -1 is unlimited. Needs delete in cleanup.policy." },
     TopicConfigDef { name: "retention.ms", broker_name: "log.retention.ms", config_type: ConfigType::Long, doc: "A closed segment whose largest record timestamp is older than this is deleted (oldest first); -1 is unlimited. Needs delete in cleanup.policy." },
@@ -210,6 +218,9 @@ pub fn validate_topic_config(name: &str, value: &str) -> Result<String, ConfigEr
         "retention.ms" | "retention.bytes" => {
             parse_i64_at_least(name, value, -1)?;
         }
+        "delete.retention.ms" | "min.compaction.lag.ms" => {
+            parse_i64_at_least(name, value, 0)?;
+        }
         "segment.bytes" => {
             let bytes = parse_i64_at_least(name, value, 14)?;
             if bytes > i64::from(i32::MAX) {
@@ -263,6 +274,30 @@ pub struct TopicConfig {
 impl TopicConfig {
     /// Whether `cleanup.policy` includes `delete`: retention (`retention.ms`,
     /// `retention.bytes`) applies only then, as in Kafka.
+    /// Whether the log cleaner compacts this topic.
+    pub fn compacts(&self) -> bool {
+        self.values
+            .get("cleanup.policy")
+            .is_some_and(|policy| policy.split(',').any(|p| p.trim() == "compact"))
+    }
+
+    /// The cleaner settings of this topic, given the broker's.
+    pub fn clean_options(&self, broker: &BrokerConfig) -> takhin_storage::CleanOptions {
+        let number = |name: &str| {
+            self.values
+                .get(name)
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+                .max(0)
+        };
+        takhin_storage::CleanOptions {
+            dedupe_buffer_bytes: broker.log_cleaner_dedupe_buffer_bytes,
+            delete_retention_ms: number("delete.retention.ms"),
+            min_compaction_lag_ms: number("min.compaction.lag.ms"),
+            io_max_bytes_per_second: broker.log_cleaner_io_max_bytes_per_second,
+        }
+    }
+
     pub fn deletes_old_segments(&self) -> bool {
         self.values
             .get("cleanup.policy")
@@ -349,6 +384,11 @@ pub struct BrokerConfig {
     pub fetch_max_bytes: usize,
     /// `log.retention.check.interval.ms`: period of the retention task.
     pub log_retention_check_interval_ms: u64,
+    /// `log.cleaner.enable`, `log.cleaner.backoff.ms` and the cleaner's limits.
+    pub log_cleaner_enable: bool,
+    pub log_cleaner_backoff_ms: u64,
+    pub log_cleaner_dedupe_buffer_bytes: usize,
+    pub log_cleaner_io_max_bytes_per_second: Option<u64>,
     pub groups: crate::groups::GroupConfig,
 }
 
@@ -421,6 +461,14 @@ impl BrokerConfig {
                 as usize,
             fetch_max_bytes: number("fetch.max.bytes", 1024)? as usize,
             log_retention_check_interval_ms: number("log.retention.check.interval.ms", 1)? as u64,
+            log_cleaner_enable: parse_bool("log.cleaner.enable", &get("log.cleaner.enable"))?,
+            log_cleaner_backoff_ms: number("log.cleaner.backoff.ms", 1)? as u64,
+            log_cleaner_dedupe_buffer_bytes: number("log.cleaner.dedupe.buffer.size", 1024)?
+                as usize,
+            log_cleaner_io_max_bytes_per_second: {
+                let limit = number("log.cleaner.io.max.bytes.per.second", 1)?;
+                (limit < i64::MAX).then_some(limit as u64)
+            },
             groups: crate::groups::GroupConfig {
                 classic: crate::groups::classic::ClassicConfig {
                     min_session_timeout_ms: number("group.min.session.timeout.ms", 1)?

@@ -89,9 +89,17 @@ pub async fn run(
 
     let background = tokio::spawn(background_tasks(broker.clone(), shutdown.clone()));
     let coordinator = tokio::spawn(groups::run_background(broker.clone(), shutdown.clone()));
+    let cleaner = broker
+        .config
+        .log_cleaner_enable
+        .then(|| tokio::spawn(run_cleaner(broker.clone(), shutdown.clone())));
     server.run(shutdown).await;
     background.abort();
     coordinator.abort();
+    if let Some(cleaner) = cleaner {
+        // Let a partition being cleaned finish before the logs are closed.
+        let _ = cleaner.await;
+    }
 
     let closing = broker.clone();
     tokio::task::spawn_blocking(move || closing.close())
@@ -130,6 +138,76 @@ async fn background_tasks(broker: Arc<Broker>, mut shutdown: watch::Receiver<boo
             _ = retention.tick() => {
                 let broker = broker.clone();
                 let _ = tokio::task::spawn_blocking(move || broker.enforce_retention(handlers::now_ms())).await;
+            }
+        }
+    }
+}
+
+/// The log cleaner: every `log.cleaner.backoff.ms`, compacts each partition
+/// of the topics whose `cleanup.policy` includes `compact`, one partition at
+/// a time on one blocking thread. A partition is skipped until its active
+/// segment has rolled since its last cleaning: only closed segments are
+/// cleaned, so nothing new would be cleanable.
+async fn run_cleaner(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick =
+        tokio::time::interval(Duration::from_millis(broker.config.log_cleaner_backoff_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let cleaned_up_to = Arc::new(parking_lot::Mutex::new(std::collections::HashMap::new()));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {
+                let broker = broker.clone();
+                let cleaned_up_to = cleaned_up_to.clone();
+                let _ = tokio::task::spawn_blocking(move || clean_compacted_partitions(&broker, &mut cleaned_up_to.lock())).await;
+            }
+        }
+    }
+}
+
+fn clean_compacted_partitions(
+    broker: &Broker,
+    cleaned_up_to: &mut std::collections::HashMap<(String, i32), i64>,
+) {
+    for topic in broker.topics() {
+        let config = topic.config();
+        if !config.compacts() {
+            continue;
+        }
+        let options = config.clean_options(&broker.config);
+        for partition in topic.partitions() {
+            let key = (topic.name.to_string(), partition.index);
+            let active_base = partition
+                .log
+                .segment_base_offsets()
+                .last()
+                .copied()
+                .unwrap_or(0);
+            if cleaned_up_to.get(&key) == Some(&active_base) {
+                continue;
+            }
+            match partition.log.clean(options.clone(), handlers::now_ms()) {
+                Ok(report) => {
+                    if !report.map_full {
+                        cleaned_up_to.insert(key, active_base);
+                    }
+                    if report.segments_cleaned > 0 {
+                        info!(
+                            topic = %topic.name,
+                            partition = partition.index,
+                            segments = report.segments_cleaned,
+                            bytes_before = report.bytes_before,
+                            bytes_after = report.bytes_after,
+                            records_removed = report.records_removed,
+                            tombstones_removed = report.tombstones_removed,
+                            duration_ms = report.duration.as_millis() as u64,
+                            "compacted partition"
+                        );
+                    }
+                }
+                Err(e) => {
+                    warn!(topic = %topic.name, partition = partition.index, "compaction failed: {e}")
+                }
             }
         }
     }
