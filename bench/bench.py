@@ -288,9 +288,9 @@ class Bench:
         self.a = args
         self.p = PROFILES[args.profile]
         self.rows = []  # dicts
-        # Raw results, one JSON object per run, next to the report.
-        self.tsv = os.path.splitext(args.out)[0] + ".jsonl"
-        os.makedirs(os.path.dirname(self.tsv) or ".", exist_ok=True)
+        # Raw results, one JSON object per run; copied next to the report at the end, so an
+        # interrupted run leaves the previous results alone.
+        self.tsv = os.path.join(args.workdir, "results.jsonl")
         open(self.tsv, "w").close()
         self.brokers = {}
         self.notes = []
@@ -542,6 +542,7 @@ class Bench:
         os.makedirs(os.path.dirname(a.out), exist_ok=True)
         with open(a.out, "w") as f:
             f.write(md)
+        shutil.copyfile(self.tsv, os.path.splitext(a.out)[0] + ".jsonl")
         log(f"wrote {a.out} in {info['elapsed_s']:.0f} s; load {info['load_end']}")
 
 
