@@ -1,6 +1,7 @@
 //! Kafka's small text files, read and written atomically.
 //!
-//! * `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint` (data dir root):
+//! * `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`,
+//!   `cleaner-offset-checkpoint` (data dir root):
 //!   `0\n<N>\n` then N lines `<topic> <partition> <offset>`.
 //! * `leader-epoch-checkpoint` (partition dir): `0\n<N>\n` then N lines `<epoch> <start offset>`.
 //! * `partition.metadata` (partition dir): `version: 0\ntopic_id: <id>\n`, the id printed as
@@ -16,6 +17,7 @@ use std::path::Path;
 
 pub(crate) const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
 pub(crate) const LOG_START_OFFSET_CHECKPOINT: &str = "log-start-offset-checkpoint";
+pub(crate) const CLEANER_OFFSET_CHECKPOINT: &str = "cleaner-offset-checkpoint";
 pub(crate) const LEADER_EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
 pub(crate) const PARTITION_METADATA: &str = "partition.metadata";
 pub(crate) const TMP_SUFFIX: &str = ".tmp";

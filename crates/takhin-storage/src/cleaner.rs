@@ -9,8 +9,12 @@
 //! that is the active one, is not wholly below the recovery point (not fsync'd yet; the single
 //! node's high watermark is at or above it), or whose largest timestamp is newer than
 //! `now - min.compaction.lag.ms` (Kafka's `LogCleanerManager.cleanableOffsets`). Each call
-//! cleans from the first segment (Takhin keeps no `cleaner-offset-checkpoint` yet, so the whole
-//! cleanable range is re-read every time).
+//! cleans from the first segment (the already-clean part is re-read so that newer keys in the
+//! dirty part remove older records there, as Kafka does). After a successful clean the log's
+//! first dirty offset ([`Log::first_dirty_offset`], persisted in `cleaner-offset-checkpoint`)
+//! moves to the end of the range the offset map covered; [`Log::dirty_stats`] reports clean
+//! versus dirty bytes from it, which the broker's scheduling (`min.cleanable.dirty.ratio`,
+//! `max.compaction.lag.ms`) uses.
 //!
 //! # The rules (Kafka's `Cleaner`)
 //!
@@ -62,8 +66,7 @@
 //!
 //! # Not yet
 //!
-//! No `cleaner-offset-checkpoint` (so no `min.cleanable.dirty.ratio`, no `max.compaction.lag.ms`
-//! scheduling: the caller decides when to clean); no merging of small cleaned segments (each
+//! Scheduling is the caller's (the broker's cleaner, from [`DirtyStats`]); no merging of small cleaned segments (each
 //! segment is rewritten on its own); the delete horizon is per segment (largest timestamp),
 //! not Kafka 3.x's per-batch `deleteHorizonMs` (KIP-534).
 
@@ -393,6 +396,8 @@ pub(crate) fn clean_log(
         }
         throttle.account(before + after);
     }
+    // Everything below the map's end is now deduplicated (Kafka's checkpointed "first dirty").
+    log.advance_first_dirty_offset(map.end_offset);
     report.duration = started.elapsed();
     tracing::info!(
         dir = %log.dir().display(), segments_cleaned = report.segments_cleaned,
@@ -401,6 +406,89 @@ pub(crate) fn clean_log(
         "cleaned log"
     );
     Ok(report)
+}
+
+/// How dirty a log is: what the cleaner's scheduling looks at (Kafka's `LogToClean` and
+/// `LogCleanerManager.maxCompactionDelay`). See [`Log::dirty_stats`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DirtyStats {
+    /// [`Log::first_dirty_offset`].
+    pub first_dirty_offset: i64,
+    /// Bytes of the closed segments wholly below the first dirty offset.
+    pub clean_bytes: u64,
+    /// Bytes of the cleanable segments (closed, fsync'd, older than `min.compaction.lag.ms`)
+    /// holding offsets at or above the first dirty offset.
+    pub dirty_bytes: u64,
+    /// Smallest first-batch max timestamp over the closed segments holding dirty offsets
+    /// (Kafka's `getFirstBatchTimestamp`), for `max.compaction.lag.ms`; `None` if none.
+    pub earliest_dirty_timestamp: Option<i64>,
+}
+
+impl DirtyStats {
+    /// `dirty_bytes / (clean_bytes + dirty_bytes)`; 0 for an empty log.
+    pub fn dirty_ratio(&self) -> f64 {
+        let total = self.clean_bytes + self.dirty_bytes;
+        if total == 0 {
+            0.0
+        } else {
+            self.dirty_bytes as f64 / total as f64
+        }
+    }
+
+    /// Whether a closed dirty segment holds a record older than `now - max_compaction_lag_ms`
+    /// (Kafka: the log must be compacted now, whatever its dirty ratio).
+    pub fn compaction_lag_exceeded(&self, max_compaction_lag_ms: i64, now_ms: i64) -> bool {
+        self.earliest_dirty_timestamp
+            .is_some_and(|timestamp| now_ms.saturating_sub(timestamp) > max_compaction_lag_ms)
+    }
+
+    /// Kafka's scheduling rule: something is cleanable and the dirty ratio reaches
+    /// `min.cleanable.dirty.ratio` or `max.compaction.lag.ms` is exceeded.
+    pub fn should_clean(
+        &self,
+        min_cleanable_dirty_ratio: f64,
+        max_compaction_lag_ms: i64,
+        now_ms: i64,
+    ) -> bool {
+        self.dirty_bytes > 0
+            && (self.dirty_ratio() >= min_cleanable_dirty_ratio
+                || self.compaction_lag_exceeded(max_compaction_lag_ms, now_ms))
+    }
+}
+
+/// The body of [`Log::dirty_stats`].
+pub(crate) fn dirty_stats(
+    log: &Log,
+    options: &CleanOptions,
+    now_ms: i64,
+) -> Result<DirtyStats, CleanError> {
+    let first_dirty_offset = log.first_dirty_offset();
+    let mut stats = DirtyStats {
+        first_dirty_offset,
+        ..DirtyStats::default()
+    };
+    let segments = log.segments_snapshot();
+    for pair in segments.windows(2) {
+        let (segment, end) = (&pair[0], pair[1].base_offset);
+        if end <= first_dirty_offset {
+            stats.clean_bytes += segment.size_bytes();
+            continue;
+        }
+        if let Some((header, _)) = BatchReader::new(segment).next_batch()? {
+            let timestamp = header.max_timestamp;
+            stats.earliest_dirty_timestamp = Some(
+                stats
+                    .earliest_dirty_timestamp
+                    .map_or(timestamp, |earliest| earliest.min(timestamp)),
+            );
+        }
+    }
+    for (segment, end) in cleanable_segments(log, options, now_ms)? {
+        if end > first_dirty_offset {
+            stats.dirty_bytes += segment.size_bytes();
+        }
+    }
+    Ok(stats)
 }
 
 /// The cleanable prefix of the closed segments, each with its end (the next segment's base).

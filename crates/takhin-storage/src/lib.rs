@@ -9,6 +9,7 @@
 //!   .kafka_cleanshutdown                  present only between a clean close and the next open
 //!   recovery-point-offset-checkpoint      "0\n<N>\n<topic> <partition> <offset>\n"...
 //!   log-start-offset-checkpoint           same format
+//!   cleaner-offset-checkpoint             same format (first dirty offset per partition)
 //!   <topic>-<partition>/
 //!     00000000000000000000.log            record batches (magic 2), verbatim
 //!     00000000000000000000.index          8-byte entries: relative offset u32, position u32
@@ -72,10 +73,12 @@
 //! Each segment is rewritten to `<base>.log.cleaned` (+ indexes), fsync'd, committed by a
 //! rename to `.swap` and renamed over the old files; [`LogDir::open_log`] deletes `.cleaned`
 //! leftovers and completes `.swap` ones, so a crash leaves every segment wholly old or wholly
-//! new. Appends and reads continue while it runs. Not yet: merging small cleaned segments, a
-//! `cleaner-offset-checkpoint` (hence `min.cleanable.dirty.ratio`), compaction of transactional
-//! batches (copied verbatim), KIP-534 per-batch delete horizons; nothing calls it yet (the
-//! broker's background cleaner is to come). Details: the `cleaner` module source.
+//! new. Appends and reads continue while it runs. A successful clean advances
+//! [`Log::first_dirty_offset`] (persisted by [`LogDir::checkpoint`] in
+//! `cleaner-offset-checkpoint`); [`Log::dirty_stats`] gives the dirty ratio and the oldest dirty
+//! timestamp the broker schedules by. Not yet: merging small cleaned segments, compaction of
+//! transactional batches (copied verbatim), KIP-534 per-batch delete horizons. Details: the
+//! `cleaner` module source.
 //!
 //! ```
 //! use takhin_storage::{CleanOptions, LogConfig, LogDir};
@@ -131,7 +134,8 @@ pub use batch::{
     ValidatedBatches, check_stored_batch, decode_records, encode_batch, validate,
 };
 pub use cleaner::{
-    CleanError, CleanOptions, CleanReport, DEFAULT_DEDUPE_BUFFER_BYTES, MAP_ENTRY_OVERHEAD_BYTES,
+    CleanError, CleanOptions, CleanReport, DEFAULT_DEDUPE_BUFFER_BYTES, DirtyStats,
+    MAP_ENTRY_OVERHEAD_BYTES,
 };
 pub use log::{
     AppendError, AppendOptions, AppendOutcome, Log, MAX_DECOMPRESSED_BATCH_BYTES, ReadError,

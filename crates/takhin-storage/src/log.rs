@@ -324,6 +324,8 @@ pub(crate) struct OpenParams {
     pub clean_shutdown: bool,
     pub recovery_point: Option<i64>,
     pub log_start_offset: Option<i64>,
+    /// From `cleaner-offset-checkpoint`.
+    pub first_dirty_offset: Option<i64>,
 }
 
 pub struct Log {
@@ -347,6 +349,8 @@ pub struct Log {
     dir_needs_sync: AtomicBool,
     /// Held for the whole of [`Log::clean`]: one cleaning of this log at a time.
     clean_lock: Mutex<()>,
+    /// End of the range the last successful clean covered (`cleaner-offset-checkpoint`).
+    first_dirty_offset: AtomicI64,
 }
 
 fn append_io(context: impl Into<String>) -> impl FnOnce(io::Error) -> AppendError {
@@ -386,6 +390,16 @@ impl Log {
     /// Everything below this offset is fdatasync'd.
     pub fn recovery_point(&self) -> i64 {
         self.recovery_point.load(Ordering::Acquire)
+    }
+    /// First offset the cleaner has not deduplicated yet (Kafka's first dirty offset; persisted
+    /// in `cleaner-offset-checkpoint`): never below the log start offset.
+    pub fn first_dirty_offset(&self) -> i64 {
+        self.first_dirty_offset
+            .load(Ordering::Acquire)
+            .max(self.log_start_offset())
+    }
+    pub(crate) fn advance_first_dirty_offset(&self, offset: i64) {
+        self.first_dirty_offset.fetch_max(offset, Ordering::AcqRel);
     }
     pub fn config(&self) -> LogConfig {
         self.config.read().clone()
@@ -962,6 +976,18 @@ impl Log {
         result
     }
 
+    /// How much of the closed part of the log is clean (below [`Log::first_dirty_offset`]) and
+    /// how much is dirty and cleanable under `options` (`min.compaction.lag.ms`), for
+    /// scheduling by `min.cleanable.dirty.ratio` and `max.compaction.lag.ms`. Reads the first
+    /// batch header of each closed dirty segment.
+    pub fn dirty_stats(
+        &self,
+        options: &CleanOptions,
+        now_ms: i64,
+    ) -> Result<cleaner::DirtyStats, CleanError> {
+        cleaner::dirty_stats(self, options, now_ms)
+    }
+
     /// Replaces the closed segment `old` by the one `install` produces, under the append lock
     /// (so serialized with appends, rolls, retention and DeleteRecords). Returns `Ok(false)`
     /// without calling `install` when `old` is no longer in the segment list or became the
@@ -1301,6 +1327,13 @@ impl Log {
             offline: AtomicBool::new(false),
             dir_needs_sync: AtomicBool::new(true),
             clean_lock: Mutex::new(()),
+            // Kafka's `cleanableOffsets`: a checkpoint outside [log start, log end] is reset.
+            first_dirty_offset: AtomicI64::new(
+                params
+                    .first_dirty_offset
+                    .filter(|offset| (log_start_offset..=log_end_offset).contains(offset))
+                    .unwrap_or(log_start_offset),
+            ),
         };
         report.batches_replayed =
             log.replay_producer_state(snapshot_offset.unwrap_or(first_base))?;

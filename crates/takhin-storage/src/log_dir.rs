@@ -81,6 +81,7 @@ pub struct LogDir {
 struct Checkpoints {
     recovery_points: OffsetMap,
     log_start_offsets: OffsetMap,
+    first_dirty_offsets: OffsetMap,
 }
 
 fn read_offsets_checkpoint(path: &Path) -> OffsetMap {
@@ -146,6 +147,9 @@ impl LogDir {
                 ),
                 log_start_offsets: read_offsets_checkpoint(
                     &path.join(checkpoint::LOG_START_OFFSET_CHECKPOINT),
+                ),
+                first_dirty_offsets: read_offsets_checkpoint(
+                    &path.join(checkpoint::CLEANER_OFFSET_CHECKPOINT),
                 ),
             }),
             opened: Mutex::new(HashMap::new()),
@@ -262,11 +266,12 @@ impl LogDir {
             true
         };
         let topic_id = ensure_partition_metadata(&dir, topic_id)?;
-        let (recovery_point, log_start_offset) = {
+        let (recovery_point, log_start_offset, first_dirty_offset) = {
             let checkpoints = self.checkpoints.lock();
             (
                 checkpoints.recovery_points.get(key).copied(),
                 checkpoints.log_start_offsets.get(key).copied(),
+                checkpoints.first_dirty_offsets.get(key).copied(),
             )
         };
         let params = OpenParams {
@@ -278,6 +283,7 @@ impl LogDir {
             clean_shutdown,
             recovery_point,
             log_start_offset,
+            first_dirty_offset,
         };
         let (log, report) = Log::open(params)?;
         if report.truncated_at.is_some() || report.segments_scanned > 0 {
@@ -332,26 +338,31 @@ impl LogDir {
         let mut checkpoints = self.checkpoints.lock();
         checkpoints.recovery_points.remove(&key);
         checkpoints.log_start_offsets.remove(&key);
+        checkpoints.first_dirty_offsets.remove(&key);
         Ok(())
     }
 
-    /// Writes `recovery-point-offset-checkpoint` and `log-start-offset-checkpoint` atomically:
+    /// Writes `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint` and
+    /// `cleaner-offset-checkpoint` (first dirty offsets) atomically:
     /// one line per given log (in the given order), followed by the last checkpointed values of
     /// partitions not given (not opened yet), sorted; deleted partitions are dropped.
     pub fn checkpoint(&self, logs: &[Arc<Log>]) -> Result<(), StorageError> {
         let mut checkpoints = self.checkpoints.lock();
         let mut recovery_points = checkpoints.recovery_points.clone();
         let mut log_start_offsets = checkpoints.log_start_offsets.clone();
+        let mut first_dirty_offsets = checkpoints.first_dirty_offsets.clone();
         let mut order = Vec::with_capacity(logs.len());
         for log in logs {
             let key = (log.topic().to_string(), log.partition());
             recovery_points.insert(key.clone(), log.recovery_point());
             log_start_offsets.insert(key.clone(), log.log_start_offset());
+            first_dirty_offsets.insert(key.clone(), log.first_dirty_offset());
             order.push(key);
         }
         for (name, offsets) in [
             (checkpoint::RECOVERY_POINT_CHECKPOINT, &recovery_points),
             (checkpoint::LOG_START_OFFSET_CHECKPOINT, &log_start_offsets),
+            (checkpoint::CLEANER_OFFSET_CHECKPOINT, &first_dirty_offsets),
         ] {
             let path = self.path.join(name);
             let entries = ordered_entries(&order, offsets);
@@ -364,6 +375,7 @@ impl LogDir {
         }
         checkpoints.recovery_points = recovery_points;
         checkpoints.log_start_offsets = log_start_offsets;
+        checkpoints.first_dirty_offsets = first_dirty_offsets;
         Ok(())
     }
 
