@@ -20,6 +20,7 @@ pub enum ConfigType {
     String,
     Int,
     Long,
+    Double,
     List,
     Password,
 }
@@ -32,6 +33,7 @@ impl ConfigType {
             ConfigType::String => 2,
             ConfigType::Int => 3,
             ConfigType::Long => 5,
+            ConfigType::Double => 6,
             ConfigType::List => 7,
             ConfigType::Password => 9,
         }
@@ -106,6 +108,8 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     BrokerConfigDef { name: "log.cleaner.io.max.bytes.per.second", default: "9223372036854775807", config_type: ConfigType::Long, doc: "Cleaner I/O (bytes read plus written per second), so cleaning does not starve producers." },
     BrokerConfigDef { name: "log.cleaner.delete.retention.ms", default: "86400000", config_type: ConfigType::Long, doc: "Default of topic delete.retention.ms." },
     BrokerConfigDef { name: "log.cleaner.min.compaction.lag.ms", default: "0", config_type: ConfigType::Long, doc: "Default of topic min.compaction.lag.ms." },
+    BrokerConfigDef { name: "log.cleaner.min.cleanable.ratio", default: "0.5", config_type: ConfigType::Double, doc: "Default of topic min.cleanable.dirty.ratio." },
+    BrokerConfigDef { name: "log.cleaner.max.compaction.lag.ms", default: "9223372036854775807", config_type: ConfigType::Long, doc: "Default of topic max.compaction.lag.ms." },
     BrokerConfigDef { name: "log.index.size.max.bytes", default: "10485760", config_type: ConfigType::Int, doc: "Default of topic segment.index.bytes." },
 ];
 
@@ -118,8 +122,10 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     TopicConfigDef { name: "flush.messages", broker_name: "log.flush.interval.messages", config_type: ConfigType::Long, doc: "With write.caching=true: fsync after this many messages." },
     TopicConfigDef { name: "flush.ms", broker_name: "log.flush.interval.ms", config_type: ConfigType::Long, doc: "With write.caching=true: fsync data older than this many milliseconds." },
     TopicConfigDef { name: "index.interval.bytes", broker_name: "log.index.interval.bytes", config_type: ConfigType::Int, doc: "Bytes between offset-index entries." },
+    TopicConfigDef { name: "max.compaction.lag.ms", broker_name: "log.cleaner.max.compaction.lag.ms", config_type: ConfigType::Long, doc: "Compacted topics: a closed segment not yet compacted that holds a record older than this is compacted on the cleaner's next pass, whatever the dirty ratio (min.compaction.lag.ms still applies)." },
     TopicConfigDef { name: "max.message.bytes", broker_name: "message.max.bytes", config_type: ConfigType::Int, doc: "Largest record batch accepted, after compression." },
     TopicConfigDef { name: "message.timestamp.type", broker_name: "log.message.timestamp.type", config_type: ConfigType::String, doc: "CreateTime (the producer's timestamp) or LogAppendTime (the broker's clock at append)." },
+    TopicConfigDef { name: "min.cleanable.dirty.ratio", broker_name: "log.cleaner.min.cleanable.ratio", config_type: ConfigType::Double, doc: "Compacted topics: a partition is compacted once the bytes of its closed segments not yet compacted reach this fraction of all its closed bytes (0 to 1)." },
     TopicConfigDef { name: "min.compaction.lag.ms", broker_name: "log.cleaner.min.compaction.lag.ms", config_type: ConfigType::Long, doc: "Compacted topics: a segment holding a record younger than this is not compacted yet." },
     TopicConfigDef { name: "min.insync.replicas", broker_name: "min.insync.replicas", config_type: ConfigType::Int, doc: "Replicas that must acknowledge an acks=all write. A single node has one." },
     TopicConfigDef { name: "retention.bytes", broker_name: "log.retention.bytes", config_type: ConfigType::Long, doc: "Size a partition may grow to before its oldest closed segments are deleted (the partition stays at least this large); -1 is unlimited. Needs delete in cleanup.policy." },
@@ -175,6 +181,18 @@ fn parse_i64_at_least(name: &str, value: &str, min: i64) -> Result<i64, ConfigEr
     Ok(parsed)
 }
 
+/// A fraction in [0, 1] (`min.cleanable.dirty.ratio`).
+fn parse_ratio(name: &str, value: &str) -> Result<f64, ConfigError> {
+    let parsed = value
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| invalid(name, value, "not a number"))?;
+    if !(0.0..=1.0).contains(&parsed) {
+        return Err(invalid(name, value, "must be between 0 and 1"));
+    }
+    Ok(parsed)
+}
+
 fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" => Ok(true),
@@ -220,6 +238,12 @@ pub fn validate_topic_config(name: &str, value: &str) -> Result<String, ConfigEr
         }
         "delete.retention.ms" | "min.compaction.lag.ms" => {
             parse_i64_at_least(name, value, 0)?;
+        }
+        "max.compaction.lag.ms" => {
+            parse_i64_at_least(name, value, 1)?;
+        }
+        "min.cleanable.dirty.ratio" => {
+            parse_ratio(name, value)?;
         }
         "segment.bytes" => {
             let bytes = parse_i64_at_least(name, value, 14)?;
@@ -279,6 +303,24 @@ impl TopicConfig {
         self.values
             .get("cleanup.policy")
             .is_some_and(|policy| policy.split(',').any(|p| p.trim() == "compact"))
+    }
+
+    /// `min.cleanable.dirty.ratio` (validated when set; 0.5 if unparsable).
+    pub fn min_cleanable_dirty_ratio(&self) -> f64 {
+        self.values
+            .get("min.cleanable.dirty.ratio")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|ratio| (0.0..=1.0).contains(ratio))
+            .unwrap_or(0.5)
+    }
+
+    /// `max.compaction.lag.ms` (validated when set; unlimited if unparsable).
+    pub fn max_compaction_lag_ms(&self) -> i64 {
+        self.values
+            .get("max.compaction.lag.ms")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .unwrap_or(i64::MAX)
+            .max(1)
     }
 
     /// The cleaner settings of this topic, given the broker's.
@@ -418,6 +460,11 @@ impl BrokerConfig {
             })
         };
         let number = |name: &str, min: i64| parse_i64_at_least(name, &get(name), min);
+        parse_ratio(
+            "log.cleaner.min.cleanable.ratio",
+            &get("log.cleaner.min.cleanable.ratio"),
+        )?;
+        number("log.cleaner.max.compaction.lag.ms", 1)?;
         let kafka_addr = addr("kafka.addr")?;
         let http_addr = addr("http.addr")?;
         let advertised = get("advertised.kafka.addr");
@@ -600,6 +647,11 @@ mod tests {
         assert!(validate_topic_config("cleanup.policy", "shred").is_err());
         assert!(validate_topic_config("retention.ms", "soon").is_err());
         assert!(validate_topic_config("segment.bytes", "10").is_err());
+        assert!(validate_topic_config("min.cleanable.dirty.ratio", "0.01").is_ok());
+        assert!(validate_topic_config("min.cleanable.dirty.ratio", "1.5").is_err());
+        assert!(validate_topic_config("min.cleanable.dirty.ratio", "half").is_err());
+        assert!(validate_topic_config("max.compaction.lag.ms", "0").is_err());
+        assert!(validate_topic_config("max.compaction.lag.ms", "60000").is_ok());
         assert!(matches!(
             validate_topic_config("bogus", "1"),
             Err(ConfigError::Unknown(_))

@@ -143,74 +143,89 @@ async fn background_tasks(broker: Arc<Broker>, mut shutdown: watch::Receiver<boo
     }
 }
 
-/// The log cleaner: every `log.cleaner.backoff.ms`, compacts each partition
-/// of the topics whose `cleanup.policy` includes `compact`, one partition at
-/// a time on one blocking thread. A partition is skipped until its active
-/// segment has rolled since its last cleaning: only closed segments are
-/// cleaned, so nothing new would be cleanable.
+/// The log cleaner: every `log.cleaner.backoff.ms`, one pass of
+/// [`clean_compacted_partitions`] on one blocking thread.
 async fn run_cleaner(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let mut tick =
         tokio::time::interval(Duration::from_millis(broker.config.log_cleaner_backoff_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let cleaned_up_to = Arc::new(parking_lot::Mutex::new(std::collections::HashMap::new()));
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = tick.tick() => {
                 let broker = broker.clone();
-                let cleaned_up_to = cleaned_up_to.clone();
-                let _ = tokio::task::spawn_blocking(move || clean_compacted_partitions(&broker, &mut cleaned_up_to.lock())).await;
+                let _ = tokio::task::spawn_blocking(move || clean_compacted_partitions(&broker, handlers::now_ms())).await;
             }
         }
     }
 }
 
-fn clean_compacted_partitions(
-    broker: &Broker,
-    cleaned_up_to: &mut std::collections::HashMap<(String, i32), i64>,
-) {
+/// One cleaner pass (Kafka's `LogCleanerManager.grabFilthiestCompactedLog`,
+/// applied to every eligible partition in turn): over the partitions of the
+/// topics whose `cleanup.policy` includes `compact`, those whose dirty ratio
+/// ([`takhin_storage::DirtyStats`], from the first dirty offset of
+/// `cleaner-offset-checkpoint`, counting only segments older than
+/// `min.compaction.lag.ms`) reaches `min.cleanable.dirty.ratio`, or with a
+/// closed dirty segment holding a record older than `max.compaction.lag.ms`,
+/// are cleaned, dirtiest first. The checkpoints are written afterwards when
+/// anything was cleaned. Returns the (topic, partition) pairs cleaned, in order.
+pub fn clean_compacted_partitions(broker: &Broker, now_ms: i64) -> Vec<(String, i32)> {
+    let mut candidates = Vec::new();
     for topic in broker.topics() {
         let config = topic.config();
         if !config.compacts() {
             continue;
         }
         let options = config.clean_options(&broker.config);
+        let min_ratio = config.min_cleanable_dirty_ratio();
+        let max_lag_ms = config.max_compaction_lag_ms();
         for partition in topic.partitions() {
-            let key = (topic.name.to_string(), partition.index);
-            let active_base = partition
-                .log
-                .segment_base_offsets()
-                .last()
-                .copied()
-                .unwrap_or(0);
-            if cleaned_up_to.get(&key) == Some(&active_base) {
+            if partition.log.is_offline() {
                 continue;
             }
-            match partition.log.clean(options.clone(), handlers::now_ms()) {
-                Ok(report) => {
-                    if !report.map_full {
-                        cleaned_up_to.insert(key, active_base);
-                    }
-                    if report.segments_cleaned > 0 {
-                        info!(
-                            topic = %topic.name,
-                            partition = partition.index,
-                            segments = report.segments_cleaned,
-                            bytes_before = report.bytes_before,
-                            bytes_after = report.bytes_after,
-                            records_removed = report.records_removed,
-                            tombstones_removed = report.tombstones_removed,
-                            duration_ms = report.duration.as_millis() as u64,
-                            "compacted partition"
-                        );
-                    }
-                }
+            let stats = match partition.log.dirty_stats(&options, now_ms) {
+                Ok(stats) => stats,
                 Err(e) => {
-                    warn!(topic = %topic.name, partition = partition.index, "compaction failed: {e}")
+                    warn!(topic = %topic.name, partition = partition.index, "reading the dirty ratio failed: {e}");
+                    continue;
                 }
+            };
+            if stats.should_clean(min_ratio, max_lag_ms, now_ms) {
+                candidates.push((stats, topic.clone(), partition.clone(), options.clone()));
             }
         }
     }
+    candidates.sort_by(|a, b| b.0.dirty_ratio().total_cmp(&a.0.dirty_ratio()));
+    let mut cleaned = Vec::new();
+    for (stats, topic, partition, options) in candidates {
+        match partition.log.clean(options, now_ms) {
+            Ok(report) => {
+                cleaned.push((topic.name.to_string(), partition.index));
+                info!(
+                    topic = %topic.name,
+                    partition = partition.index,
+                    dirty_ratio = stats.dirty_ratio(),
+                    segments = report.segments_cleaned,
+                    bytes_before = report.bytes_before,
+                    bytes_after = report.bytes_after,
+                    records_removed = report.records_removed,
+                    tombstones_removed = report.tombstones_removed,
+                    first_dirty_offset = partition.log.first_dirty_offset(),
+                    duration_ms = report.duration.as_millis() as u64,
+                    "compacted partition"
+                );
+            }
+            Err(e) => {
+                warn!(topic = %topic.name, partition = partition.index, "compaction failed: {e}")
+            }
+        }
+    }
+    if !cleaned.is_empty()
+        && let Err(e) = broker.checkpoint()
+    {
+        warn!("writing checkpoints after cleaning: {e}");
+    }
+    cleaned
 }
 
 fn flush_cached_partitions(broker: &Broker) {
