@@ -44,25 +44,40 @@
 //!    so they never cause another record to be dropped. Aborted data is not removed and markers
 //!    are never expired.
 //!
+//! # Merging (Kafka's `groupSegmentsBySize`)
+//!
+//! The segments to rewrite are grouped from the oldest: a segment joins the group before it while
+//! the group's current bytes stay within `segment.bytes`, its index entries within
+//! `segment.index.bytes`, and its last offset within `i32::MAX` of the group's base (index
+//! entries hold offsets as u32 relative to it). Sizes are those before cleaning, as in Kafka, so
+//! full segments shrink in one clean and merge in a later one. A group is written as one output
+//! with the first segment's base offset (each original segment's last batch is still kept, as a
+//! header if empty, so no offset range changes).
+//!
 //! # The crash-safe swap (Kafka's `.cleaned` / `.swap` model)
 //!
-//! For a segment with base offset `B`:
+//! For a group whose first segment has base offset `B` (and covers `B2..Bk` besides):
 //!
 //! 1. Write `B.log.cleaned`, `B.index.cleaned`, `B.timeindex.cleaned` through the normal segment
 //!    append path; fsync all three.
-//! 2. Under the log's append lock, after checking that the old segment is still in the log (and
-//!    closed): rename the two index files to `*.swap`, then `B.log.cleaned` to `B.log.swap`;
-//!    fsync the directory. **This rename is the commit point.**
-//! 3. Rename `B.index.swap` and `B.timeindex.swap` over the old indexes; fsync the directory.
+//! 2. Under the log's append lock, after checking that every segment of the group is still in
+//!    the log (and the last one closed): rename the two index files to `*.swap`, then
+//!    `B.log.cleaned` to `B.log.swap`; fsync the directory. **This rename is the commit point.**
+//! 3. Delete the files of `B2..Bk`; fsync the directory. Rename `B.index.swap` and
+//!    `B.timeindex.swap` over the old indexes; fsync the directory.
 //! 4. Rename `B.log.swap` over `B.log` (atomically replacing it); fsync the directory.
-//! 5. Open the new segment and replace the old one in the segment map (one write-locked step).
-//!    A reader holding the old segment's `Arc` keeps reading the old, now unlinked, file.
+//! 5. Open the new segment and replace the group in the segment map (one write-locked step).
+//!    A reader holding an old segment's `Arc` keeps reading the old, now unlinked, file.
 //!
 //! A crash before the commit point leaves `*.cleaned` (and maybe index `*.swap`) files beside
-//! the intact old segment: recovery deletes them (and the indexes of `B`, rebuilt from `B.log`).
-//! A crash after it leaves `B.log.swap`, complete and fsync'd: recovery renames it over `B.log`
-//! and deletes `B`'s index files so they are rebuilt from it. Either way a segment is wholly old
-//! or wholly new; offsets never change, so old and new segments may coexist in one log.
+//! the intact old segments: recovery deletes them (and the indexes of `B`, rebuilt from `B.log`).
+//! A crash after it leaves `B.log.swap`, complete and fsync'd: recovery reads its end offset
+//! (last batch header), deletes every segment file with a base offset in `(B, end)` (the rest
+//! of the group, whichever of them step 3 had not deleted yet), renames it over `B.log` and
+//! deletes `B`'s index files so they are rebuilt from it. The covered segments are always
+//! deleted before `B.log.swap` loses its name, so recovery never sees the merged segment
+//! overlapping old ones. Either way the group is wholly old or wholly new; offsets never change,
+//! so old and new segments may coexist in one log.
 //!
 //! # Not yet
 //!
@@ -136,8 +151,10 @@ pub struct CleanReport {
     /// Keys in the offset map and the bytes charged for them.
     pub map_keys: usize,
     pub map_bytes: usize,
-    /// Segments rewritten and swapped in.
+    /// Segments rewritten and swapped in (merged ones included).
     pub segments_cleaned: usize,
+    /// Segments folded into the segment before them (the segment count dropped by this much).
+    pub segments_merged: usize,
     /// Segments read whose content would not change (left as they were).
     pub segments_unchanged: usize,
     /// Segments cleaned but not swapped in because retention or DeleteRecords removed the
@@ -359,39 +376,38 @@ pub(crate) fn clean_log(
         tracing::info!(dir = %log.dir().display(), map_end_offset = map.end_offset, dedupe_buffer_bytes = options.dedupe_buffer_bytes, "offset map full; cleaning only the range it covers");
     }
 
-    // Pass 2: rewrite and swap, segment by segment.
-    let limits = {
-        let config = log.config();
-        IndexLimits::new(config.index_interval_bytes, config.segment_index_bytes)
-    };
-    for (segment, _) in &cleanable {
-        if segment.base_offset >= map.end_offset {
-            break;
-        }
-        let drop_tombstones =
-            now_ms.saturating_sub(largest_timestamp(segment)?) > options.delete_retention_ms;
-        let rules = Rules {
+    // Pass 2: rewrite and swap, small adjacent segments merged (Kafka's groupSegmentsBySize).
+    let config = log.config();
+    let limits = IndexLimits::new(config.index_interval_bytes, config.segment_index_bytes);
+    let covered = cleanable
+        .iter()
+        .take_while(|(segment, _)| segment.base_offset < map.end_offset)
+        .count();
+    let max_group_bytes = config.segment_bytes.min(i32::MAX as u64);
+    for group in group_segments(&cleanable[..covered], max_group_bytes, limits) {
+        let before: u64 = group.iter().map(|segment| segment.size_bytes()).sum();
+        let rules = GroupRules {
             map: &map,
             producer_last_offsets: &producer_last_offsets,
-            drop_tombstones,
+            delete_retention_ms: options.delete_retention_ms,
+            now_ms,
         };
-        let before = segment.size_bytes();
-        let Some(cleaned) = rewrite_segment(log.dir(), segment, &rules, limits, &mut report)?
-        else {
-            report.segments_unchanged += 1;
+        let Some(cleaned) = rewrite_group(log.dir(), &group, &rules, limits, &mut report)? else {
+            report.segments_unchanged += group.len();
             throttle.account(before);
             continue;
         };
         let after = cleaned.size_bytes();
         drop(cleaned);
-        if swap_in(log, segment)? {
-            report.segments_cleaned += 1;
+        if swap_in(log, &group)? {
+            report.segments_cleaned += group.len();
+            report.segments_merged += group.len() - 1;
             report.bytes_before += before;
             report.bytes_after += after;
-            tracing::debug!(file = %segment.log_path.display(), before, after, "cleaned segment");
+            tracing::debug!(file = %group[0].log_path.display(), segments = group.len(), before, after, "cleaned segment");
         } else {
-            report.segments_gone += 1;
-            remove_staged(log.dir(), segment.base_offset, CLEANED_SUFFIX)
+            report.segments_gone += group.len();
+            remove_staged(log.dir(), group[0].base_offset, CLEANED_SUFFIX)
                 .map_err(io_error("removing unused compaction output"))?;
         }
         throttle.account(before + after);
@@ -552,16 +568,60 @@ impl Rules<'_> {
     }
 }
 
-/// Writes the cleaned copy of `segment` as `<base>.*.cleaned`, fsync'd. `None` (and no files)
-/// when nothing in the segment would change.
-fn rewrite_segment(
+/// Kafka's `groupSegmentsBySize`: consecutive segments merged while the group's bytes stay
+/// within `max_bytes` (`segment.bytes`), its index entries within `segment.index.bytes`, and its
+/// offsets within `i32::MAX` of the first segment's base (index entries hold them as u32).
+fn group_segments(
+    segments: &[(Arc<Segment>, i64)],
+    max_bytes: u64,
+    limits: IndexLimits,
+) -> Vec<Vec<Arc<Segment>>> {
+    let mut groups = Vec::new();
+    let mut index = 0;
+    while index < segments.len() {
+        let first = &segments[index].0;
+        let mut group = vec![first.clone()];
+        let mut bytes = first.size_bytes();
+        let mut offset_entries = first.indexes.offset_entries();
+        let mut time_entries = first.indexes.time_entries();
+        index += 1;
+        while let Some((next, next_end)) = segments.get(index) {
+            if bytes + next.size_bytes() > max_bytes
+                || offset_entries + next.indexes.offset_entries() > limits.max_offset_entries
+                || time_entries + next.indexes.time_entries() > limits.max_time_entries
+                || next_end - 1 - first.base_offset > i64::from(i32::MAX)
+            {
+                break;
+            }
+            bytes += next.size_bytes();
+            offset_entries += next.indexes.offset_entries();
+            time_entries += next.indexes.time_entries();
+            group.push(next.clone());
+            index += 1;
+        }
+        groups.push(group);
+    }
+    groups
+}
+
+/// What [`rewrite_group`] needs besides the segments.
+struct GroupRules<'a> {
+    map: &'a OffsetMap,
+    producer_last_offsets: &'a HashMap<i64, i64>,
+    delete_retention_ms: i64,
+    now_ms: i64,
+}
+
+/// Writes the cleaned copy of the segments of `group` as one `<first base>.*.cleaned`,
+/// fsync'd. `None` (and no files) for a single segment in which nothing would change.
+fn rewrite_group(
     dir: &Path,
-    segment: &Segment,
-    rules: &Rules<'_>,
+    group: &[Arc<Segment>],
+    rules: &GroupRules<'_>,
     limits: IndexLimits,
     report: &mut CleanReport,
 ) -> Result<Option<Segment>, CleanError> {
-    let base = segment.base_offset;
+    let base = group[0].base_offset;
     let cleaned = Segment::create_at(
         base,
         staged_path(dir, base, LOG_SUFFIX, CLEANED_SUFFIX),
@@ -572,7 +632,25 @@ fn rewrite_segment(
     .map_err(io_error(format!(
         "creating compaction output for segment {base}"
     )))?;
-    let result = write_cleaned(segment, &cleaned, rules, limits, report);
+    let result = (|| {
+        let mut changed = group.len() > 1;
+        for segment in group {
+            let drop_tombstones = rules.now_ms.saturating_sub(largest_timestamp(segment)?)
+                > rules.delete_retention_ms;
+            let segment_rules = Rules {
+                map: rules.map,
+                producer_last_offsets: rules.producer_last_offsets,
+                drop_tombstones,
+            };
+            changed |= write_cleaned(segment, &cleaned, &segment_rules, limits, report)?;
+        }
+        if changed {
+            let context = || format!("writing {}", cleaned.log_path.display());
+            cleaned.on_become_inactive().map_err(io_error(context()))?;
+            cleaned.sync_all().map_err(io_error(context()))?;
+        }
+        Ok(changed)
+    })();
     match result {
         Ok(true) => Ok(Some(cleaned)),
         Ok(false) | Err(_) => {
@@ -585,7 +663,7 @@ fn rewrite_segment(
     }
 }
 
-/// Fills `cleaned` from `segment`; returns whether anything changed (then `cleaned` is synced).
+/// Appends the cleaned batches of `segment` to `cleaned`; returns whether anything changed.
 fn write_cleaned(
     segment: &Segment,
     cleaned: &Segment,
@@ -620,12 +698,7 @@ fn write_cleaned(
             .append(&output, &[written], limits)
             .map_err(io_error(context()))?;
     }
-    if !changed {
-        return Ok(false);
-    }
-    cleaned.on_become_inactive().map_err(io_error(context()))?;
-    cleaned.sync_all().map_err(io_error(context()))?;
-    Ok(true)
+    Ok(changed)
 }
 
 /// What becomes of one batch (module docs, rule 3).
@@ -711,21 +784,31 @@ fn rename(from: &Path, to: &Path) -> io::Result<()> {
     })
 }
 
-/// Steps 2-5 of the swap (module docs) for the `.cleaned` output of `old`. `Ok(false)` if `old`
-/// left the log meanwhile (its `.cleaned` files are then left for the caller to remove).
-fn swap_in(log: &Log, old: &Arc<Segment>) -> Result<bool, CleanError> {
+/// Steps 2-5 of the swap (module docs) for the `.cleaned` output of `group` (written at the
+/// first segment's base). `Ok(false)` if a segment of the group left the log meanwhile (the
+/// `.cleaned` files are then left for the caller to remove).
+fn swap_in(log: &Log, group: &[Arc<Segment>]) -> Result<bool, CleanError> {
     let dir = log.dir();
-    let base = old.base_offset;
+    let base = group[0].base_offset;
     let final_path = |kind: &str| offset_file_path(dir, base, kind);
     let staged = |kind: &str, stage: &str| staged_path(dir, base, kind, stage);
     let mut committed = false;
-    let result = log.replace_closed_segment(old, || {
+    let result = log.replace_closed_segments(group, || {
         // Step 2: the log file last; its `.swap` name is the commit point.
         for kind in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] {
             rename(&staged(kind, CLEANED_SUFFIX), &staged(kind, SWAP_SUFFIX))?;
         }
         checkpoint::sync_dir(dir)?;
         committed = true;
+        // Step 3a: the other merged segments go (recovery would delete them for the swap).
+        if group.len() > 1 {
+            for merged in &group[1..] {
+                for kind in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                    remove_if_exists(&offset_file_path(dir, merged.base_offset, kind))?;
+                }
+            }
+            checkpoint::sync_dir(dir)?;
+        }
         // Step 3.
         for kind in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
             rename(&staged(kind, SWAP_SUFFIX), &final_path(kind))?;
@@ -765,6 +848,67 @@ fn swap_in(log: &Log, old: &Arc<Segment>) -> Result<bool, CleanError> {
             Err(CleanError::Io { context, source })
         }
     }
+}
+
+/// The offset after the last batch of a complete (fsync'd) segment file: walks the batch
+/// headers (base offset, length, last offset delta at byte 23 of magic 2).
+fn swap_end_offset(path: &Path) -> io::Result<i64> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    let mut position = 0u64;
+    let mut end = None;
+    let corrupt = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {what}", path.display()),
+        )
+    };
+    while position < size {
+        let mut header = [0u8; 27];
+        file.read_exact_at(&mut header, position)
+            .map_err(|_| corrupt("truncated batch header"))?;
+        let (mut eight, mut four, mut delta) = ([0u8; 8], [0u8; 4], [0u8; 4]);
+        eight.copy_from_slice(&header[0..8]);
+        four.copy_from_slice(&header[8..12]);
+        delta.copy_from_slice(&header[23..27]);
+        let (base_offset, length, last_delta) = (
+            i64::from_be_bytes(eight),
+            i32::from_be_bytes(four),
+            i32::from_be_bytes(delta),
+        );
+        if length < 15 {
+            return Err(corrupt("bad batch length"));
+        }
+        end = Some(base_offset + i64::from(last_delta) + 1);
+        position += 12 + length as u64;
+    }
+    end.ok_or_else(|| corrupt("empty swap file"))
+}
+
+/// Segment files (`.log`, `.index`, `.timeindex`, no stage suffix) with a base offset in
+/// `(after, before)`.
+fn segment_files_between(dir: &Path, after: i64, before: i64) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+            continue;
+        };
+        let Some((stem, kind)) = name.split_once('.') else {
+            continue;
+        };
+        if stem.len() != 20 || ![LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX].contains(&kind) {
+            continue;
+        }
+        if let Ok(base) = stem.parse::<i64>()
+            && base > after
+            && base < before
+        {
+            files.push(path);
+        }
+    }
+    Ok(files)
 }
 
 /// What [`recover_compaction_leftovers`] did.
@@ -824,6 +968,12 @@ pub(crate) fn recover_compaction_leftovers(dir: &Path) -> io::Result<LeftoverRep
     }
     for base in log_swaps {
         tracing::warn!(dir = %dir.display(), base, "completing an interrupted compaction swap");
+        // A merged swap covers later segments up to its end: those not yet deleted go now.
+        let end = swap_end_offset(&staged_path(dir, base, LOG_SUFFIX, SWAP_SUFFIX))?;
+        for covered in segment_files_between(dir, base, end)? {
+            tracing::warn!(file = %covered.display(), "removing a segment merged by compaction");
+            remove_if_exists(&covered)?;
+        }
         remove_if_exists(&offset_file_path(dir, base, INDEX_SUFFIX))?;
         remove_if_exists(&offset_file_path(dir, base, TIME_INDEX_SUFFIX))?;
         rename(

@@ -76,9 +76,10 @@
 //! new. Appends and reads continue while it runs. A successful clean advances
 //! [`Log::first_dirty_offset`] (persisted by [`LogDir::checkpoint`] in
 //! `cleaner-offset-checkpoint`); [`Log::dirty_stats`] gives the dirty ratio and the oldest dirty
-//! timestamp the broker schedules by. Not yet: merging small cleaned segments, compaction of
-//! transactional batches (copied verbatim), KIP-534 per-batch delete horizons. Details: the
-//! `cleaner` module source.
+//! timestamp the broker schedules by. Adjacent small segments are merged while cleaning (up to
+//! `segment.bytes`; the `.swap` of the merged segment commits the whole group). Not yet:
+//! compaction of transactional batches (copied verbatim), KIP-534 per-batch delete horizons.
+//! Details: the `cleaner` module source.
 //!
 //! ```
 //! use takhin_storage::{CleanOptions, LogConfig, LogDir};

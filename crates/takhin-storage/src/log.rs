@@ -988,32 +988,39 @@ impl Log {
         cleaner::dirty_stats(self, options, now_ms)
     }
 
-    /// Replaces the closed segment `old` by the one `install` produces, under the append lock
-    /// (so serialized with appends, rolls, retention and DeleteRecords). Returns `Ok(false)`
-    /// without calling `install` when `old` is no longer in the segment list or became the
-    /// active segment. The new segment is put in the map in one write-locked step: a reader sees
-    /// either the old or the new segment; one holding the old `Arc` keeps reading the old file.
-    pub(crate) fn replace_closed_segment(
+    /// Replaces the closed segments `olds` (consecutive, at least one) by the one `install`
+    /// produces at the first one's base, under the append lock (so serialized with appends,
+    /// rolls, retention and DeleteRecords). Returns `Ok(false)` without calling `install` when a
+    /// segment of `olds` is no longer in the segment list or the last became the active
+    /// segment. The map changes in one write-locked step: a reader sees either the old or the
+    /// new segments; one holding an old `Arc` keeps reading the old file.
+    pub(crate) fn replace_closed_segments(
         &self,
-        old: &Arc<Segment>,
+        olds: &[Arc<Segment>],
         install: impl FnOnce() -> io::Result<Segment>,
     ) -> io::Result<bool> {
         let _producers = self.append_lock.lock();
         {
             let map = self.segments.read();
-            let current = map
-                .get(&old.base_offset)
-                .is_some_and(|segment| Arc::ptr_eq(segment, old));
-            let closed = map
-                .keys()
-                .next_back()
-                .is_some_and(|last| *last > old.base_offset);
+            let current = olds.iter().all(|old| {
+                map.get(&old.base_offset)
+                    .is_some_and(|segment| Arc::ptr_eq(segment, old))
+            });
+            let closed = olds.last().is_some_and(|last_old| {
+                map.keys()
+                    .next_back()
+                    .is_some_and(|last| *last > last_old.base_offset)
+            });
             if !current || !closed {
                 return Ok(false);
             }
         }
         let segment = Arc::new(install()?);
-        self.segments.write().insert(segment.base_offset, segment);
+        let mut map = self.segments.write();
+        for old in &olds[1..] {
+            map.remove(&old.base_offset);
+        }
+        map.insert(segment.base_offset, segment);
         Ok(true)
     }
 

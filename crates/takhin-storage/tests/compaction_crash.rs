@@ -164,7 +164,8 @@ fn kill_minus_nine_during_compaction_keeps_old_or_new_segments() {
         );
         verify(&log);
         interrupted_swaps += report.swaps_completed + report.cleaned_files_removed;
-        assert!(log.segment_count() > 3, "{report}");
+        // Cleaned segments are merged up to segment.bytes, so few closed ones remain.
+        assert!(log.segment_count() >= 2, "{report}");
         drop((log_dir, log));
     }
     println!("kills that interrupted a clean's file swap: {interrupted_swaps}");
