@@ -23,7 +23,8 @@ def test_librdkafka_reads_a_compacted_topic_across_offset_gaps(broker_process_fa
     topic = unique_topic("compacted")
     admin = AdminClient({"bootstrap.servers": bp.bootstrap})
     futures = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1,
-                                            config={"cleanup.policy": "compact", "segment.bytes": "2048"})])
+                                            config={"cleanup.policy": "compact", "segment.bytes": "2048",
+                                                    "min.cleanable.dirty.ratio": "0.01"})])
     futures[topic].result(timeout=30)
 
     producer = Producer({"bootstrap.servers": bp.bootstrap, "enable.idempotence": True, "linger.ms": 0,
