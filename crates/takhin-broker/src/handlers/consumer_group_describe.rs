@@ -14,12 +14,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::metadata::OPERATIONS_NOT_REQUESTED;
+use super::metadata::{ALL_GROUP_OPERATIONS, OPERATIONS_NOT_REQUESTED};
 use crate::broker::Broker;
 use crate::groups::consumer::Partitions;
-
-/// READ, DELETE, DESCRIBE on a group (no ACLs yet).
-const ALL_GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 /// KIP-1099 member type of a consumer-protocol member.
 const MEMBER_TYPE_CONSUMER: i8 = 1;

@@ -9,11 +9,8 @@ use kafka_protocol::messages::describe_groups_response::{DescribedGroup, Describ
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::metadata::OPERATIONS_NOT_REQUESTED;
+use super::metadata::{ALL_GROUP_OPERATIONS, OPERATIONS_NOT_REQUESTED};
 use crate::broker::Broker;
-
-/// READ, DELETE, DESCRIBE on a group (no ACLs yet).
-const ALL_GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 pub fn handle(
     broker: &Arc<Broker>,

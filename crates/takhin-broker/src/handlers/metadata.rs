@@ -24,6 +24,9 @@ pub(crate) const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
 pub(crate) const ALL_TOPIC_OPERATIONS: i32 =
     (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 
+/// READ, DELETE, DESCRIBE on a group (no ACLs yet).
+pub(crate) const ALL_GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+
 /// Every cluster operation (CREATE, ALTER, DESCRIBE, CLUSTER_ACTION,
 /// DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE).
 pub(crate) const ALL_CLUSTER_OPERATIONS: i32 =
