@@ -1,0 +1,125 @@
+//! The REST API under `/api/v1`.
+//!
+//! Each resource is a module with its handlers, a `routes()` function and an
+//! OpenAPI `Doc`; [`router`] mounts them all and [`openapi`] merges their
+//! documents into the one served at `/api/v1/openapi.json` (and checked in
+//! at `crates/takhin-console/openapi.json`; a test fails when they differ).
+//!
+//! Every handler is scoped by cluster (`/api/v1/clusters/{cluster}/...`),
+//! validates its input before talking to the cluster, and answers errors as
+//! [`problem::Problem`]s.
+
+pub mod cluster;
+pub mod extract;
+pub mod problem;
+pub mod topics;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use utoipa::OpenApi;
+
+use crate::ConsoleConfig;
+use crate::client::{ClientConfig, KafkaClient};
+use problem::Problem;
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    clusters: BTreeMap<String, Arc<KafkaClient>>,
+    /// Cluster names in configuration order; the first is the default.
+    order: Vec<String>,
+    started_at: std::time::Instant,
+}
+
+impl AppState {
+    pub fn new(config: &ConsoleConfig) -> AppState {
+        let mut clusters = BTreeMap::new();
+        let mut order = Vec::new();
+        for cluster in &config.clusters {
+            clusters.insert(
+                cluster.name.clone(),
+                Arc::new(KafkaClient::new(ClientConfig::new(
+                    cluster.bootstrap_servers.clone(),
+                ))),
+            );
+            order.push(cluster.name.clone());
+        }
+        AppState {
+            inner: Arc::new(StateInner {
+                clusters,
+                order,
+                started_at: std::time::Instant::now(),
+            }),
+        }
+    }
+
+    /// The client of cluster `name`, or 404.
+    pub fn cluster(&self, name: &str) -> Result<Arc<KafkaClient>, Problem> {
+        self.inner
+            .clusters
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Problem::not_found(format!("no cluster named '{name}' is configured")))
+    }
+
+    /// Configured clusters in order, the default first.
+    pub fn clusters(&self) -> impl Iterator<Item = (&str, &Arc<KafkaClient>)> {
+        self.inner.order.iter().filter_map(|name| {
+            self.inner
+                .clusters
+                .get(name)
+                .map(|client| (name.as_str(), client))
+        })
+    }
+
+    pub fn uptime(&self) -> std::time::Duration {
+        self.inner.started_at.elapsed()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Takhin Console API",
+        description = "Operate any Kafka-compatible cluster: topics, messages, consumer groups, configs.",
+        license(name = "Apache-2.0")
+    ),
+    components(schemas(Problem))
+)]
+struct BaseDoc;
+
+/// The whole OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = BaseDoc::openapi();
+    doc.merge(cluster::Doc::openapi());
+    doc.merge(topics::Doc::openapi());
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc
+}
+
+async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(openapi())
+}
+
+async fn not_found() -> Problem {
+    Problem::not_found("no such API endpoint")
+}
+
+/// The console's routes: `/api/v1/...`.
+pub fn router(config: ConsoleConfig) -> Router {
+    let state = AppState::new(&config);
+    let v1 = Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .merge(cluster::routes())
+        .merge(topics::routes())
+        .fallback(not_found)
+        .with_state(state);
+    Router::new().nest("/api/v1", v1)
+}
