@@ -104,6 +104,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// The OpenAPI document as checked in: pretty JSON with a final newline.
+pub fn openapi_json_pretty() -> String {
+    let mut json = openapi().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}
+
 async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(openapi())
 }
