@@ -78,6 +78,8 @@ pub struct Broker {
     producer_ids: Mutex<ProducerIds>,
     /// Consumer groups and committed offsets.
     pub groups: crate::groups::GroupCoordinator,
+    /// Request and connection counters; [`crate::metrics::Metrics::render`] for all metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Broker {
@@ -106,6 +108,7 @@ impl Broker {
             topics: RwLock::new(HashMap::new()),
             topic_ids: RwLock::new(HashMap::new()),
             groups: crate::groups::GroupCoordinator::new(config.groups.clone()),
+            metrics: crate::metrics::Metrics::new(),
             config,
         };
         for (name, topic) in &document.topics {
@@ -387,6 +390,7 @@ impl Broker {
                 if outcome.segments_deleted == 0 {
                     continue;
                 }
+                partition.metrics.record_retention(&outcome);
                 segments_deleted += outcome.segments_deleted;
                 info!(
                     topic = %topic.name,

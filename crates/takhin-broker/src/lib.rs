@@ -16,6 +16,7 @@ pub mod config;
 pub mod groups;
 pub mod handlers;
 pub mod metadata;
+pub mod metrics;
 pub mod partition;
 pub mod server;
 
@@ -200,6 +201,7 @@ pub fn clean_compacted_partitions(broker: &Broker, now_ms: i64) -> Vec<(String, 
     for (stats, topic, partition, options) in candidates {
         match partition.log.clean(options, now_ms) {
             Ok(report) => {
+                partition.metrics.record_clean(&report, stats.dirty_ratio());
                 cleaned.push((topic.name.to_string(), partition.index));
                 info!(
                     topic = %topic.name,
@@ -217,6 +219,7 @@ pub fn clean_compacted_partitions(broker: &Broker, now_ms: i64) -> Vec<(String, 
                 );
             }
             Err(e) => {
+                partition.metrics.record_clean_failure();
                 warn!(topic = %topic.name, partition = partition.index, "compaction failed: {e}")
             }
         }

@@ -14,6 +14,7 @@ use takhin_storage::Log;
 use tokio::sync::Notify;
 
 use crate::config::TopicConfig;
+use crate::metrics::PartitionMetrics;
 
 /// Dead waiter entries are pruned once a partition holds this many, so an
 /// idle partition polled forever does not grow its waiter list.
@@ -31,6 +32,8 @@ pub struct Partition {
     /// Wall-clock time of the last flush (for `flush.ms` with write caching).
     last_flush_ms: AtomicI64,
     waiters: Mutex<Vec<Weak<Notify>>>,
+    /// Bytes in and out, retention and cleaner results, read at scrape time.
+    pub metrics: PartitionMetrics,
 }
 
 impl Partition {
@@ -44,6 +47,7 @@ impl Partition {
             high_watermark: AtomicI64::new(high_watermark),
             last_flush_ms: AtomicI64::new(crate::handlers::now_ms()),
             waiters: Mutex::new(Vec::new()),
+            metrics: PartitionMetrics::default(),
         }
     }
 

@@ -13,11 +13,16 @@
 //! reader takes the connection's produce turn before starting the handler,
 //! and the handler gives it back once its batches are appended, before it
 //! waits for them to be durable.
+//!
+//! Each request is counted and timed for its API ([`crate::metrics`]) from its
+//! last byte read to its response ready (or the connection closed), and so is
+//! each connection.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
+use kafka_protocol::messages::ApiKey;
 use takhin_protocol::frame::{LENGTH_PREFIX_BYTES, body_length};
 use takhin_protocol::response::unsupported_api_versions_response;
 use takhin_protocol::{DecodeError, Request, decode_request, encode_response};
@@ -30,6 +35,7 @@ use tracing::{debug, info, warn};
 
 use crate::broker::Broker;
 use crate::handlers;
+use crate::metrics::{RequestTimer, top_level_error_code};
 
 /// Request bytes all connections together may hold while their requests are
 /// read but not yet answered (Kafka's `queued.max.request.bytes`).
@@ -84,9 +90,11 @@ impl Server {
                         }
                     };
                     let Ok(permit) = self.connections.clone().try_acquire_owned() else {
+                        self.broker.metrics.connection_rejected();
                         warn!(%peer, max = self.broker.config.max_connections, "max.connections reached; closing new connection");
                         continue;
                     };
+                    let open = self.broker.metrics.connection_opened();
                     let connection = Connection {
                         broker: self.broker.clone(),
                         request_memory: self.request_memory.clone(),
@@ -96,6 +104,7 @@ impl Server {
                     connections.spawn(async move {
                         connection.serve(stream, shutdown).await;
                         drop(permit);
+                        drop(open);
                     });
                     while connections.try_join_next().is_some() {}
                 }
@@ -182,6 +191,7 @@ impl Connection {
             }
             buf.advance(LENGTH_PREFIX_BYTES);
             let frame = buf.split_to(length).freeze();
+            let timer = RequestTimer::start();
             let (respond, response) = oneshot::channel();
             if queue.send(response).await.is_err() {
                 return Err("writer closed".into());
@@ -193,10 +203,20 @@ impl Connection {
                         Ok(bytes) => Outgoing::Frame(bytes),
                         Err(_) => Outgoing::Close,
                     };
+                    // Answered with UNSUPPORTED_VERSION: an error.
+                    timer.finish(self.broker.metrics.api(ApiKey::ApiVersions), true);
                     let _ = respond.send(outgoing);
                     continue;
                 }
                 Err(e) => {
+                    let api = match &e {
+                        DecodeError::UnsupportedVersion { api_key, .. }
+                        | DecodeError::Malformed { api_key, .. } => {
+                            self.broker.metrics.api(*api_key)
+                        }
+                        _ => self.broker.metrics.unknown_api(),
+                    };
+                    timer.finish(api, true);
                     warn!(peer = %self.peer, "{e}; closing connection");
                     let _ = respond.send(Outgoing::Close);
                     return Err(e.to_string());
@@ -213,8 +233,10 @@ impl Connection {
                 let api_key = request.api_key;
                 let api_version = request.api_version;
                 let correlation_id = request.correlation_id;
+                let mut failed = false;
                 let outgoing = match handlers::handle(&broker, request, turn, peer).await {
                     Ok(Some(response)) => {
+                        failed = top_level_error_code(&response) != 0;
                         match encode_response(&response, api_version, correlation_id) {
                             Ok(bytes) => Outgoing::Frame(bytes),
                             Err(e) => {
@@ -229,6 +251,8 @@ impl Connection {
                         Outgoing::Close
                     }
                 };
+                failed |= matches!(outgoing, Outgoing::Close);
+                timer.finish(broker.metrics.api(api_key), failed);
                 drop(memory);
                 let _ = respond.send(outgoing);
             });

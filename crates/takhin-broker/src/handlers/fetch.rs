@@ -122,6 +122,9 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -
     };
 
     for (target, read) in targets.iter().zip(results) {
+        if let Ok(partition) = &target.partition {
+            partition.metrics.record_fetch(read.records.len());
+        }
         let data = PartitionData::default()
             .with_partition_index(target.partition_index)
             .with_error_code(read.error)

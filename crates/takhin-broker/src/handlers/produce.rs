@@ -226,7 +226,8 @@ fn append_one(
         now_ms: now_ms(),
         leader_epoch: LEADER_EPOCH,
     };
-    partition.log.append(batches, options).map_err(|e| {
+    let (size_bytes, records_count) = (batches.size_bytes(), batches.records_count());
+    let outcome = partition.log.append(batches, options).map_err(|e| {
         let code = match &e {
             AppendError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
             AppendError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
@@ -236,7 +237,11 @@ fn append_one(
             }
         };
         (code, e.to_string())
-    })
+    })?;
+    if !outcome.duplicate {
+        partition.metrics.record_append(size_bytes, records_count);
+    }
+    Ok(outcome)
 }
 
 fn batch_error(error: takhin_storage::BatchError) -> (ResponseError, String) {
