@@ -33,10 +33,9 @@ use prometheus_client::encoding::{
     DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, EncodeLabelSet, EncodeMetric,
     MetricEncoder, NoLabelSet,
 };
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
-use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
-use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 use takhin_protocol::Response;
 use takhin_storage::{CleanReport, RetentionOutcome};
@@ -97,12 +96,91 @@ impl ApiMetrics {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    /// Indexed by API key; `None` for keys Takhin does not serve.
-    apis: Vec<Option<ApiMetrics>>,
-    unknown_api: ApiMetrics,
+    apis: Arc<ApiTable>,
     connections_open: Gauge,
     connections_total: Counter,
     connections_rejected: Counter,
+}
+
+/// Every API's counters, built once. Rendered in API key order (a `Family` would render them in
+/// hash order, different at every start).
+#[derive(Debug)]
+struct ApiTable {
+    /// Label value and counters: the served APIs by key, then [`UNKNOWN_API`].
+    entries: Vec<(String, ApiMetrics)>,
+    /// Indexed by API key; `None` for keys Takhin does not serve. Shares its counters with
+    /// `entries`.
+    by_key: Vec<Option<ApiMetrics>>,
+    unknown: ApiMetrics,
+}
+
+impl ApiTable {
+    fn new() -> ApiTable {
+        let new_api = || ApiMetrics {
+            requests: Counter::default(),
+            errors: Counter::default(),
+            duration: DurationHistogram::default(),
+        };
+        let mut served: Vec<ApiKey> = takhin_protocol::api::SUPPORTED
+            .iter()
+            .map(|&(key, _, _)| key)
+            .collect();
+        served.sort_by_key(|&key| api_index(key));
+        let max_index = served.iter().map(|&key| api_index(key)).max().unwrap_or(0);
+        let mut by_key = vec![None; max_index + 1];
+        let mut entries = Vec::with_capacity(served.len() + 1);
+        for key in served {
+            let api = new_api();
+            by_key[api_index(key)] = Some(api.clone());
+            entries.push((format!("{key:?}"), api));
+        }
+        let unknown = new_api();
+        entries.push((UNKNOWN_API.to_string(), unknown.clone()));
+        ApiTable {
+            entries,
+            by_key,
+            unknown,
+        }
+    }
+}
+
+impl Collector for ApiTable {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut requests = encoder.encode_descriptor(
+            "kafka_requests",
+            "Kafka requests answered, per API (counted when the response is ready).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (api, metrics) in &self.entries {
+            metrics
+                .requests
+                .encode(requests.encode_family(&[("api", api.as_str())])?)?;
+        }
+        let mut errors = encoder.encode_descriptor(
+            "kafka_request_errors",
+            "Kafka requests whose response carries a top-level error code, or that closed the connection, per API.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (api, metrics) in &self.entries {
+            metrics
+                .errors
+                .encode(errors.encode_family(&[("api", api.as_str())])?)?;
+        }
+        let mut durations = encoder.encode_descriptor(
+            "kafka_request_duration_seconds",
+            "Time from a request's last byte read to its response ready to send, per API.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (api, metrics) in &self.entries {
+            metrics
+                .duration
+                .encode(durations.encode_family(&[("api", api.as_str())])?)?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for Metrics {
@@ -111,48 +189,11 @@ impl Default for Metrics {
     }
 }
 
-type ApiLabels = [(&'static str, String); 1];
-
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix(PREFIX);
-        let requests = Family::<ApiLabels, Counter>::default();
-        let errors = Family::<ApiLabels, Counter>::default();
-        let durations =
-            Family::<ApiLabels, DurationHistogram>::new_with_constructor(DurationHistogram::new);
-        let resolve = |api: String| {
-            let labels = [("api", api)];
-            ApiMetrics {
-                requests: requests.get_or_create_owned(&labels),
-                errors: errors.get_or_create_owned(&labels),
-                duration: durations.get_or_create_owned(&labels),
-            }
-        };
-        let max_key = takhin_protocol::api::SUPPORTED
-            .iter()
-            .map(|&(key, _, _)| api_index(key))
-            .max()
-            .unwrap_or(0);
-        let mut apis = vec![None; max_key + 1];
-        for &(key, _, _) in takhin_protocol::api::SUPPORTED {
-            apis[api_index(key)] = Some(resolve(format!("{key:?}")));
-        }
-        let unknown_api = resolve(UNKNOWN_API.to_string());
-        registry.register(
-            "kafka_requests",
-            "Kafka requests answered, per API (counted when the response is ready)",
-            requests,
-        );
-        registry.register(
-            "kafka_request_errors",
-            "Kafka requests whose response carries a top-level error code, or that closed the connection, per API",
-            errors,
-        );
-        registry.register(
-            "kafka_request_duration_seconds",
-            "Time from a request's last byte read to its response ready to send, per API",
-            durations,
-        );
+        let apis = Arc::new(ApiTable::new());
+        registry.register_collector(Box::new(apis.clone()));
         let connections_open = Gauge::default();
         let connections_total = Counter::default();
         let connections_rejected = Counter::default();
@@ -174,7 +215,6 @@ impl Metrics {
         Metrics {
             registry,
             apis,
-            unknown_api,
             connections_open,
             connections_total,
             connections_rejected,
@@ -183,15 +223,15 @@ impl Metrics {
 
     /// The counters of `api_key`; those of [`UNKNOWN_API`] when Takhin does not serve it.
     pub fn api(&self, api_key: ApiKey) -> &ApiMetrics {
-        match self.apis.get(api_index(api_key)) {
+        match self.apis.by_key.get(api_index(api_key)) {
             Some(Some(api)) => api,
-            _ => &self.unknown_api,
+            _ => &self.apis.unknown,
         }
     }
 
     /// The counters of requests whose API could not be read or is unknown.
     pub fn unknown_api(&self) -> &ApiMetrics {
-        &self.unknown_api
+        &self.apis.unknown
     }
 
     /// Counts an accepted connection; it counts as open until the guard drops.
@@ -295,8 +335,8 @@ pub fn top_level_error_code(response: &Response) -> i16 {
 /// A latency histogram with fixed buckets ([`REQUEST_DURATION_BUCKETS_SECONDS`]) and no lock:
 /// prometheus-client's `Histogram` takes a write lock per observation, which every connection
 /// would contend on for its API. Clones share the counts.
-#[derive(Clone, Debug)]
-pub struct DurationHistogram {
+#[derive(Clone, Debug, Default)]
+struct DurationHistogram {
     inner: Arc<HistogramCounts>,
 }
 
@@ -308,13 +348,7 @@ struct HistogramCounts {
 }
 
 impl DurationHistogram {
-    pub fn new() -> DurationHistogram {
-        DurationHistogram {
-            inner: Arc::default(),
-        }
-    }
-
-    pub fn observe(&self, elapsed: Duration) {
+    fn observe(&self, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
         let bucket = REQUEST_DURATION_BUCKETS_SECONDS
             .iter()
@@ -324,16 +358,6 @@ impl DurationHistogram {
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.inner.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
-}
-
-impl Default for DurationHistogram {
-    fn default() -> Self {
-        DurationHistogram::new()
-    }
-}
-
-impl TypedMetric for DurationHistogram {
-    const TYPE: MetricType = MetricType::Histogram;
 }
 
 impl EncodeMetric for DurationHistogram {
