@@ -261,6 +261,16 @@ pub async fn produce_records(
                 ]),
         ]);
     let leader = client.leader(topic, partition).await.unwrap();
+    // Produce v13+ names topics by id (KIP-516).
+    let topic_id = client
+        .metadata()
+        .await
+        .unwrap()
+        .topic(topic)
+        .unwrap()
+        .topic_id;
+    let mut request = request;
+    request.topic_data[0].topic_id = topic_id;
     let response = client.send_to(leader, &request).await.unwrap();
     let answer = &response.responses[0].partition_responses[0];
     assert_eq!(answer.error_code, 0, "produce failed");
