@@ -197,6 +197,11 @@ impl Broker {
                 "replication factor {replication_factor} is larger than the number of available brokers (1)"
             )));
         }
+        // Kafka refuses names it does not know ("Unknown topic config
+        // name"); resolving alone would silently drop them.
+        for (config_name, value) in configs {
+            crate::config::validate_topic_config(config_name, value)?;
+        }
         Ok(TopicConfig::resolve(&self.config, configs)?)
     }
 
