@@ -252,7 +252,12 @@ async fn configs_show_defaults_and_overrides_and_change_incrementally() {
     assert_eq!(retention["value"], "60000");
     assert_eq!(retention["is_default"], false);
     assert_eq!(retention["source"], "DYNAMIC_TOPIC_CONFIG");
-    assert_eq!(retention["default_value"], default_retention);
+    // Takhin lists the default among the synonyms; Kafka lists only the
+    // levels that are set, so the default may be unknown (null).
+    assert!(
+        retention["default_value"] == default_retention || retention["default_value"].is_null(),
+        "{retention}"
+    );
     assert_eq!(find(&configs, "segment.bytes")["value"], "1048576");
 
     // Deleting one override leaves the other.

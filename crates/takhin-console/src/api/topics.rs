@@ -704,7 +704,28 @@ pub async fn alter_topic_configs(
         )
         .into());
     }
-    Ok(Json(topic_configs(&client, &topic).await?))
+    if body.validate_only {
+        return Ok(Json(topic_configs(&client, &topic).await?));
+    }
+    // In a KRaft cluster the change reaches brokers asynchronously: answer
+    // once DescribeConfigs shows it (or after a short deadline), so the
+    // caller never sees its own change missing.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let configs = topic_configs(&client, &topic).await?;
+        let applied = body.set.iter().all(|(name, value)| {
+            configs.iter().any(|c| {
+                &c.name == name && (c.sensitive || c.value.as_deref() == Some(value.trim()))
+            })
+        }) && body
+            .delete
+            .iter()
+            .all(|name| configs.iter().all(|c| &c.name != name || c.is_default));
+        if applied || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(configs));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// The new partition count.
