@@ -5,24 +5,30 @@
 //! - `GET /api/health/ready`: 200 once the broker accepts Kafka connections,
 //!   503 before that and while shutting down.
 //! - `GET /api/health`: a JSON summary (status, version, uptime).
+//! - `GET /metrics`: Prometheus metrics, text format 0.0.4 (every metric is in
+//!   docs/operations.md). Before the broker has opened its data directory,
+//!   only the process and build metrics.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::routing::get;
 use serde_json::json;
+use takhin_broker::Broker;
 use tokio::sync::watch;
 
 #[derive(Clone)]
 pub struct Health {
     pub ready: Arc<AtomicBool>,
     pub started_at: Instant,
+    /// Set once the broker has opened its data directory; `/metrics` reads it.
+    pub broker: Arc<OnceLock<Arc<Broker>>>,
 }
 
 async fn live() -> StatusCode {
@@ -55,6 +61,28 @@ async fn summary(State(health): State<Health>) -> (StatusCode, Json<serde_json::
     )
 }
 
+async fn metrics(
+    State(health): State<Health>,
+) -> (StatusCode, [(header::HeaderName, &'static str); 1], String) {
+    let content_type = [(header::CONTENT_TYPE, takhin_broker::metrics::CONTENT_TYPE)];
+    let Some(broker) = health.broker.get().cloned() else {
+        return (
+            StatusCode::OK,
+            content_type,
+            takhin_broker::metrics::render_process(),
+        );
+    };
+    // Reading every partition (and /proc) takes a while on a large broker: off the async workers.
+    match tokio::task::spawn_blocking(move || broker.metrics.render(&broker)).await {
+        Ok(body) => (StatusCode::OK, content_type, body),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            content_type,
+            format!("# rendering metrics failed: {e}\n"),
+        ),
+    }
+}
+
 pub async fn serve(
     addr: SocketAddr,
     health: Health,
@@ -64,6 +92,7 @@ pub async fn serve(
         .route("/api/health", get(summary))
         .route("/api/health/live", get(live))
         .route("/api/health/ready", get(ready))
+        .route("/metrics", get(metrics))
         .with_state(health);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "HTTP listening");

@@ -128,14 +128,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let health = http::Health {
         ready: Arc::new(AtomicBool::new(false)),
         started_at,
+        broker: Arc::default(),
     };
     let http_addr = config.http_addr;
     let http = tokio::spawn(http::serve(http_addr, health.clone(), shutdown.clone()));
 
     let (ready_tx, ready_rx) = oneshot::channel();
     let ready_flag = health.ready.clone();
+    let broker_slot = health.broker.clone();
     tokio::spawn(async move {
-        if ready_rx.await.is_ok() {
+        if let Ok((_, broker)) = ready_rx.await {
+            let _ = broker_slot.set(broker);
             ready_flag.store(true, Ordering::Release);
         }
     });

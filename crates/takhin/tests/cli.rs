@@ -165,3 +165,55 @@ fn a_bad_setting_stops_start_up_with_its_name() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("log.retention.mss"), "{stderr}");
 }
+
+#[test]
+fn metrics_are_served_in_the_prometheus_text_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kafka_port, http_port) = (free_port(), free_port());
+    let config = dir.path().join("takhin.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "kafka.addr: 127.0.0.1:{kafka_port}\nhttp.addr: 127.0.0.1:{http_port}\ndata.dir: {}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let _broker = serve(dir.path(), &config, &[], &[]);
+    assert!(
+        wait_until(
+            || http_get(http_port, "/api/health/ready").is_some_and(|(status, _)| status == 200)
+        ),
+        "broker never became ready"
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", http_port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.lines().any(|line| line
+            .to_ascii_lowercase()
+            .starts_with("content-type: text/plain; version=0.0.4")),
+        "{head}"
+    );
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        body.contains(&format!("takhin_build_info{{version=\"{version}\"}} 1")),
+        "{body}"
+    );
+    // The broker's own series are there once it is ready.
+    assert!(body.contains("takhin_kafka_connections 0"), "{body}");
+    assert!(
+        body.contains("# TYPE takhin_kafka_requests_total counter"),
+        "{body}"
+    );
+}
