@@ -1,0 +1,55 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { apiRequest, isApiError } from './http';
+import type { LoginRequest, Me } from './types';
+
+export const authKeys = {
+  all: ['auth'] as const,
+  me: () => [...authKeys.all, 'me'] as const,
+};
+
+/**
+ * Who is signed in. 401 means auth is on and nobody is; 404 means the server
+ * has no auth endpoints (auth off, or an older backend) and is treated as an
+ * anonymous admin so the console stays usable.
+ */
+export function useMe() {
+  return useQuery({
+    queryKey: authKeys.me(),
+    queryFn: async ({ signal }): Promise<Me> => {
+      try {
+        return await apiRequest<Me>('/auth/me', { signal });
+      } catch (error) {
+        if (isApiError(error) && error.status === 404) {
+          return { username: null, role: 'admin', auth_enabled: false };
+        }
+        throw error;
+      }
+    },
+    staleTime: 60_000,
+  });
+}
+
+export function useLogin() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (request: LoginRequest) =>
+      apiRequest<Me>('/auth/login', { method: 'POST', body: request }),
+    onSuccess: (me) => {
+      queryClient.setQueryData(authKeys.me(), me);
+      // Everything fetched while signed out may have failed with 401.
+      return queryClient.invalidateQueries({
+        predicate: (query) => query.queryKey[0] !== authKeys.all[0],
+      });
+    },
+  });
+}
+
+export function useLogout() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: () => apiRequest<void>('/auth/logout', { method: 'POST' }),
+    onSuccess: () => {
+      queryClient.clear();
+    },
+  });
+}

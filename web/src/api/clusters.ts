@@ -1,0 +1,61 @@
+import { queryOptions, useQuery } from '@tanstack/react-query';
+import { apiRequest, segment } from './http';
+import type { Broker, Cluster, ClusterOverview, ConfigEntry } from './types';
+
+export const clusterKeys = {
+  all: ['clusters'] as const,
+  list: () => [...clusterKeys.all, 'list'] as const,
+  detail: (cluster: string) => [...clusterKeys.all, cluster] as const,
+  overview: (cluster: string) => [...clusterKeys.detail(cluster), 'overview'] as const,
+  brokerConfigs: (cluster: string, brokerId: number) =>
+    [...clusterKeys.detail(cluster), 'brokers', brokerId, 'configs'] as const,
+};
+
+export function fetchClusters(signal?: AbortSignal) {
+  return apiRequest<Cluster[]>('/clusters', { signal });
+}
+
+export function useClusters() {
+  return useQuery({
+    queryKey: clusterKeys.list(),
+    queryFn: ({ signal }) => fetchClusters(signal),
+    staleTime: 60_000,
+  });
+}
+
+/** The cluster to open when the URL names none: the default one, else the first. */
+export function defaultCluster(clusters: Cluster[] | undefined): Cluster | undefined {
+  return clusters?.find((cluster) => cluster.default) ?? clusters?.[0];
+}
+
+/** Shared by the overview and brokers pages: one request, one cache entry. */
+export function clusterOverviewQuery(cluster: string) {
+  return queryOptions({
+    queryKey: clusterKeys.overview(cluster),
+    queryFn: ({ signal }) =>
+      apiRequest<ClusterOverview>(`/clusters/${segment(cluster)}/overview`, { signal }),
+    refetchInterval: 15_000,
+  });
+}
+
+export function useClusterOverview(cluster: string) {
+  return useQuery(clusterOverviewQuery(cluster));
+}
+
+export function useBrokers(cluster: string) {
+  return useQuery({
+    ...clusterOverviewQuery(cluster),
+    select: (overview): Broker[] => overview.brokers,
+  });
+}
+
+export function useBrokerConfigs(cluster: string, brokerId: number) {
+  return useQuery({
+    queryKey: clusterKeys.brokerConfigs(cluster, brokerId),
+    queryFn: ({ signal }) =>
+      apiRequest<ConfigEntry[]>(`/clusters/${segment(cluster)}/brokers/${brokerId}/configs`, {
+        signal,
+      }),
+    enabled: Number.isInteger(brokerId),
+  });
+}

@@ -1,0 +1,128 @@
+import Editor, { type OnMount } from '@monaco-editor/react';
+import { useEffect, useRef } from 'react';
+import { Skeleton } from '@/components/ui/skeleton';
+import { useTheme } from '@/lib/theme';
+import { checkFilterSyntax } from './filter-syntax';
+import { monaco } from './monaco-setup';
+
+export interface CodeEditorProps {
+  value: string;
+  onChange: (value: string) => void;
+  language: 'javascript' | 'json';
+  height?: number | string;
+  readOnly?: boolean;
+  /** For screen readers; Monaco's textarea gets it. */
+  ariaLabel: string;
+  /** Ctrl/Cmd+Enter, e.g. to run a search from the filter editor. */
+  onSubmit?: () => void;
+}
+
+const MARKER_OWNER = 'takhin-filter';
+const FILTER_GLOBALS = [
+  { name: 'key', detail: 'the key: parsed JSON when it is JSON, else a string (null for no key)' },
+  {
+    name: 'value',
+    detail: 'the value: parsed JSON when it is JSON, else a string (null for a tombstone)',
+  },
+  { name: 'headers', detail: 'object of header name to string value' },
+  { name: 'partition', detail: 'number' },
+  { name: 'offset', detail: 'number' },
+  { name: 'timestamp', detail: 'number, epoch milliseconds' },
+];
+
+let completionsRegistered = false;
+function registerFilterCompletions() {
+  if (completionsRegistered) return;
+  completionsRegistered = true;
+  monaco.languages.registerCompletionItemProvider('javascript', {
+    provideCompletionItems(model, position) {
+      const word = model.getWordUntilPosition(position);
+      const range = new monaco.Range(
+        position.lineNumber,
+        word.startColumn,
+        position.lineNumber,
+        word.endColumn,
+      );
+      return {
+        suggestions: FILTER_GLOBALS.map((global) => ({
+          label: global.name,
+          kind: monaco.languages.CompletionItemKind.Variable,
+          insertText: global.name,
+          detail: global.detail,
+          range,
+        })),
+      };
+    },
+  });
+}
+
+/** Monaco with the console's theme, inline JavaScript syntax errors and filter completions. */
+export default function CodeEditor({
+  value,
+  onChange,
+  language,
+  height = 160,
+  readOnly = false,
+  ariaLabel,
+  onSubmit,
+}: CodeEditorProps) {
+  const { resolved } = useTheme();
+  const editorRef = useRef<Parameters<OnMount>[0] | null>(null);
+  const submitRef = useRef(onSubmit);
+  submitRef.current = onSubmit;
+
+  useEffect(() => {
+    const model = editorRef.current?.getModel();
+    if (!model || language !== 'javascript') return;
+    const problem = checkFilterSyntax(value);
+    monaco.editor.setModelMarkers(
+      model,
+      MARKER_OWNER,
+      problem
+        ? [
+            {
+              severity: monaco.MarkerSeverity.Error,
+              message: problem.message,
+              startLineNumber: problem.line,
+              startColumn: problem.column,
+              endLineNumber: problem.line,
+              endColumn: problem.column + 1,
+            },
+          ]
+        : [],
+    );
+  }, [value, language]);
+
+  const onMount: OnMount = (editor) => {
+    editorRef.current = editor;
+    if (language === 'javascript') registerFilterCompletions();
+    editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, () => submitRef.current?.());
+  };
+
+  return (
+    <div className="overflow-hidden rounded-md border">
+      <Editor
+        height={height}
+        language={language}
+        value={value}
+        theme={resolved === 'dark' ? 'vs-dark' : 'vs'}
+        onChange={(next) => onChange(next ?? '')}
+        onMount={onMount}
+        loading={<Skeleton className="h-full w-full" />}
+        options={{
+          ariaLabel,
+          readOnly,
+          minimap: { enabled: false },
+          fontSize: 13,
+          lineNumbers: 'on',
+          scrollBeyondLastLine: false,
+          automaticLayout: true,
+          tabSize: 2,
+          wordWrap: 'on',
+          // Tab moves focus out instead of indenting, so keyboard users are not trapped.
+          tabFocusMode: true,
+        }}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,2 @@
+// Monaco's base worker (diffing, word ranges), bundled locally: no CDN.
+import 'monaco-editor/editor/editor.worker';

@@ -1,0 +1,91 @@
+import { useTopic } from '@/api/topics';
+import type { PartitionDetails } from '@/api/types';
+import { EmptyState, QueryView } from '@/components/states';
+import { Badge } from '@/components/ui/badge';
+import {
+  Table,
+  TableBody,
+  TableCell,
+  TableHead,
+  TableHeader,
+  TableRow,
+} from '@/components/ui/table';
+import { useCluster } from '@/lib/cluster';
+import { formatBytes, formatNumber } from '@/lib/format';
+import { useTopicName } from './TopicPage';
+
+export default function PartitionsTab() {
+  const cluster = useCluster();
+  const topic = useTopicName();
+  const details = useTopic(cluster, topic);
+  return (
+    <QueryView query={details}>
+      {(data) =>
+        data.partitions.length === 0 ? (
+          <EmptyState title="No partitions" />
+        ) : (
+          <PartitionsTable partitions={data.partitions} />
+        )
+      }
+    </QueryView>
+  );
+}
+
+export function PartitionsTable({ partitions }: { partitions: PartitionDetails[] }) {
+  return (
+    <Table data-testid="partitions-table">
+      <TableHeader>
+        <TableRow>
+          <TableHead>Partition</TableHead>
+          <TableHead>Leader</TableHead>
+          <TableHead>Replicas</TableHead>
+          <TableHead>In sync</TableHead>
+          <TableHead className="text-right">Log start</TableHead>
+          <TableHead className="text-right">High watermark</TableHead>
+          <TableHead className="text-right">Messages</TableHead>
+          <TableHead className="text-right">Size</TableHead>
+        </TableRow>
+      </TableHeader>
+      <TableBody>
+        {[...partitions]
+          .sort((a, b) => a.partition - b.partition)
+          .map((partition) => {
+            const underReplicated = partition.isr.length < partition.replicas.length;
+            return (
+              <TableRow key={partition.partition}>
+                <TableCell className="tabular-nums">{partition.partition}</TableCell>
+                <TableCell>
+                  {partition.leader < 0 ? (
+                    <Badge variant="destructive">offline</Badge>
+                  ) : (
+                    partition.leader
+                  )}
+                </TableCell>
+                <TableCell className="font-mono text-xs">{partition.replicas.join(', ')}</TableCell>
+                <TableCell className="font-mono text-xs">
+                  {partition.isr.join(', ')}
+                  {underReplicated ? (
+                    <Badge variant="warning" className="ml-2">
+                      under-replicated
+                    </Badge>
+                  ) : null}
+                </TableCell>
+                <TableCell className="text-right tabular-nums">
+                  {formatNumber(partition.log_start_offset)}
+                </TableCell>
+                <TableCell className="text-right tabular-nums">
+                  {formatNumber(partition.high_watermark)}
+                </TableCell>
+                <TableCell className="text-right tabular-nums">
+                  {formatNumber(partition.high_watermark - partition.log_start_offset)}
+                </TableCell>
+                <TableCell className="text-right tabular-nums">
+                  {formatBytes(partition.size_bytes)}
+                </TableCell>
+              </TableRow>
+            );
+          })}
+      </TableBody>
+    </Table>
+  );
+}

@@ -1,0 +1,166 @@
+import { ChevronDownIcon, EraserIcon, Layers2Icon, SendIcon, Trash2Icon } from 'lucide-react';
+import { lazy, Suspense, useState } from 'react';
+import { Link, Outlet, useNavigate, useParams } from 'react-router';
+import { toast } from 'sonner';
+import { useDeleteTopic, useEmptyTopic, useTopic } from '@/api/topics';
+import { ConfirmDialog } from '@/components/confirm-dialog';
+import { PageHeader } from '@/components/page-header';
+import { describeError } from '@/components/states';
+import { Badge } from '@/components/ui/badge';
+import { Button } from '@/components/ui/button';
+import {
+  DropdownMenu,
+  DropdownMenuContent,
+  DropdownMenuItem,
+  DropdownMenuSeparator,
+  DropdownMenuTrigger,
+} from '@/components/ui/dropdown-menu';
+import { TabLinks } from '@/components/ui/tab-links';
+import { paths, useCluster } from '@/lib/cluster';
+import { formatBytes, formatNumber } from '@/lib/format';
+import { AddPartitionsDialog } from './AddPartitionsDialog';
+
+const ProduceDialog = lazy(() => import('@/features/messages/ProduceDialog'));
+
+export function useTopicName(): string {
+  const { topic } = useParams();
+  if (topic === undefined) throw new Error('useTopicName used outside /topics/:topic');
+  return topic;
+}
+
+type OpenDialog = 'produce' | 'partitions' | 'empty' | 'delete' | null;
+
+export default function TopicPage() {
+  const cluster = useCluster();
+  const topic = useTopicName();
+  const navigate = useNavigate();
+  const details = useTopic(cluster, topic);
+  const deleteTopic = useDeleteTopic(cluster);
+  const emptyTopic = useEmptyTopic(cluster, topic);
+  const [dialog, setDialog] = useState<OpenDialog>(null);
+  const close = () => setDialog(null);
+
+  const partitions = details.data?.partitions ?? [];
+  const messages = partitions.reduce((sum, p) => sum + (p.high_watermark - p.log_start_offset), 0);
+  const size = partitions.reduce((sum, p) => sum + p.size_bytes, 0);
+
+  return (
+    <div className="space-y-6">
+      <nav aria-label="Breadcrumb" className="text-sm text-muted-foreground">
+        <Link to={paths.topics(cluster)} className="hover:text-foreground hover:underline">
+          Topics
+        </Link>{' '}
+        / <span className="text-foreground">{topic}</span>
+      </nav>
+      <PageHeader
+        title={<span className="font-mono">{topic}</span>}
+        badges={details.data?.internal ? <Badge variant="secondary">internal</Badge> : null}
+        description={
+          details.data
+            ? `${formatNumber(partitions.length)} partitions · ~${formatNumber(messages)} messages · ${formatBytes(size)}`
+            : undefined
+        }
+        actions={
+          <>
+            <Button onClick={() => setDialog('produce')}>
+              <SendIcon /> Produce
+            </Button>
+            <DropdownMenu>
+              <DropdownMenuTrigger asChild>
+                <Button variant="outline">
+                  Actions <ChevronDownIcon />
+                </Button>
+              </DropdownMenuTrigger>
+              <DropdownMenuContent align="end">
+                <DropdownMenuItem onSelect={() => setDialog('partitions')}>
+                  <Layers2Icon /> Add partitions
+                </DropdownMenuItem>
+                <DropdownMenuItem onSelect={() => setDialog('empty')}>
+                  <EraserIcon /> Empty topic
+                </DropdownMenuItem>
+                <DropdownMenuSeparator />
+                <DropdownMenuItem
+                  className="text-destructive focus:text-destructive"
+                  onSelect={() => setDialog('delete')}
+                >
+                  <Trash2Icon /> Delete topic
+                </DropdownMenuItem>
+              </DropdownMenuContent>
+            </DropdownMenu>
+          </>
+        }
+      />
+      <TabLinks
+        label="Topic sections"
+        tabs={[
+          { to: paths.topic(cluster, topic, 'messages'), label: 'Messages' },
+          { to: paths.topic(cluster, topic, 'partitions'), label: 'Partitions' },
+          { to: paths.topic(cluster, topic, 'configuration'), label: 'Configuration' },
+          { to: paths.topic(cluster, topic, 'consumers'), label: 'Consumers' },
+        ]}
+      />
+      <Outlet />
+
+      {dialog === 'produce' ? (
+        <Suspense fallback={null}>
+          <ProduceDialog
+            cluster={cluster}
+            topic={topic}
+            partitions={partitions.length}
+            onClose={close}
+          />
+        </Suspense>
+      ) : null}
+      <AddPartitionsDialog
+        cluster={cluster}
+        topic={topic}
+        current={partitions.length}
+        open={dialog === 'partitions'}
+        onOpenChange={(open) => setDialog(open ? 'partitions' : null)}
+      />
+      <ConfirmDialog
+        open={dialog === 'empty'}
+        onOpenChange={(open) => setDialog(open ? 'empty' : null)}
+        title="Empty topic"
+        description={`Deletes every record of ${topic} in all partitions. Consumers continue from the new start.`}
+        confirmLabel="Empty topic"
+        typedConfirmation={topic}
+        pending={emptyTopic.isPending}
+        onConfirm={() =>
+          emptyTopic.mutate(undefined, {
+            onSuccess: () => {
+              toast.success(`${topic} emptied`);
+              close();
+            },
+            onError: (error) =>
+              toast.error('Could not empty the topic', {
+                description: describeError(error).detail,
+              }),
+          })
+        }
+      />
+      <ConfirmDialog
+        open={dialog === 'delete'}
+        onOpenChange={(open) => setDialog(open ? 'delete' : null)}
+        title="Delete topic"
+        description={`Deletes ${topic} and all its data. This cannot be undone.`}
+        confirmLabel="Delete topic"
+        typedConfirmation={topic}
+        pending={deleteTopic.isPending}
+        onConfirm={() =>
+          deleteTopic.mutate(topic, {
+            onSuccess: () => {
+              toast.success(`Topic ${topic} deleted`);
+              close();
+              navigate(paths.topics(cluster));
+            },
+            onError: (error) =>
+              toast.error('Could not delete the topic', {
+                description: describeError(error).detail,
+              }),
+          })
+        }
+      />
+    </div>
+  );
+}
