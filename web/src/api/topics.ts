@@ -2,15 +2,16 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tansta
 import { clusterKeys } from './clusters';
 import { apiRequest, segment } from './http';
 import type {
+  AddPartitionsRequest,
   AlterConfigsRequest,
   ConfigEntry,
   CreateTopicRequest,
   DeleteRecordsRequest,
-  Page,
+  DeleteRecordsResult,
   TopicConsumer,
   TopicDetails,
   TopicListParams,
-  TopicSummary,
+  TopicPage,
 } from './types';
 
 export const topicKeys = {
@@ -32,7 +33,7 @@ export function useTopics(cluster: string, params: TopicListParams) {
   return useQuery({
     queryKey: topicKeys.list(cluster, params),
     queryFn: ({ signal }) =>
-      apiRequest<Page<TopicSummary>>(topicsPath(cluster), {
+      apiRequest<TopicPage>(topicsPath(cluster), {
         signal,
         query: { ...params },
       }),
@@ -121,9 +122,9 @@ export function useAddPartitions(cluster: string, topic: string) {
   const invalidate = useInvalidateTopics(cluster);
   return useMutation({
     mutationFn: (count: number) =>
-      apiRequest<void>(`${topicPath(cluster, topic)}/partitions`, {
+      apiRequest<TopicDetails>(`${topicPath(cluster, topic)}/partitions`, {
         method: 'POST',
-        body: { count },
+        body: { count } satisfies AddPartitionsRequest,
       }),
     onSuccess: () => invalidate(topic),
   });
@@ -133,7 +134,7 @@ export function useDeleteRecords(cluster: string, topic: string) {
   const invalidate = useInvalidateTopics(cluster);
   return useMutation({
     mutationFn: (request: DeleteRecordsRequest) =>
-      apiRequest<void>(`${topicPath(cluster, topic)}/delete-records`, {
+      apiRequest<DeleteRecordsResult[]>(`${topicPath(cluster, topic)}/delete-records`, {
         method: 'POST',
         body: request,
       }),
@@ -144,7 +145,8 @@ export function useDeleteRecords(cluster: string, topic: string) {
 export function useEmptyTopic(cluster: string, topic: string) {
   const invalidate = useInvalidateTopics(cluster);
   return useMutation({
-    mutationFn: () => apiRequest<void>(`${topicPath(cluster, topic)}/empty`, { method: 'POST' }),
+    mutationFn: () =>
+      apiRequest<DeleteRecordsResult[]>(`${topicPath(cluster, topic)}/empty`, { method: 'POST' }),
     onSuccess: () => invalidate(topic),
   });
 }

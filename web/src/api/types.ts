@@ -1,152 +1,44 @@
 /**
- * The console API's shapes, written by hand from the planned endpoints until
- * `crates/takhin-console/openapi.json` is checked in. Then each type here
- * becomes an alias of the generated one, e.g.
- * `export type TopicSummary = components['schemas']['TopicSummary']`,
- * and the compiler shows every place that disagrees.
+ * The console API's shapes. Endpoints the backend has published in
+ * `crates/takhin-console/openapi.json` are aliases of the generated types
+ * (`src/generated/`, never edited); the rest are written by hand from the
+ * planned API, each to become an alias the same way once it is in the spec,
+ * and the compiler then shows every place that disagrees.
  */
+import type { components, operations } from '@/generated/client';
 
-/** RFC 9457 problem details, the body of every API error. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail?: string;
-  instance?: string;
-  /** The Kafka error name (e.g. `TOPIC_ALREADY_EXISTS`) when one applies. */
-  kafka_error?: string;
-}
+type Schemas = components['schemas'];
 
-export interface Cluster {
-  name: string;
-  bootstrap_servers: string[];
-  default: boolean;
-}
+// --- Published in openapi.json --------------------------------------------
 
-export interface LogDir {
-  path: string;
-  size_bytes: number;
-  error?: string | null;
-}
+/**
+ * RFC 9457 problem details, the body of every API error. `detail` is
+ * optional here because the UI also makes problems for network failures.
+ */
+export type Problem = Omit<Schemas['Problem'], 'detail'> & { detail?: string; instance?: string };
 
-export interface Broker {
-  node_id: number;
-  host: string;
-  port: number;
-  rack: string | null;
-  is_controller: boolean;
-  log_dirs: LogDir[];
-}
-
-export interface ClusterOverview {
-  cluster_id: string;
-  controller_id: number;
-  brokers: Broker[];
-  topic_count: number;
-  partition_count: number;
-  under_replicated_partitions: number;
-  offline_partitions: number;
-  total_size_bytes: number;
-}
-
-export type ConfigSource =
-  | 'DYNAMIC_TOPIC_CONFIG'
-  | 'DYNAMIC_BROKER_CONFIG'
-  | 'DYNAMIC_DEFAULT_BROKER_CONFIG'
-  | 'STATIC_BROKER_CONFIG'
-  | 'DEFAULT_CONFIG'
-  | 'UNKNOWN'
-  | (string & {});
-
-export type ConfigType =
-  | 'BOOLEAN'
-  | 'STRING'
-  | 'INT'
-  | 'SHORT'
-  | 'LONG'
-  | 'DOUBLE'
-  | 'LIST'
-  | 'CLASS'
-  | 'PASSWORD'
-  | 'UNKNOWN'
-  | (string & {});
-
-export interface ConfigEntry {
-  name: string;
-  value: string | null;
-  source: ConfigSource;
-  read_only: boolean;
-  sensitive: boolean;
-  is_default: boolean;
-  documentation: string | null;
-  type: ConfigType;
-}
-
-export type TopicSort = 'name' | 'partitions' | 'size' | 'messages';
-export type SortOrder = 'asc' | 'desc';
-
-export interface TopicListParams {
-  search?: string;
-  sort?: TopicSort;
-  order?: SortOrder;
-  page?: number;
-  page_size?: number;
-  include_internal?: boolean;
-}
-
-export interface TopicSummary {
-  name: string;
-  internal: boolean;
-  partition_count: number;
-  replication_factor: number;
-  size_bytes: number;
-  message_count: number;
-  cleanup_policy: string;
-}
-
-export interface Page<T> {
-  items: T[];
-  total: number;
-  page: number;
-  page_size: number;
-}
-
-export interface PartitionDetails {
-  partition: number;
-  leader: number;
-  replicas: number[];
-  isr: number[];
-  offline_replicas: number[];
-  log_start_offset: number;
-  high_watermark: number;
-  size_bytes: number;
-}
-
-export interface TopicDetails {
-  name: string;
-  topic_id: string;
-  internal: boolean;
-  partitions: PartitionDetails[];
-  /** The few configs worth showing next to the name (cleanup.policy, retention.ms, ...). */
-  configs?: Record<string, string | null>;
-}
-
-export interface CreateTopicRequest {
-  name: string;
-  partitions: number;
-  replication_factor: number;
-  configs: Record<string, string>;
-}
-
+export type Cluster = Schemas['ClusterSummary'];
+export type LogDir = Schemas['LogDirView'];
+export type Broker = Schemas['Broker'];
+export type ClusterOverview = Schemas['Overview'];
+/** A broker or topic config entry, with its default and synonyms. */
+export type ConfigEntry = Schemas['Config'];
+export type ConfigType = ConfigEntry['type'];
+export type TopicSort = Schemas['TopicSort'];
+export type SortOrder = Schemas['SortOrder'];
+export type TopicListParams = NonNullable<operations['list_topics']['parameters']['query']>;
+export type TopicSummary = Schemas['TopicSummary'];
+export type TopicPage = Schemas['TopicPage'];
+export type PartitionDetails = Schemas['PartitionDetails'];
+export type TopicDetails = Schemas['TopicDetails'];
+export type CreateTopicRequest = Schemas['CreateTopic'];
 /** Incremental: keys in `set` change, keys in `delete` go back to their default. */
-export interface AlterConfigsRequest {
-  set: Record<string, string>;
-  delete: string[];
-}
+export type AlterConfigsRequest = Schemas['AlterConfigs'];
+export type AddPartitionsRequest = Schemas['AddPartitions'];
+export type DeleteRecordsRequest = Schemas['DeleteRecords'];
+export type DeleteRecordsResult = Schemas['DeleteRecordsResult'];
 
-export interface DeleteRecordsRequest {
-  partitions: { partition: number; offset: number }[];
-}
+// --- Planned, not yet in openapi.json ---------------------------------------
 
 export interface TopicConsumer {
   group_id: string;

@@ -134,6 +134,11 @@ export function ConfigTable({
                   ) : (
                     (entry.value ?? <span className="text-muted-foreground">null</span>)
                   )}
+                  {!entry.is_default && entry.default_value != null ? (
+                    <span className="block text-muted-foreground">
+                      default: {entry.default_value}
+                    </span>
+                  ) : null}
                 </TableCell>
                 <TableCell>
                   <Badge variant={entry.is_default ? 'secondary' : 'default'}>

@@ -24,8 +24,8 @@ export default function OverviewPage() {
         description={
           overview.data ? (
             <>
-              Cluster <span className="font-mono">{overview.data.cluster_id}</span> · controller{' '}
-              {overview.data.controller_id}
+              Cluster <span className="font-mono">{overview.data.cluster_id ?? '—'}</span> ·
+              controller {overview.data.controller_id}
             </>
           ) : (
             cluster

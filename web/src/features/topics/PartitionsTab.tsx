@@ -77,7 +77,7 @@ export function PartitionsTable({ partitions }: { partitions: PartitionDetails[]
                   {formatNumber(partition.high_watermark)}
                 </TableCell>
                 <TableCell className="text-right tabular-nums">
-                  {formatNumber(partition.high_watermark - partition.log_start_offset)}
+                  {formatNumber(partition.message_count ?? messagesBetween(partition))}
                 </TableCell>
                 <TableCell className="text-right tabular-nums">
                   {formatBytes(partition.size_bytes)}
@@ -88,4 +88,12 @@ export function PartitionsTable({ partitions }: { partitions: PartitionDetails[]
       </TableBody>
     </Table>
   );
+}
+
+/** Offsets span, when the API gave no count (an estimate: compaction and transactions leave gaps). */
+function messagesBetween(partition: PartitionDetails): number | null {
+  const { high_watermark: end, log_start_offset: start } = partition;
+  return end === null || end === undefined || start === null || start === undefined
+    ? null
+    : end - start;
 }

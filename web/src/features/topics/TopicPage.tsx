@@ -41,8 +41,6 @@ export default function TopicPage() {
   const close = () => setDialog(null);
 
   const partitions = details.data?.partitions ?? [];
-  const messages = partitions.reduce((sum, p) => sum + (p.high_watermark - p.log_start_offset), 0);
-  const size = partitions.reduce((sum, p) => sum + p.size_bytes, 0);
 
   return (
     <div className="space-y-6">
@@ -57,7 +55,7 @@ export default function TopicPage() {
         badges={details.data?.internal ? <Badge variant="secondary">internal</Badge> : null}
         description={
           details.data
-            ? `${formatNumber(partitions.length)} partitions · ~${formatNumber(messages)} messages · ${formatBytes(size)}`
+            ? `${formatNumber(details.data.partition_count)} partitions × ${details.data.replication_factor} replicas · ~${formatNumber(details.data.message_count)} messages · ${formatBytes(details.data.size_bytes)}${details.data.cleanup_policy ? ` · ${details.data.cleanup_policy}` : ''}`
             : undefined
         }
         actions={

@@ -174,7 +174,11 @@ export default function TopicsPage() {
                     {formatBytes(topic.size_bytes)}
                   </TableCell>
                   <TableCell>
-                    <Badge variant="outline">{topic.cleanup_policy}</Badge>
+                    {topic.cleanup_policy ? (
+                      <Badge variant="outline">{topic.cleanup_policy}</Badge>
+                    ) : (
+                      '—'
+                    )}
                   </TableCell>
                 </TableRow>
               ))}
