@@ -93,7 +93,8 @@ pub async fn serve(
         .route("/api/health/live", get(live))
         .route("/api/health/ready", get(ready))
         .route("/metrics", get(metrics))
-        .with_state(health);
+        .with_state(health)
+        .merge(crate::web::router());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "HTTP listening");
     axum::serve(listener, app)

@@ -7,6 +7,7 @@
 
 mod http;
 mod settings;
+mod web;
 
 use std::path::PathBuf;
 use std::sync::Arc;
