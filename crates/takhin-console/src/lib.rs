@@ -17,7 +17,11 @@
 //! ```
 
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod client;
+
+use std::path::PathBuf;
 
 pub use api::{AppState, router};
 
@@ -43,12 +47,48 @@ impl ClusterConfig {
 pub struct ConsoleConfig {
     /// The clusters, the first being the default.
     pub clusters: Vec<ClusterConfig>,
+    /// Who may use the API; disabled by default (see [`auth`]).
+    pub auth: auth::AuthConfig,
+    /// The file mutating calls are appended to as JSON lines (see
+    /// [`audit`]); without it they are only traced and kept in memory.
+    pub audit_log: Option<PathBuf>,
 }
 
 impl ConsoleConfig {
+    /// One cluster, authentication disabled, no audit file.
     pub fn single(cluster: ClusterConfig) -> ConsoleConfig {
         ConsoleConfig {
             clusters: vec![cluster],
+            auth: auth::AuthConfig::default(),
+            audit_log: None,
         }
     }
+
+    /// Checks what [`router`] cannot refuse: the authentication settings,
+    /// and that the audit log can be opened for appending (creating it).
+    /// Call it before serving; [`router`] fails closed on invalid
+    /// authentication settings and logs an error for an unwritable audit
+    /// log.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.auth.validate()?;
+        if let Some(path) = &self.audit_log {
+            audit::open_append(path).map_err(|source| ConfigError::AuditLog {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// A console configuration that cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("console authentication: {0}")]
+    Auth(#[from] auth::AuthConfigError),
+    #[error("cannot open the audit log {}: {source}", path.display())]
+    AuditLog {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }

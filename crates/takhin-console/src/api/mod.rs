@@ -9,6 +9,7 @@
 //! validates its input before talking to the cluster, and answers errors as
 //! [`problem::Problem`]s.
 
+pub mod auth;
 pub mod cluster;
 pub mod extract;
 pub mod problem;
@@ -36,6 +37,8 @@ struct StateInner {
     /// Cluster names in configuration order; the first is the default.
     order: Vec<String>,
     started_at: std::time::Instant,
+    auth: crate::auth::Authenticator,
+    audit: crate::audit::AuditLog,
 }
 
 impl AppState {
@@ -56,6 +59,8 @@ impl AppState {
                 clusters,
                 order,
                 started_at: std::time::Instant::now(),
+                auth: crate::auth::Authenticator::new(&config.auth),
+                audit: open_audit_log(config),
             }),
         }
     }
@@ -82,6 +87,26 @@ impl AppState {
     pub fn uptime(&self) -> std::time::Duration {
         self.inner.started_at.elapsed()
     }
+
+    pub fn auth(&self) -> &crate::auth::Authenticator {
+        &self.inner.auth
+    }
+
+    pub fn audit(&self) -> &crate::audit::AuditLog {
+        &self.inner.audit
+    }
+}
+
+/// The audit log of `config`; without its file (loudly) when the file
+/// cannot be opened, which [`ConsoleConfig::validate`] checks up front.
+fn open_audit_log(config: &ConsoleConfig) -> crate::audit::AuditLog {
+    let Some(path) = &config.audit_log else {
+        return crate::audit::AuditLog::in_memory();
+    };
+    crate::audit::AuditLog::with_file(path).unwrap_or_else(|error| {
+        tracing::error!(path = %path.display(), %error, "cannot open the audit log; auditing to the tracing log only");
+        crate::audit::AuditLog::in_memory()
+    })
 }
 
 #[derive(OpenApi)]
@@ -100,6 +125,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = BaseDoc::openapi();
     doc.merge(cluster::Doc::openapi());
     doc.merge(topics::Doc::openapi());
+    doc.merge(auth::Doc::openapi());
+    auth::document_security(&mut doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     doc
 }
@@ -126,7 +153,12 @@ pub fn router(config: ConsoleConfig) -> Router {
         .route("/openapi.json", get(openapi_json))
         .merge(cluster::routes())
         .merge(topics::routes())
+        .merge(auth::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
         .with_state(state);
     Router::new().nest("/api/v1", v1)
 }

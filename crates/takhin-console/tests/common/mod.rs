@@ -61,6 +61,15 @@ pub async fn start() -> TestConsole {
 
 /// Starts a broker with extra broker settings (ignored for an external one).
 pub async fn start_with(extra: &[(&str, &str)]) -> TestConsole {
+    start_with_console_config(extra, |_| {}).await
+}
+
+/// Like [`start_with`], with the console's configuration (authentication,
+/// audit log) adjusted by `configure`.
+pub async fn start_with_console_config(
+    extra: &[(&str, &str)],
+    configure: impl FnOnce(&mut ConsoleConfig),
+) -> TestConsole {
     let (bootstrap, broker, dir) = match external_bootstrap() {
         Some(bootstrap) => (bootstrap, None, None),
         None => {
@@ -86,7 +95,8 @@ pub async fn start_with(extra: &[(&str, &str)]) -> TestConsole {
             )
         }
     };
-    let config = ConsoleConfig::single(ClusterConfig::new(CLUSTER, vec![bootstrap.clone()]));
+    let mut config = ConsoleConfig::single(ClusterConfig::new(CLUSTER, vec![bootstrap.clone()]));
+    configure(&mut config);
     TestConsole {
         router: takhin_console::router(config),
         kafka: Arc::new(KafkaClient::new(ClientConfig::new(vec![bootstrap.clone()]))),
@@ -161,6 +171,25 @@ impl TestConsole {
             content_type,
             body,
         }
+    }
+
+    /// Sends `request` as is (custom headers), answering the response
+    /// headers too.
+    pub async fn request(&self, request: Request<Body>) -> (Answer, axum::http::HeaderMap) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let answer = Answer {
+            status,
+            content_type,
+            body,
+        };
+        (answer, headers)
     }
 
     pub async fn get(&self, uri: &str) -> Answer {
