@@ -3,12 +3,16 @@
 //! ```text
 //! takhin serve [--config FILE] [--data-dir DIR] [--kafka-addr HOST:PORT]
 //!              [--advertised-kafka-addr HOST:PORT] [--http-addr HOST:PORT] [--node-id N]
+//! takhin console --brokers HOST:PORT[,...] [--name NAME] [--http-addr HOST:PORT] [--config FILE]
 //! ```
 
+mod console_settings;
 mod http;
 mod settings;
 mod web;
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +22,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use takhin_broker::BrokerConfig;
 use tokio::sync::{oneshot, watch};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 #[derive(Parser)]
 #[command(
@@ -33,8 +37,31 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a broker: Kafka API, HTTP (health), data on local disk.
+    /// Run a broker: Kafka API, HTTP (console, REST API, metrics, health), data on local disk.
     Serve(ServeArgs),
+    /// Run only the console (web UI and REST API) against any Kafka cluster.
+    Console(ConsoleArgs),
+}
+
+#[derive(clap::Args)]
+struct ConsoleArgs {
+    /// Bootstrap servers of the cluster to manage.
+    #[arg(
+        long,
+        value_name = "HOST:PORT[,...]",
+        value_delimiter = ',',
+        required = true
+    )]
+    brokers: Vec<String>,
+    /// The cluster's name in the console and its URLs.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    name: String,
+    /// HTTP listen address.
+    #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:8080")]
+    http_addr: std::net::SocketAddr,
+    /// YAML settings file; only its `console.*` and `log.*` settings apply.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -60,8 +87,9 @@ struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// Merges defaults < file < environment < flags.
-    fn settings(&self) -> anyhow::Result<BrokerConfig> {
+    /// Merges defaults < file < environment < flags; the console's settings
+    /// are split off (they are not Kafka settings).
+    fn settings(&self) -> anyhow::Result<(BrokerConfig, BTreeMap<String, String>)> {
         let mut values = match &self.config {
             Some(path) => settings::from_yaml_file(path)?,
             None => Default::default(),
@@ -79,7 +107,36 @@ impl ServeArgs {
                 values.insert(name.to_string(), value);
             }
         }
-        Ok(BrokerConfig::from_map(values)?)
+        let console = console_settings::split_off(&mut values, std::env::vars());
+        Ok((BrokerConfig::from_map(values)?, console))
+    }
+}
+
+/// The address the console reaches this process's broker at: the bound
+/// Kafka port on loopback when listening on all interfaces.
+fn local_bootstrap(bound: SocketAddr) -> String {
+    let host = if bound.ip().is_unspecified() {
+        if bound.is_ipv6() {
+            "[::1]".to_string()
+        } else {
+            "127.0.0.1".to_string()
+        }
+    } else if bound.is_ipv6() {
+        format!("[{}]", bound.ip())
+    } else {
+        bound.ip().to_string()
+    };
+    format!("{host}:{}", bound.port())
+}
+
+fn warn_if_open_without_auth(http_addr: SocketAddr, config: &takhin_console::ConsoleConfig) {
+    if !http_addr.ip().is_loopback() && !config.auth.enabled {
+        warn!(
+            %http_addr,
+            "the console and its REST API are reachable beyond this machine WITHOUT authentication; \
+             set console.auth.enabled=true with users or API keys (docs/configuration.md), \
+             or listen on 127.0.0.1"
+        );
     }
 }
 
@@ -121,8 +178,12 @@ async fn wait_for_signal(shutdown: watch::Sender<bool>) {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let started_at = Instant::now();
-    let config = args.settings()?;
+    let (config, console_values) = args.settings()?;
     init_logging(&config);
+    // Checked before anything starts, with a placeholder for the local
+    // cluster whose address is known only once the broker has bound it.
+    let placeholder = takhin_console::ClusterConfig::new("local", vec!["localhost:9092".into()]);
+    let console = console_settings::parse(&console_values, Some(placeholder))?;
     let (shutdown_tx, shutdown) = watch::channel(false);
     tokio::spawn(wait_for_signal(shutdown_tx));
 
@@ -130,16 +191,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ready: Arc::new(AtomicBool::new(false)),
         started_at,
         broker: Arc::default(),
+        console: console.enabled.then(Arc::default),
+        serves_kafka: true,
     };
     let http_addr = config.http_addr;
+    if console.enabled {
+        warn_if_open_without_auth(http_addr, &console.config);
+    }
     let http = tokio::spawn(http::serve(http_addr, health.clone(), shutdown.clone()));
 
     let (ready_tx, ready_rx) = oneshot::channel();
     let ready_flag = health.ready.clone();
     let broker_slot = health.broker.clone();
+    let console_slot = health.console.clone();
+    let mut console_config = console.config;
     tokio::spawn(async move {
-        if let Ok((_, broker)) = ready_rx.await {
+        if let Ok((kafka_addr, broker)) = ready_rx.await {
             let _ = broker_slot.set(broker);
+            if let Some(slot) = console_slot {
+                console_config.clusters[0].bootstrap_servers = vec![local_bootstrap(kafka_addr)];
+                let _ = slot.set(console_router(console_config));
+            }
             ready_flag.store(true, Ordering::Release);
         }
     });
@@ -161,6 +233,46 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn console_router(config: takhin_console::ConsoleConfig) -> axum::Router {
+    takhin_console::router(config).merge(takhin_console::api::docs::router())
+}
+
+/// `takhin console`: the console alone, against any Kafka cluster.
+async fn console(args: ConsoleArgs) -> anyhow::Result<()> {
+    let started_at = Instant::now();
+    let mut values = match &args.config {
+        Some(path) => settings::from_yaml_file(path)?,
+        None => Default::default(),
+    };
+    let console_values = console_settings::split_off(&mut values, std::env::vars());
+    // The broker's logging settings apply; other broker settings are ignored.
+    values.retain(|key, _| key.starts_with("log."));
+    let logging = BrokerConfig::from_map(values)?;
+    init_logging(&logging);
+    for server in &args.brokers {
+        console_settings::validate_host_port(server)
+            .with_context(|| format!("--brokers: {server:?}"))?;
+    }
+    let local = takhin_console::ClusterConfig::new(args.name.clone(), args.brokers.clone());
+    let console = console_settings::parse(&console_values, Some(local))?;
+    warn_if_open_without_auth(args.http_addr, &console.config);
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    tokio::spawn(wait_for_signal(shutdown_tx));
+    let slot: http::ConsoleSlot = Arc::default();
+    let _ = slot.set(console_router(console.config));
+    let health = http::Health {
+        ready: Arc::new(AtomicBool::new(true)),
+        started_at,
+        broker: Arc::default(),
+        console: Some(slot),
+        serves_kafka: false,
+    };
+    info!(brokers = %args.brokers.join(","), cluster = %args.name, "console starting");
+    http::serve(args.http_addr, health, shutdown)
+        .await
+        .with_context(|| format!("HTTP server on {}", args.http_addr))
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -178,6 +290,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(args).await,
+            Command::Console(args) => console(args).await,
         }
     });
     match result {

@@ -217,3 +217,100 @@ fn metrics_are_served_in_the_prometheus_text_format() {
         "{body}"
     );
 }
+
+#[test]
+fn the_console_is_served_next_to_the_broker_and_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kafka_port, http_port) = (free_port(), free_port());
+    let config = dir.path().join("takhin.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "kafka.addr: 127.0.0.1:{kafka_port}\nhttp.addr: 127.0.0.1:{http_port}\ndata.dir: {}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let _broker = serve(dir.path(), &config, &[], &[]);
+    assert!(
+        wait_until(
+            || http_get(http_port, "/api/health/ready").is_some_and(|(status, _)| status == 200)
+        ),
+        "broker never became ready"
+    );
+    // Under `serve`, the console manages this broker as cluster "local".
+    let (status, body) = http_get(http_port, "/api/v1/clusters").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&format!("127.0.0.1:{kafka_port}")), "{body}");
+    let (status, body) = http_get(http_port, "/api/v1/clusters/local/overview").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http_get(http_port, "/api/health").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(r#""kafka":"up""#) && body.contains(r#""console":"up""#),
+        "{body}"
+    );
+    let (status, body) = http_get(http_port, "/api/v1/openapi.json").unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("\"openapi\""), "{body}");
+    let (status, _) = http_get(http_port, "/api/docs").unwrap();
+    assert_eq!(status, 200);
+
+    // `takhin console` alone, against the same broker as a cluster named dev.
+    let console_port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_takhin"))
+        .args(["console", "--brokers"])
+        .arg(format!("127.0.0.1:{kafka_port}"))
+        .args(["--name", "dev", "--http-addr"])
+        .arg(format!("127.0.0.1:{console_port}"))
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _console = Serve { child };
+    assert!(
+        wait_until(|| http_get(console_port, "/api/health/ready").is_some_and(|(s, _)| s == 200)),
+        "console never became ready"
+    );
+    let (status, body) = http_get(console_port, "/api/v1/clusters/dev/overview").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&format!("\"port\":{kafka_port}")), "{body}");
+    let (_, body) = http_get(console_port, "/api/health").unwrap();
+    assert!(
+        body.contains(r#""console":"up""#) && !body.contains("kafka"),
+        "{body}"
+    );
+}
+
+#[test]
+fn the_console_refuses_bad_settings_before_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_takhin"))
+        .args([
+            "console",
+            "--brokers",
+            "no-port-here",
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--brokers"), "{stderr}");
+
+    let config = dir.path().join("takhin.yaml");
+    std::fs::write(&config, "console:\n  auth:\n    enabled: true\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_takhin"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("authentication"), "{stderr}");
+}

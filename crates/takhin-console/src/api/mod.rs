@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod cluster;
+pub mod docs;
 pub mod extract;
 pub mod problem;
 pub mod topics;
