@@ -5,7 +5,7 @@ CARGO ?= cargo
 TAKHIN_BIN ?= $(CURDIR)/target/debug/takhin
 FUZZ_SECONDS ?= 30
 
-.PHONY: run build test lint rust-test compat-install compat-test fuzz-smoke bench-check bench \
+.PHONY: run build test lint rust-test compat-install compat-test console-kafka-test fuzz-smoke bench-check bench \
 	web web-install web-test web-e2e
 
 # Builds the web console first: a release binary embeds web/dist.
@@ -58,6 +58,11 @@ compat-install:
 compat-test: build compat-install
 	TAKHIN_BIN=$(TAKHIN_BIN) tests/compat/run.sh
 
+# The console's REST API tests once more, against Apache Kafka 4.1.1 from
+# Maven Central: the console must not be Takhin-only.
+console-kafka-test:
+	tests/console-kafka/run.sh
+
 fuzz-smoke:
 	fuzz/smoke.sh $(FUZZ_SECONDS)
 
@@ -70,7 +75,8 @@ bench:
 	bench/run.sh --quick
 
 # The whole suite: lint, Rust unit/property/integration tests, the web
-# console's lint/type/unit checks, real-client
-# suites against a broker started per test module, a short fuzz run, and a
+# console's lint/type/unit checks, real-client suites against a broker
+# started per test module (including schemathesis on the console's OpenAPI
+# document), the console API tests against Apache Kafka, a short fuzz run, and a
 # check that the benchmark harness still resolves and parses.
-test: lint rust-test web-test compat-test fuzz-smoke bench-check
+test: lint rust-test web-test compat-test console-kafka-test fuzz-smoke bench-check
