@@ -37,6 +37,11 @@ export type AlterConfigsRequest = Schemas['AlterConfigs'];
 export type AddPartitionsRequest = Schemas['AddPartitions'];
 export type DeleteRecordsRequest = Schemas['DeleteRecords'];
 export type DeleteRecordsResult = Schemas['DeleteRecordsResult'];
+export type Role = Schemas['Role'];
+/** Who is calling; `auth_enabled: false` means every caller is an anonymous admin. */
+export type Me = Schemas['Me'];
+export type LoginRequest = Schemas['LoginRequest'];
+export type LoginResponse = Schemas['LoginResponse'];
 
 // --- Planned, not yet in openapi.json ---------------------------------------
 
@@ -172,19 +177,6 @@ export interface OffsetReset {
   partition: number;
   previous_offset: number;
   new_offset: number;
-}
-
-export type Role = 'admin' | 'read-only' | (string & {});
-
-export interface Me {
-  username: string | null;
-  role: Role;
-  auth_enabled: boolean;
-}
-
-export interface LoginRequest {
-  username: string;
-  password: string;
 }
 
 export interface HealthSummary {

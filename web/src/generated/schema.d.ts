@@ -2,6 +2,85 @@
 // Do not edit: change the API in Rust, commit its spec, then run `npm run generate`.
 
 export interface paths {
+    "/api/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The most recent mutating calls, newest first (admin only). The console
+         *     keeps the last 1000 in memory; the audit file has them all.
+         */
+        get: operations["audit_entries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logs in with a username and password and sets the session cookie.
+         * @description An unknown user and a wrong password get the same 401. After 5 failures
+         *     for one username within a minute, logins for it answer 429 until the
+         *     minute is over.
+         */
+        post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ends the session of the cookie, if any, and clears the cookie. */
+        post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's principal; 401 when authentication is enabled and the
+         *     caller has not logged in.
+         */
+        get: operations["me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/clusters": {
         parameters: {
             query?: never;
@@ -213,6 +292,44 @@ export interface components {
             /** @description Kafka's name of the API (`Produce`, `Fetch`, ...). */
             name: string;
         };
+        /** @description One mutating call. */
+        AuditEntry: {
+            auth_method?: null | components["schemas"]["AuthMethod"];
+            /** @description The client's address, when the server knows it. */
+            client_addr?: string | null;
+            /** @description The problem detail of an error, shortened to 512 characters. */
+            detail?: string | null;
+            /** Format: int64 */
+            duration_ms: number;
+            /** @description The HTTP method. */
+            method: string;
+            /** @description The request path, without the query string. */
+            path: string;
+            /**
+             * @description The username or API key name; for a login attempt, the username
+             *     tried; null when the caller sent no valid credentials.
+             */
+            principal?: string | null;
+            result: components["schemas"]["AuditResult"];
+            role?: null | components["schemas"]["Role"];
+            /**
+             * Format: int32
+             * @description The HTTP status answered.
+             */
+            status: number;
+            /** @description When the call finished, RFC 3339 in UTC with milliseconds. */
+            time: string;
+        };
+        /**
+         * @description Whether the call succeeded.
+         * @enum {string}
+         */
+        AuditResult: "ok" | "error";
+        /**
+         * @description How a principal proved who it is.
+         * @enum {string}
+         */
+        AuthMethod: "session" | "api_key" | "none";
         /** @description A broker of the cluster. */
         Broker: {
             host: string;
@@ -320,6 +437,28 @@ export interface components {
              */
             usable_bytes?: number | null;
         };
+        /** @description Credentials to log in with. */
+        LoginRequest: {
+            /** Format: password */
+            password: string;
+            username: string;
+        };
+        /** @description The principal of a new session. */
+        LoginResponse: {
+            role: components["schemas"]["Role"];
+            username: string;
+        };
+        /** @description Who the caller is. */
+        Me: {
+            auth_enabled: boolean;
+            method: components["schemas"]["AuthMethod"];
+            role: components["schemas"]["Role"];
+            /**
+             * @description The username, API key name, or `anonymous` when authentication is
+             *     disabled.
+             */
+            username: string;
+        };
         /** @description The cluster at a glance. */
         Overview: {
             brokers: components["schemas"]["Broker"][];
@@ -404,6 +543,11 @@ export interface components {
             /** @description A URI naming the kind of problem (`about:blank` for plain HTTP ones). */
             type: string;
         };
+        /**
+         * @description What a principal may do.
+         * @enum {string}
+         */
+        Role: "read-only" | "admin";
         /** @enum {string} */
         SortOrder: "asc" | "desc";
         /** @description A topic and its partitions. */
@@ -458,7 +602,28 @@ export interface components {
             size_bytes?: number | null;
         };
     };
-    responses: never;
+    responses: {
+        /** @description The principal's role does not allow this call. */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Authentication is enabled and the request has no valid API key or session. */
+        Unauthorized: {
+            headers: {
+                /** @description `Bearer realm="takhin-console"` */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
@@ -466,6 +631,197 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    audit_entries: {
+        parameters: {
+            query?: {
+                /** @description How many of the most recent entries (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEntry"][];
+                };
+            };
+            /** @description limit out of range */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest"];
+            };
+        };
+        responses: {
+            /** @description Logged in */
+            200: {
+                headers: {
+                    /** @description `takhin_session=...; HttpOnly; SameSite=Strict; Path=/; Max-Age=...` (and `Secure` when configured) */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginResponse"];
+                };
+            };
+            /** @description Not a JSON object with username and password */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown user or wrong password */
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication is disabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over 4 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Username or password too long or empty */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed logins for this username */
+            429: {
+                headers: {
+                    /** @description Seconds until logins are accepted again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many logins being checked, or authentication misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Logged out; the cookie is cleared */
+            204: {
+                headers: {
+                    /** @description `takhin_session=; ...; Max-Age=0` */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_clusters: {
         parameters: {
             query?: never;
@@ -483,6 +839,7 @@ export interface operations {
                     "application/json": components["schemas"]["ClusterSummary"][];
                 };
             };
+            401: components["responses"]["Unauthorized"];
         };
     };
     api_versions: {
@@ -505,6 +862,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiVersionView"][];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -537,6 +895,7 @@ export interface operations {
                     "application/json": components["schemas"]["Config"][];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -567,6 +926,7 @@ export interface operations {
                     "application/json": components["schemas"]["Overview"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -623,6 +983,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -683,6 +1044,8 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -733,6 +1096,7 @@ export interface operations {
                     "application/json": components["schemas"]["TopicDetails"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -772,6 +1136,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            401: components["responses"]["Unauthorized"];
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -820,6 +1185,7 @@ export interface operations {
                     "application/json": components["schemas"]["Config"][];
                 };
             };
+            401: components["responses"]["Unauthorized"];
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -864,6 +1230,8 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -909,6 +1277,8 @@ export interface operations {
                     "application/json": components["schemas"]["DeleteRecordsResult"][];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -949,6 +1319,8 @@ export interface operations {
                     "application/json": components["schemas"]["DeleteRecordsResult"][];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -985,6 +1357,8 @@ export interface operations {
                     "application/json": components["schemas"]["TopicDetails"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -116,13 +116,13 @@ export function AppShell() {
   );
 }
 
-function UserFooter({ username, role }: { username: string | null; role: string }) {
+function UserFooter({ username, role }: { username: string; role: string }) {
   const logout = useLogout();
   const navigate = useNavigate();
   return (
     <div className="flex items-center justify-between gap-2 border-t px-4 py-3 text-sm">
       <div className="min-w-0">
-        <p className="truncate font-medium">{username ?? 'anonymous'}</p>
+        <p className="truncate font-medium">{username}</p>
         <p className="text-xs text-muted-foreground">{role}</p>
       </div>
       <Button

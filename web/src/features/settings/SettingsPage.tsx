@@ -148,7 +148,7 @@ function AboutCard() {
           Authentication:{' '}
           {me.data
             ? me.data.auth_enabled
-              ? `on (${me.data.username ?? 'anonymous'}, ${me.data.role})`
+              ? `on (${me.data.username}, ${me.data.role}, by ${me.data.method.replace('_', ' ')})`
               : 'off'
             : '—'}
         </p>
