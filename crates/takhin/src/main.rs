@@ -41,6 +41,51 @@ enum Command {
     Serve(ServeArgs),
     /// Run only the console (web UI and REST API) against any Kafka cluster.
     Console(ConsoleArgs),
+    /// Print the argon2 hash of a console password read from standard input,
+    /// for `console.auth.users.<name>: admin:<hash>`.
+    HashPassword,
+    /// Make a new console API key: prints the key (give it to the client)
+    /// and the setting that lets it in (only its hash is stored).
+    NewApiKey {
+        /// The key's name in the audit log.
+        #[arg(long, default_value = "api")]
+        name: String,
+        /// admin or read-only.
+        #[arg(long, default_value = "read-only")]
+        role: String,
+    },
+}
+
+/// `takhin hash-password`: one line of standard input, hashed.
+fn hash_password() -> anyhow::Result<()> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        anyhow::bail!(
+            "give the password on standard input, e.g. `read -rs P; echo \"$P\" | takhin hash-password`"
+        );
+    }
+    let hash = takhin_console::auth::hash_password(password)
+        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+    println!("{hash}");
+    Ok(())
+}
+
+/// `takhin new-api-key`.
+fn new_api_key(name: &str, role: &str) -> anyhow::Result<()> {
+    if role != "admin" && role != "read-only" {
+        anyhow::bail!("--role must be admin or read-only, not {role:?}");
+    }
+    takhin_console::auth::check_name(name).map_err(|reason| anyhow::anyhow!("--name: {reason}"))?;
+    let key = takhin_console::auth::generate_api_key()
+        .map_err(|e| anyhow::anyhow!("generating a key: {e}"))?;
+    let hash = takhin_console::auth::hash_api_key(&key);
+    println!("key (send as X-API-Key; shown only now): {key}");
+    println!("setting: console.auth.api-keys.{name}: \"{role}:{hash}\"");
+    Ok(())
 }
 
 #[derive(clap::Args)]
@@ -291,6 +336,8 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Console(args) => console(args).await,
+            Command::HashPassword => hash_password(),
+            Command::NewApiKey { name, role } => new_api_key(&name, &role),
         }
     });
     match result {

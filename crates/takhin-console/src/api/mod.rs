@@ -128,6 +128,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(topics::Doc::openapi());
     doc.merge(auth::Doc::openapi());
     auth::document_security(&mut doc);
+    problem::document_errors(&mut doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     doc
 }

@@ -157,3 +157,105 @@ impl From<axum::extract::rejection::PathRejection> for Problem {
 
 /// The result of a handler.
 pub type ApiResult<T> = Result<T, Problem>;
+
+/// Makes every operation's error answers what the server really sends:
+/// `application/problem+json` bodies, and the statuses any operation can
+/// answer whatever its handler says (bad input, authentication, an
+/// unreachable cluster). Called once on the merged OpenAPI document, so the
+/// handlers document only the errors particular to them.
+pub fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::Operation;
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let operations: [(bool, &mut Option<Operation>); 5] = [
+            (false, &mut item.get),
+            (true, &mut item.post),
+            (true, &mut item.put),
+            (true, &mut item.patch),
+            (true, &mut item.delete),
+        ];
+        for (mutating, operation) in operations {
+            if let Some(operation) = operation {
+                document_operation_errors(path, mutating, operation);
+            }
+        }
+    }
+}
+
+fn document_operation_errors(
+    path: &str,
+    mutating: bool,
+    operation: &mut utoipa::openapi::path::Operation,
+) {
+    use utoipa::openapi::RefOr;
+    const PROBLEM_JSON: &str = "application/problem+json";
+    for (status, response) in operation.responses.responses.iter_mut() {
+        if !(status.starts_with('4') || status.starts_with('5')) {
+            continue;
+        }
+        if let RefOr::T(response) = response
+            && let Some(content) = response.content.shift_remove("application/json")
+        {
+            response.content.insert(PROBLEM_JSON.to_string(), content);
+        }
+    }
+    let has_body = operation.request_body.is_some();
+    let scoped = path.contains("{cluster}");
+    let mut common: Vec<(&str, &str)> = vec![
+        (
+            "400",
+            "The request is malformed: a bad path, query or body.",
+        ),
+        (
+            "401",
+            "Authentication is enabled and the request has no valid session or API key.",
+        ),
+    ];
+    if mutating {
+        common.push((
+            "403",
+            "The caller's role may not change anything, or the cluster refused the operation.",
+        ));
+    }
+    if path.contains('{') {
+        common.push((
+            "404",
+            "The cluster (or the resource named in the path) does not exist.",
+        ));
+    }
+    if has_body {
+        common.push(("415", "The body is not `application/json`."));
+        common.push((
+            "422",
+            "The body is valid JSON of the wrong shape, or a value is refused.",
+        ));
+    }
+    if scoped {
+        common.push((
+            "502",
+            "The cluster cannot be reached or answered with an error.",
+        ));
+        common.push((
+            "503",
+            "The cluster is not ready (no leader, coordinator loading, console starting).",
+        ));
+        common.push(("504", "The cluster did not answer in time."));
+    }
+    for (status, description) in common {
+        if operation.responses.responses.contains_key(status) {
+            continue;
+        }
+        let response = utoipa::openapi::ResponseBuilder::new()
+            .description(description)
+            .content(
+                PROBLEM_JSON,
+                utoipa::openapi::ContentBuilder::new()
+                    .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build();
+        operation
+            .responses
+            .responses
+            .insert(status.to_string(), RefOr::T(response));
+    }
+}

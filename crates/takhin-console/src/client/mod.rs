@@ -103,8 +103,8 @@ impl ClientError {
 /// Kafka's upper-snake-case name for an error code (`UNKNOWN_TOPIC_OR_PARTITION`).
 pub fn error_name(code: i16) -> String {
     match ResponseError::try_from_code(code) {
+        None | Some(ResponseError::Unknown(_)) => format!("UNKNOWN_ERROR_CODE_{code}"),
         Some(error) => to_upper_snake(&format!("{error:?}")),
-        None => format!("UNKNOWN_ERROR_CODE_{code}"),
     }
 }
 
