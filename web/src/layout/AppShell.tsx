@@ -62,51 +62,54 @@ export function AppShell() {
       >
         Skip to content
       </a>
-      <aside className="sticky top-0 flex h-screen w-60 shrink-0 flex-col border-r bg-sidebar">
-        <div className="flex h-14 items-center justify-between gap-2 px-4">
-          <NavLink
-            to={paths.overview(cluster)}
-            className="flex items-center gap-2 font-semibold tracking-tight"
-          >
-            <span
-              aria-hidden="true"
-              className="grid size-7 place-items-center rounded-md bg-primary text-primary-foreground"
+      {/* The outer box paints the sidebar's full height; the inner one stays in view. */}
+      <div className="w-60 shrink-0 border-r bg-sidebar">
+        <aside className="sticky top-0 flex h-screen flex-col">
+          <div className="flex h-14 items-center justify-between gap-2 px-4">
+            <NavLink
+              to={paths.overview(cluster)}
+              className="flex items-center gap-2 font-semibold tracking-tight"
             >
-              T
-            </span>
-            Takhin
-          </NavLink>
-          <ThemeSwitcher />
-        </div>
-        <div className="px-3 pb-3">
-          <ClusterSelector current={cluster} />
-        </div>
-        <nav aria-label="Main" className="flex-1 overflow-y-auto px-3">
-          <ul className="space-y-1">
-            {NAV_ITEMS.map(({ label, to, Icon }) => (
-              <li key={label}>
-                <NavLink
-                  to={to(cluster)}
-                  className={({ isActive }) =>
-                    cn(
-                      'flex h-9 items-center gap-3 rounded-md px-3 text-sm font-medium outline-none transition-colors focus-visible:ring-[3px] focus-visible:ring-ring/50',
-                      isActive
-                        ? 'bg-accent text-accent-foreground'
-                        : 'text-muted-foreground hover:bg-accent/60 hover:text-foreground',
-                    )
-                  }
-                >
-                  <Icon className="size-4" aria-hidden="true" />
-                  {label}
-                </NavLink>
-              </li>
-            ))}
-          </ul>
-        </nav>
-        {me.data?.auth_enabled ? (
-          <UserFooter username={me.data.username} role={me.data.role} />
-        ) : null}
-      </aside>
+              <span
+                aria-hidden="true"
+                className="grid size-7 place-items-center rounded-md bg-primary text-primary-foreground"
+              >
+                T
+              </span>
+              Takhin
+            </NavLink>
+            <ThemeSwitcher />
+          </div>
+          <div className="px-3 pb-3">
+            <ClusterSelector current={cluster} />
+          </div>
+          <nav aria-label="Main" className="flex-1 overflow-y-auto px-3">
+            <ul className="space-y-1">
+              {NAV_ITEMS.map(({ label, to, Icon }) => (
+                <li key={label}>
+                  <NavLink
+                    to={to(cluster)}
+                    className={({ isActive }) =>
+                      cn(
+                        'flex h-9 items-center gap-3 rounded-md px-3 text-sm font-medium outline-none transition-colors focus-visible:ring-[3px] focus-visible:ring-ring/50',
+                        isActive
+                          ? 'bg-accent text-accent-foreground'
+                          : 'text-muted-foreground hover:bg-accent/60 hover:text-foreground',
+                      )
+                    }
+                  >
+                    <Icon className="size-4" aria-hidden="true" />
+                    {label}
+                  </NavLink>
+                </li>
+              ))}
+            </ul>
+          </nav>
+          {me.data?.auth_enabled ? (
+            <UserFooter username={me.data.username} role={me.data.role} />
+          ) : null}
+        </aside>
+      </div>
       <main id="main" className="min-w-0 flex-1 px-8 py-6">
         <Suspense fallback={<PageSkeleton />}>
           <Outlet />

@@ -1,5 +1,5 @@
 import Editor, { type OnMount } from '@monaco-editor/react';
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Skeleton } from '@/components/ui/skeleton';
 import { useTheme } from '@/lib/theme';
 import { checkFilterSyntax } from './filter-syntax';
@@ -68,12 +68,14 @@ export default function CodeEditor({
 }: CodeEditorProps) {
   const { resolved } = useTheme();
   const editorRef = useRef<Parameters<OnMount>[0] | null>(null);
+  // Monaco mounts asynchronously: markers for the initial value wait for it.
+  const [mounted, setMounted] = useState(false);
   const submitRef = useRef(onSubmit);
   submitRef.current = onSubmit;
 
   useEffect(() => {
     const model = editorRef.current?.getModel();
-    if (!model || language !== 'javascript') return;
+    if (!mounted || !model || language !== 'javascript') return;
     const problem = checkFilterSyntax(value);
     monaco.editor.setModelMarkers(
       model,
@@ -91,12 +93,13 @@ export default function CodeEditor({
           ]
         : [],
     );
-  }, [value, language]);
+  }, [value, language, mounted]);
 
   const onMount: OnMount = (editor) => {
     editorRef.current = editor;
     if (language === 'javascript') registerFilterCompletions();
     editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, () => submitRef.current?.());
+    setMounted(true);
   };
 
   return (
