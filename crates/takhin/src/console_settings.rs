@@ -247,6 +247,26 @@ mod tests {
     }
 
     #[test]
+    fn every_console_setting_is_documented() {
+        let docs = include_str!("../../../docs/configuration.md");
+        for key in [
+            "console.enabled",
+            "console.clusters.<name>",
+            "console.auth.enabled",
+            "console.auth.users.<username>",
+            "console.auth.api-keys.<name>",
+            "console.auth.session-ttl-secs",
+            "console.auth.cookie-secure",
+            "console.audit.log",
+        ] {
+            assert!(
+                docs.contains(&format!("`{key}`")),
+                "{key} is missing from docs/configuration.md"
+            );
+        }
+    }
+
+    #[test]
     fn auth_users_and_api_keys_parse_with_roles() {
         let hash = takhin_console::auth::hash_password("s3cret").unwrap_or_default();
         let key_hash = takhin_console::auth::hash_api_key("the-key");
