@@ -20,6 +20,8 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod client;
+pub mod decode;
+pub mod filter;
 
 use std::path::PathBuf;
 

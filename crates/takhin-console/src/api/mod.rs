@@ -13,6 +13,7 @@ pub mod auth;
 pub mod cluster;
 pub mod docs;
 pub mod extract;
+pub mod messages;
 pub mod problem;
 pub mod topics;
 
@@ -126,6 +127,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = BaseDoc::openapi();
     doc.merge(cluster::Doc::openapi());
     doc.merge(topics::Doc::openapi());
+    doc.merge(messages::Doc::openapi());
     doc.merge(auth::Doc::openapi());
     auth::document_security(&mut doc);
     problem::document_errors(&mut doc);
@@ -155,6 +157,7 @@ pub fn router(config: ConsoleConfig) -> Router {
         .route("/openapi.json", get(openapi_json))
         .merge(cluster::routes())
         .merge(topics::routes())
+        .merge(messages::routes())
         .merge(auth::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
