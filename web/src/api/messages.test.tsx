@@ -19,8 +19,8 @@ const message = (offset: number) => ({
   offset,
   timestamp: 1_700_000_000_000,
   timestamp_type: 'CREATE_TIME',
-  key: { encoding: 'text', text: 'k', size: 1 },
-  value: { encoding: 'json', text: '{"a":1}', size: 7 },
+  key: { encoding: 'text', text: 'k', size: 1, truncated: false },
+  value: { encoding: 'json', text: '{"a":1}', json: { a: 1 }, size: 7, truncated: false },
   headers: [],
   size_bytes: 80,
   compression: 'none',
@@ -32,14 +32,16 @@ describe('useMessageSearch', () => {
       `event: message\ndata: ${JSON.stringify(message(0))}\n\n`,
       `event: message\ndata: ${JSON.stringify(message(1))}\n\n`,
       'event: progress\ndata: {"scanned":10,"matched":2,"bytes":160,"elapsed_ms":3}\n\n',
-      'event: done\ndata: {}\n\n',
+      'event: done\ndata: {"reason":"end_reached","scanned":12,"matched":2,"bytes":160,"elapsed_ms":4}\n\n',
     ].join('');
     const { calls } = mockFetch({ 'GET /api/v1/clusters/c/topics/t/messages': () => sse(stream) });
     const { result } = renderHook(() => useMessageSearch('c', 't'), { wrapper });
     act(() => result.current.start({ start: 'oldest', max: 10, filter: 'return true;' }));
     await waitFor(() => expect(result.current.status).toBe('done'));
     expect(result.current.messages.map((m) => m.offset)).toEqual([0, 1]);
-    expect(result.current.progress).toMatchObject({ scanned: 10, matched: 2 });
+    // The done event's counts are the final ones.
+    expect(result.current.progress).toMatchObject({ scanned: 12, matched: 2 });
+    expect(result.current.doneReason).toBe('end_reached');
     expect(calls[0]?.url.searchParams.get('filter')).toBe('return true;');
   });
 

@@ -9,6 +9,8 @@ import type {
   Problem,
   ProduceRequest,
   ProduceResponse,
+  SearchDone,
+  SearchDoneReason,
   SearchProgress,
 } from './types';
 
@@ -26,16 +28,38 @@ export interface MessageSearchState {
   status: SearchStatus;
   messages: Message[];
   progress: SearchProgress | null;
+  /** Why the last search ended (from its `done` event). */
+  doneReason: SearchDoneReason | null;
   error: ApiError | null;
 }
 
-const IDLE: MessageSearchState = { status: 'idle', messages: [], progress: null, error: null };
+const IDLE: MessageSearchState = {
+  status: 'idle',
+  messages: [],
+  progress: null,
+  doneReason: null,
+  error: null,
+};
 
 export function messagesUrl(cluster: string, topic: string, params: MessageSearchParams): string {
   const { filter, ...rest } = params;
   return (
     `${API_BASE}/clusters/${segment(cluster)}/topics/${segment(topic)}/messages` +
     buildQuery({ ...rest, filter: filter?.trim() ? filter : undefined })
+  );
+}
+
+/** The server-side export of the same search, as a download link. */
+export function exportUrl(
+  cluster: string,
+  topic: string,
+  params: MessageSearchParams,
+  format: 'jsonl' | 'csv',
+): string {
+  const { filter, follow: _follow, ...rest } = params;
+  return (
+    `${API_BASE}/clusters/${segment(cluster)}/topics/${segment(topic)}/messages/export` +
+    buildQuery({ ...rest, filter: filter?.trim() ? filter : undefined, format })
   );
 }
 
@@ -105,8 +129,11 @@ async function runSearch(
           setState((current) => ({ ...current, progress }));
           break;
         }
-        case 'done':
+        case 'done': {
+          const done = JSON.parse(event.data) as SearchDone;
+          setState((current) => ({ ...current, progress: done, doneReason: done.reason }));
           return finish('done');
+        }
         case 'error':
           return finish('error', new ApiError(JSON.parse(event.data) as Problem));
         default:

@@ -68,17 +68,26 @@ export interface MessageSearchParams {
   follow?: boolean;
 }
 
+/** One side (key or value) of a message, as the chosen decoder shows it. */
 export interface DecodedPayload {
-  /** The decoder that produced `text` (detected when `auto`). */
+  /** The decoder that produced `text` (detected when `auto`; `base64` when the requested one failed). */
   encoding: string;
-  /** Null for a null key or value (a tombstone). */
-  text: string | null;
+  /** What to show, at most 1 MiB. */
+  text: string;
+  /** The parsed value when `encoding` is `json` or `msgpack`. */
+  json?: unknown;
+  /** Size of the raw bytes. */
   size: number;
+  /** Whether `text` was cut. */
+  truncated: boolean;
+  /** Why the requested decoder could not read the bytes. */
+  error?: string;
 }
 
 export interface MessageHeader {
   key: string;
   value: string | null;
+  value_encoding?: string;
 }
 
 export interface Message {
@@ -86,11 +95,14 @@ export interface Message {
   offset: number;
   timestamp: number;
   timestamp_type: 'CREATE_TIME' | 'LOG_APPEND_TIME' | (string & {});
-  key: DecodedPayload;
-  value: DecodedPayload;
+  /** Null for a null key, or a null value (a tombstone). */
+  key: DecodedPayload | null;
+  value: DecodedPayload | null;
   headers: MessageHeader[];
   size_bytes: number;
   compression: string;
+  is_transactional?: boolean;
+  producer_id?: number;
 }
 
 export interface SearchProgress {
@@ -98,7 +110,24 @@ export interface SearchProgress {
   matched: number;
   bytes: number;
   elapsed_ms: number;
+  filter_errors?: number;
+  last_filter_error?: string;
+  undecodable_batches?: number;
+  partitions?: { partition: number; position: number; end: number | null }[];
 }
+
+export type SearchDoneReason =
+  | 'max_reached'
+  | 'end_reached'
+  | 'time_limit'
+  | 'scan_limit'
+  | 'filter_errors'
+  | 'error'
+  | 'cancelled'
+  | (string & {});
+
+/** The `done` event: why the search ended, and its final counts. */
+export type SearchDone = SearchProgress & { reason: SearchDoneReason };
 
 export type PayloadEncoding = 'text' | 'json' | 'base64' | 'hex' | 'null' | (string & {});
 

@@ -10,10 +10,11 @@ const ROW_HEIGHT_PX = 36;
 const GRID =
   'grid grid-cols-[2rem_5rem_7rem_12rem_minmax(8rem,1fr)_minmax(12rem,3fr)] gap-3 items-center';
 
-/** Pretty JSON when the text is JSON, else the text as it is. */
-export function prettyPayload(payload: DecodedPayload): string {
-  if (payload.text === null) return 'null';
-  if (payload.encoding === 'json' || /^\s*[[{]/.test(payload.text)) {
+/** Pretty JSON when the payload is JSON, else the text as it is. */
+export function prettyPayload(payload: DecodedPayload | null): string {
+  if (payload === null) return 'null';
+  if (payload.json !== undefined) return JSON.stringify(payload.json, null, 2);
+  if (/^\s*[[{]/.test(payload.text)) {
     try {
       return JSON.stringify(JSON.parse(payload.text), null, 2);
     } catch {
@@ -97,10 +98,18 @@ export function MessageTable({ messages }: { messages: Message[] }) {
                     {formatTimestamp(message.timestamp)}
                   </span>
                   <span className="truncate font-mono text-xs">
-                    {message.key.text ?? <em className="text-muted-foreground">null</em>}
+                    {message.key ? (
+                      message.key.text
+                    ) : (
+                      <em className="text-muted-foreground">null</em>
+                    )}
                   </span>
                   <span className="truncate font-mono text-xs">
-                    {message.value.text ?? <em className="text-muted-foreground">null</em>}
+                    {message.value ? (
+                      message.value.text
+                    ) : (
+                      <em className="text-muted-foreground">tombstone</em>
+                    )}
                   </span>
                 </button>
                 {open ? <MessageDetails message={message} /> : null}
@@ -126,12 +135,22 @@ function MessageDetails({ message }: { message: Message }) {
     timestamp_type: message.timestamp_type,
     size: formatBytes(message.size_bytes),
     compression: message.compression,
-    key_encoding: message.key.encoding,
-    value_encoding: message.value.encoding,
+    key_encoding: message.key?.encoding ?? null,
+    value_encoding: message.value?.encoding ?? null,
+    transactional: message.is_transactional ?? false,
+    producer_id: message.producer_id ?? null,
   };
+  const notes = [message.key, message.value]
+    .flatMap((payload) =>
+      payload ? [payload.error, payload.truncated ? 'cut at 1 MiB' : undefined] : [],
+    )
+    .filter(Boolean);
   return (
     <div className="grid gap-4 bg-muted/30 px-12 py-4 lg:grid-cols-[2fr_1fr]">
-      <DetailBlock title={`Value (${message.value.encoding})`} text={value} />
+      <div className="min-w-0 space-y-2">
+        <DetailBlock title={`Value (${message.value?.encoding ?? 'null'})`} text={value} />
+        {notes.length > 0 ? <p className="text-xs text-warning">{notes.join(' · ')}</p> : null}
+      </div>
       <div className="space-y-4">
         <DetailBlock title="Key" text={prettyPayload(message.key)} />
         <DetailBlock

@@ -1,6 +1,6 @@
 import { DownloadIcon, PlayIcon, RadioIcon, SquareIcon } from 'lucide-react';
 import { type FormEvent, useEffect, useId, useRef } from 'react';
-import { useMessageSearch } from '@/api/messages';
+import { exportUrl, useMessageSearch } from '@/api/messages';
 import { useTopic } from '@/api/topics';
 import type { Decoder, MessageSearchParams, MessageStart } from '@/api/types';
 import { LazyCodeEditor } from '@/components/code-editor';
@@ -12,7 +12,6 @@ import { useCluster } from '@/lib/cluster';
 import { formatBytes, formatDuration, formatNumber } from '@/lib/format';
 import { useUrlState } from '@/lib/url-state';
 import { range } from '@/lib/utils';
-import { download, toCsv, toJsonLines } from './export';
 import { FILTER_EXAMPLES } from './filter-examples';
 import { MessageTable } from './MessageTable';
 
@@ -29,6 +28,15 @@ export const MESSAGES_URL_DEFAULTS = {
   value_decoder: 'auto' as Decoder,
   filter: '',
   follow: false,
+};
+
+const DONE_REASONS: Record<string, string> = {
+  max_reached: 'max results reached',
+  end_reached: 'end of the topic',
+  time_limit: 'time limit reached',
+  scan_limit: 'scan limit reached',
+  filter_errors: 'stopped: the filter kept failing',
+  cancelled: 'cancelled',
 };
 
 const DECODERS: Decoder[] = ['auto', 'text', 'json', 'hex', 'base64', 'msgpack'];
@@ -223,21 +231,22 @@ export default function MessagesTab() {
               <PlayIcon /> Search
             </Button>
           )}
-          <Button
-            variant="outline"
-            disabled={search.messages.length === 0}
-            onClick={() =>
-              download(`${topic}.jsonl`, toJsonLines(search.messages), 'application/x-ndjson')
-            }
-          >
-            <DownloadIcon /> JSON lines
+          {/* The server runs the same search again and streams the file: no browser memory limit. */}
+          <Button variant="outline" asChild>
+            <a
+              href={exportUrl(cluster, topic, toSearchParams(state), 'jsonl')}
+              download={`${topic}.jsonl`}
+            >
+              <DownloadIcon /> JSON lines
+            </a>
           </Button>
-          <Button
-            variant="outline"
-            disabled={search.messages.length === 0}
-            onClick={() => download(`${topic}.csv`, toCsv(search.messages), 'text/csv')}
-          >
-            <DownloadIcon /> CSV
+          <Button variant="outline" asChild>
+            <a
+              href={exportUrl(cluster, topic, toSearchParams(state), 'csv')}
+              download={`${topic}.csv`}
+            >
+              <DownloadIcon /> CSV
+            </a>
           </Button>
           <SearchStatusLine search={search} />
         </div>
@@ -291,6 +300,12 @@ function SearchStatusLine({ search }: { search: ReturnType<typeof useMessageSear
         ? ` · ${formatNumber(progress.matched)} matched of ${formatNumber(progress.scanned)} scanned · ${formatBytes(progress.bytes)} in ${formatDuration(progress.elapsed_ms)}`
         : ''}
       {status === 'running' ? ' · searching…' : status === 'stopped' ? ' · stopped' : ''}
+      {status === 'done' && search.doneReason
+        ? ` · ${DONE_REASONS[search.doneReason] ?? search.doneReason}`
+        : ''}
+      {progress?.filter_errors
+        ? ` · filter failed on ${formatNumber(progress.filter_errors)} messages`
+        : ''}
     </p>
   );
 }
