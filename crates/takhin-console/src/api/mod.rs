@@ -13,6 +13,7 @@ pub mod auth;
 pub mod cluster;
 pub mod docs;
 pub mod extract;
+pub mod groups;
 pub mod messages;
 pub mod problem;
 pub mod topics;
@@ -127,6 +128,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = BaseDoc::openapi();
     doc.merge(cluster::Doc::openapi());
     doc.merge(topics::Doc::openapi());
+    doc.merge(groups::Doc::openapi());
     doc.merge(messages::Doc::openapi());
     doc.merge(auth::Doc::openapi());
     auth::document_security(&mut doc);
@@ -157,6 +159,7 @@ pub fn router(config: ConsoleConfig) -> Router {
         .route("/openapi.json", get(openapi_json))
         .merge(cluster::routes())
         .merge(topics::routes())
+        .merge(groups::routes())
         .merge(messages::routes())
         .merge(auth::routes())
         .fallback(not_found)
