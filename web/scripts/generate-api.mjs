@@ -17,7 +17,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
 
 const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const specPath = path.resolve(webDir, '../crates/takhin-console/openapi.json');
+// OPENAPI_SPEC overrides the path, e.g. to generate from a committed version
+// while the backend's working copy is ahead of it.
+const specPath = process.env.OPENAPI_SPEC
+  ? path.resolve(process.env.OPENAPI_SPEC)
+  : path.resolve(webDir, '../crates/takhin-console/openapi.json');
 const generatedDir = path.join(webDir, 'src/generated');
 /** Hand-written files in src/generated/ that generation neither writes nor checks. */
 const NOT_GENERATED = new Set(['README.md']);

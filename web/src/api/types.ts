@@ -43,6 +43,32 @@ export type Me = Schemas['Me'];
 export type LoginRequest = Schemas['LoginRequest'];
 export type LoginResponse = Schemas['LoginResponse'];
 
+export type MessageStart = Schemas['StartFrom'];
+/** Decoder names are open-ended: the schema-registry decoders add more. */
+export type Decoder = 'auto' | 'text' | 'json' | 'hex' | 'base64' | 'msgpack' | (string & {});
+export type MessageSearchParams = NonNullable<
+  operations['search_messages']['parameters']['query']
+> & {
+  start: MessageStart;
+  max: number;
+};
+/** One side (key or value) of a message, as the chosen decoder shows it. */
+export type DecodedPayload = Schemas['DecodedView'];
+export type MessageHeader = Schemas['HeaderView'];
+/** Key and value are null for a null key, or a null value (a tombstone). */
+export type Message = Schemas['SearchMessage'];
+/** Counts of a running search (`progress` events). */
+export type SearchProgress = Schemas['SearchStats'];
+export type SearchDoneReason = Schemas['DoneReason'];
+/** The `done` event: why the search ended, and its final counts. */
+export type SearchDone = Schemas['SearchDone'];
+/** An `error` event or 4xx answer about the filter, with where its syntax error is. */
+export type FilterProblem = Schemas['FilterProblem'];
+export type PayloadEncoding = Schemas['PayloadEncoding'];
+export type CompressionName = Schemas['CompressionName'];
+export type ProduceRequest = Schemas['ProduceMessage'];
+export type ProduceResponse = Schemas['Produced'];
+
 // --- Planned, not yet in openapi.json ---------------------------------------
 
 export interface TopicConsumer {
@@ -51,99 +77,6 @@ export interface TopicConsumer {
   members: number;
   total_lag: number;
   partitions?: { partition: number; committed_offset: number; end_offset: number; lag: number }[];
-}
-
-export type MessageStart = 'oldest' | 'newest' | 'offset' | 'timestamp';
-export type Decoder = 'auto' | 'text' | 'json' | 'hex' | 'base64' | 'msgpack' | (string & {});
-
-export interface MessageSearchParams {
-  start: MessageStart;
-  offset?: number;
-  timestamp?: number;
-  partition?: number;
-  max: number;
-  key_decoder?: Decoder;
-  value_decoder?: Decoder;
-  filter?: string;
-  follow?: boolean;
-}
-
-/** One side (key or value) of a message, as the chosen decoder shows it. */
-export interface DecodedPayload {
-  /** The decoder that produced `text` (detected when `auto`; `base64` when the requested one failed). */
-  encoding: string;
-  /** What to show, at most 1 MiB. */
-  text: string;
-  /** The parsed value when `encoding` is `json` or `msgpack`. */
-  json?: unknown;
-  /** Size of the raw bytes. */
-  size: number;
-  /** Whether `text` was cut. */
-  truncated: boolean;
-  /** Why the requested decoder could not read the bytes. */
-  error?: string;
-}
-
-export interface MessageHeader {
-  key: string;
-  value: string | null;
-  value_encoding?: string;
-}
-
-export interface Message {
-  partition: number;
-  offset: number;
-  timestamp: number;
-  timestamp_type: 'CREATE_TIME' | 'LOG_APPEND_TIME' | (string & {});
-  /** Null for a null key, or a null value (a tombstone). */
-  key: DecodedPayload | null;
-  value: DecodedPayload | null;
-  headers: MessageHeader[];
-  size_bytes: number;
-  compression: string;
-  is_transactional?: boolean;
-  producer_id?: number;
-}
-
-export interface SearchProgress {
-  scanned: number;
-  matched: number;
-  bytes: number;
-  elapsed_ms: number;
-  filter_errors?: number;
-  last_filter_error?: string;
-  undecodable_batches?: number;
-  partitions?: { partition: number; position: number; end: number | null }[];
-}
-
-export type SearchDoneReason =
-  | 'max_reached'
-  | 'end_reached'
-  | 'time_limit'
-  | 'scan_limit'
-  | 'filter_errors'
-  | 'error'
-  | 'cancelled'
-  | (string & {});
-
-/** The `done` event: why the search ended, and its final counts. */
-export type SearchDone = SearchProgress & { reason: SearchDoneReason };
-
-export type PayloadEncoding = 'text' | 'json' | 'base64' | 'hex' | 'null' | (string & {});
-
-export interface ProduceRequest {
-  partition?: number;
-  key?: string | null;
-  value?: string | null;
-  headers?: MessageHeader[];
-  compression?: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
-  key_encoding: PayloadEncoding;
-  value_encoding: PayloadEncoding;
-}
-
-export interface ProduceResponse {
-  partition: number;
-  offset: number;
 }
 
 export type GroupState =

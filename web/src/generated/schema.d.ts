@@ -240,6 +240,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/clusters/{cluster}/topics/{topic}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Searches a topic's messages, streamed as server-sent events.
+         * @description Events: `message` ([`SearchMessage`]), `progress` ([`SearchStats`]),
+         *     `error` (a problem; the search ends) and `done` ([`SearchDone`], always
+         *     last).
+         */
+        get: operations["search_messages"];
+        put?: never;
+        /** Produces one record (acks=all). */
+        post: operations["produce_message"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clusters/{cluster}/topics/{topic}/messages/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Exports a search as a download: JSON lines (one [`SearchMessage`] a
+         *     line) or CSV (`partition,offset,timestamp,timestamp_type,key,value,headers,
+         *     key_encoding,value_encoding,size_bytes,compression`).
+         * @description A failure after the download started aborts it (the transfer ends
+         *     incomplete).
+         */
+        get: operations["export_messages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/clusters/{cluster}/topics/{topic}/partitions": {
         parameters: {
             query?: never;
@@ -355,6 +401,11 @@ export interface components {
             /** @description The name used in URLs. */
             name: string;
         };
+        /**
+         * @description Compression of a produced batch.
+         * @enum {string}
+         */
+        CompressionName: "none" | "gzip" | "snappy" | "lz4" | "zstd";
         /** @description A config entry of a broker or topic. */
         Config: {
             /** @description The value this resource would have without its own setting. */
@@ -400,6 +451,24 @@ export interface components {
             /** @description Only check that the cluster would accept the topic. */
             validate_only?: boolean;
         };
+        /** @description A decoded key or value as the API shows it. */
+        DecodedView: {
+            /**
+             * @description The decoder that produced `text` (`json`, `text`, `msgpack`, `hex`,
+             *     `base64`, ...). When the requested decoder failed, `base64`.
+             */
+            encoding: string;
+            /** @description Why the requested decoder could not read the bytes, if it could not. */
+            error?: string | null;
+            /** @description The parsed value when `encoding` is `json` or `msgpack`. */
+            json?: unknown;
+            /** @description Size of the raw bytes. */
+            size: number;
+            /** @description What to show, at most 1 MiB. */
+            text: string;
+            /** @description Whether `text` was cut. */
+            truncated: boolean;
+        };
         /** @description Which records to delete. */
         DeleteRecords: {
             partitions: components["schemas"]["PartitionOffset"][];
@@ -415,6 +484,37 @@ export interface components {
             low_watermark?: number | null;
             /** Format: int32 */
             partition: number;
+        };
+        /**
+         * @description Why a search ended.
+         * @enum {string}
+         */
+        DoneReason: "max_reached" | "end_reached" | "time_limit" | "scan_limit" | "filter_errors" | "error" | "cancelled";
+        /**
+         * @description Format of an export.
+         * @enum {string}
+         */
+        ExportFormat: "jsonl" | "csv";
+        /** @description A problem with the position of a filter's syntax error. */
+        FilterProblem: components["schemas"]["Problem"] & {
+            /**
+             * Format: int32
+             * @description 1-based column in the filter source.
+             */
+            column?: number | null;
+            /**
+             * Format: int32
+             * @description 1-based line in the filter source.
+             */
+            line?: number | null;
+        };
+        /** @description A header of a record. */
+        HeaderView: {
+            key: string;
+            /** @description The value as text, or base64 when it is not UTF-8; null for a null value. */
+            value?: string | null;
+            /** @description `text`, `base64` or `null`. */
+            value_encoding: string;
         };
         /** @description A log directory of a broker. */
         LogDirView: {
@@ -524,6 +624,26 @@ export interface components {
             /** Format: int32 */
             partition: number;
         };
+        /** @description Where a search is in one partition. */
+        PartitionProgress: {
+            /**
+             * Format: int64
+             * @description Where the search stops (exclusive); null for a live tail.
+             */
+            end?: number | null;
+            /** Format: int32 */
+            partition: number;
+            /**
+             * Format: int64
+             * @description The next offset to read.
+             */
+            position: number;
+        };
+        /**
+         * @description How a produced key or value is given.
+         * @enum {string}
+         */
+        PayloadEncoding: "text" | "json" | "base64" | "hex";
         /** @description An error answer: RFC 9457 problem details. */
         Problem: {
             /** @description What went wrong this time, for a human. */
@@ -543,13 +663,124 @@ export interface components {
             /** @description A URI naming the kind of problem (`about:blank` for plain HTTP ones). */
             type: string;
         };
+        /** @description Where a produced record went. */
+        Produced: {
+            /** Format: int64 */
+            offset: number;
+            /** Format: int32 */
+            partition: number;
+            /**
+             * Format: int64
+             * @description The record's timestamp (the broker's when the topic uses LogAppendTime).
+             */
+            timestamp: number;
+        };
+        /** @description A header of a produced record. */
+        ProduceHeader: {
+            key: string;
+            /** @description UTF-8 text; null for a null value. */
+            value?: string | null;
+        };
+        /** @description A record to produce. */
+        ProduceMessage: {
+            compression?: components["schemas"]["CompressionName"];
+            /** @description In order; keys may repeat. */
+            headers?: components["schemas"]["ProduceHeader"][];
+            /** @description Null for a null key. */
+            key?: string | null;
+            key_encoding?: components["schemas"]["PayloadEncoding"];
+            /**
+             * Format: int32
+             * @description The partition; when absent, chosen from the key like Kafka's Java
+             *     producer (murmur2), or in turn for a null key.
+             */
+            partition?: number | null;
+            /**
+             * Format: int64
+             * @description CreateTime in ms since the epoch; now when absent.
+             */
+            timestamp?: number | null;
+            /** @description Null for a null value (a tombstone on a compacted topic). */
+            value?: string | null;
+            value_encoding?: components["schemas"]["PayloadEncoding"];
+        };
         /**
          * @description What a principal may do.
          * @enum {string}
          */
         Role: "read-only" | "admin";
+        /** @description The last event of a search. */
+        SearchDone: components["schemas"]["SearchStats"] & {
+            reason: components["schemas"]["DoneReason"];
+        };
+        /** @description One record of a search. */
+        SearchMessage: {
+            /** @description Codec of the record's batch: `none`, `gzip`, `snappy`, `lz4`, `zstd`. */
+            compression: string;
+            /** @description In record order; keys may repeat. */
+            headers: components["schemas"]["HeaderView"][];
+            is_transactional: boolean;
+            key?: null | components["schemas"]["DecodedView"];
+            /** Format: int64 */
+            offset: number;
+            /** Format: int32 */
+            partition: number;
+            /**
+             * Format: int64
+             * @description -1 for a non-idempotent producer.
+             */
+            producer_id: number;
+            /** @description Bytes of key, value and headers. */
+            size_bytes: number;
+            /**
+             * Format: int64
+             * @description ms since the epoch.
+             */
+            timestamp: number;
+            /** @description `CreateTime` or `LogAppendTime`. */
+            timestamp_type: string;
+            value?: null | components["schemas"]["DecodedView"];
+        };
+        /** @description Counts of a search so far (the `progress` event). */
+        SearchStats: {
+            /**
+             * Format: int64
+             * @description Bytes of key, value and headers read.
+             */
+            bytes: number;
+            /** Format: int64 */
+            elapsed_ms: number;
+            /**
+             * Format: int64
+             * @description Records on which the filter threw.
+             */
+            filter_errors: number;
+            /** @description The last error the filter threw, if any. */
+            last_filter_error?: string | null;
+            /**
+             * Format: int64
+             * @description Records sent.
+             */
+            matched: number;
+            partitions: components["schemas"]["PartitionProgress"][];
+            /**
+             * Format: int64
+             * @description Records read, matching or not.
+             */
+            scanned: number;
+            /**
+             * Format: int64
+             * @description Batches that could not be decoded (skipped).
+             */
+            undecodable_batches: number;
+        };
         /** @enum {string} */
         SortOrder: "asc" | "desc";
+        /**
+         * @description Where a search starts.
+         * @enum {string}
+         */
+        StartFrom: "oldest" | "newest" | "offset" | "timestamp";
         /** @description A topic and its partitions. */
         TopicDetails: {
             cleanup_policy?: string | null;
@@ -715,6 +946,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The caller's role may not change anything, or the cluster refused the operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Authentication is disabled */
             409: {
                 headers: {
@@ -791,6 +1031,33 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication is enabled and the request has no valid session or API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not change anything, or the cluster refused the operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     me: {
@@ -808,6 +1075,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not logged in */
@@ -839,6 +1115,15 @@ export interface operations {
                     "application/json": components["schemas"]["ClusterSummary"][];
                 };
             };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
         };
     };
@@ -862,13 +1147,49 @@ export interface operations {
                     "application/json": components["schemas"]["ApiVersionView"][];
                 };
             };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster cannot be reached or answered with an error. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -895,13 +1216,49 @@ export interface operations {
                     "application/json": components["schemas"]["Config"][];
                 };
             };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster cannot be reached or answered with an error. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -926,13 +1283,22 @@ export interface operations {
                     "application/json": components["schemas"]["Overview"];
                 };
             };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             502: {
@@ -940,7 +1306,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -980,7 +1364,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -989,7 +1373,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             502: {
@@ -997,7 +1381,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1041,7 +1443,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -1051,7 +1453,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The topic exists */
@@ -1060,7 +1462,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The cluster refused a value */
@@ -1069,7 +1480,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster cannot be reached or answered with an error. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1096,13 +1534,22 @@ export interface operations {
                     "application/json": components["schemas"]["TopicDetails"];
                 };
             };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             502: {
@@ -1110,7 +1557,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1136,13 +1601,22 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             404: {
@@ -1150,7 +1624,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             502: {
@@ -1158,7 +1632,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1185,13 +1677,49 @@ export interface operations {
                     "application/json": components["schemas"]["Config"][];
                 };
             };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster cannot be reached or answered with an error. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1227,7 +1755,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -1237,7 +1765,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unknown config or invalid value */
@@ -1246,7 +1783,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster cannot be reached or answered with an error. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1277,6 +1841,15 @@ export interface operations {
                     "application/json": components["schemas"]["DeleteRecordsResult"][];
                 };
             };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: {
@@ -1284,7 +1857,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             422: {
@@ -1292,7 +1874,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster cannot be reached or answered with an error. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1319,6 +1928,15 @@ export interface operations {
                     "application/json": components["schemas"]["DeleteRecordsResult"][];
                 };
             };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: {
@@ -1326,7 +1944,347 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster cannot be reached or answered with an error. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    search_messages: {
+        parameters: {
+            query?: {
+                /** @description A JavaScript filter: an expression or a function body (at most 16 KiB). */
+                filter?: string;
+                /** @description Live tail: keep fetching new records until `max` matched. */
+                follow?: boolean;
+                /** @description Decoder of keys: `auto` (default), `text`, `json`, `hex`, `base64`, `msgpack`. */
+                key_decoder?: string;
+                /** @description Most messages to return (default 50; at most 10000, 100000 for an export). */
+                max?: number;
+                /** @description With `start=offset`: the offset to start at in every selected partition. */
+                offset?: number;
+                /** @description One partition; all when absent. */
+                partition?: number;
+                /** @description Where to start: `oldest`, `newest` (default), `offset`, `timestamp`. */
+                start?: "oldest" | "newest" | "offset" | "timestamp";
+                /** @description With `start=timestamp`: ms since the epoch. */
+                timestamp?: number;
+                /** @description Decoder of values, as `key_decoder`. */
+                value_decoder?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Cluster name */
+                cluster: string;
+                /** @description Topic name */
+                topic: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-sent events: `message` (SearchMessage), `progress` (SearchStats), `error` (Problem), `done` (SearchDone) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Bad parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such cluster or topic */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such partition, unknown decoder, or a filter that does not compile */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["FilterProblem"];
+                };
+            };
+            /** @description Too many searches running */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    produce_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Cluster name */
+                cluster: string;
+                /** @description Topic name */
+                topic: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProduceMessage"];
+            };
+        };
+        responses: {
+            /** @description Produced */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Produced"];
+                };
+            };
+            /** @description Malformed body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such cluster or topic */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad key, value, headers or partition, or a record the broker refuses (MESSAGE_TOO_LARGE, ...) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The partition has no leader */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    export_messages: {
+        parameters: {
+            query?: {
+                /** @description A JavaScript filter: an expression or a function body (at most 16 KiB). */
+                filter?: string;
+                /** @description Live tail: keep fetching new records until `max` matched. */
+                follow?: boolean;
+                /** @description `jsonl` (default) or `csv`. */
+                format?: "jsonl" | "csv";
+                /** @description Decoder of keys: `auto` (default), `text`, `json`, `hex`, `base64`, `msgpack`. */
+                key_decoder?: string;
+                /** @description Most messages to return (default 50; at most 10000, 100000 for an export). */
+                max?: number;
+                /** @description With `start=offset`: the offset to start at in every selected partition. */
+                offset?: number;
+                /** @description One partition; all when absent. */
+                partition?: number;
+                /** @description Where to start: `oldest`, `newest` (default), `offset`, `timestamp`. */
+                start?: "oldest" | "newest" | "offset" | "timestamp";
+                /** @description With `start=timestamp`: ms since the epoch. */
+                timestamp?: number;
+                /** @description Decoder of values, as `key_decoder`. */
+                value_decoder?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Cluster name */
+                cluster: string;
+                /** @description Topic name */
+                topic: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching messages */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                    "text/csv": string;
+                };
+            };
+            /** @description Bad parameters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such cluster or topic */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such partition, unknown decoder, or a filter that does not compile */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["FilterProblem"];
+                };
+            };
+            /** @description Too many searches running */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1357,6 +2315,15 @@ export interface operations {
                     "application/json": components["schemas"]["TopicDetails"];
                 };
             };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: {
@@ -1364,7 +2331,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Count not larger than today's */
@@ -1373,7 +2349,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster cannot be reached or answered with an error. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

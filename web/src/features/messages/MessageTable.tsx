@@ -11,8 +11,8 @@ const GRID =
   'grid grid-cols-[2rem_5rem_7rem_12rem_minmax(8rem,1fr)_minmax(12rem,3fr)] gap-3 items-center';
 
 /** Pretty JSON when the payload is JSON, else the text as it is. */
-export function prettyPayload(payload: DecodedPayload | null): string {
-  if (payload === null) return 'null';
+export function prettyPayload(payload: DecodedPayload | null | undefined): string {
+  if (!payload) return 'null';
   if (payload.json !== undefined) return JSON.stringify(payload.json, null, 2);
   if (/^\s*[[{]/.test(payload.text)) {
     try {

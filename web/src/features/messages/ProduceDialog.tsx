@@ -17,7 +17,9 @@ import {
 import { Input, NativeSelect } from '@/components/ui/input';
 import { range } from '@/lib/utils';
 
-const ENCODINGS: PayloadEncoding[] = ['text', 'json', 'base64', 'hex', 'null'];
+/** The API's encodings, plus `null` here for a null key or value (a tombstone). */
+type EncodingChoice = PayloadEncoding | 'null';
+const ENCODINGS: EncodingChoice[] = ['text', 'json', 'base64', 'hex', 'null'];
 const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 
 interface HeaderRow {
@@ -29,7 +31,7 @@ interface HeaderRow {
 let nextHeaderId = 0;
 
 /** Checks the value against its declared encoding before sending. */
-export function payloadError(encoding: PayloadEncoding, text: string): string | null {
+export function payloadError(encoding: EncodingChoice, text: string): string | null {
   switch (encoding) {
     case 'json':
       try {
@@ -64,8 +66,8 @@ export default function ProduceDialog({
   const produce = useProduceMessage(cluster, topic);
   const [partition, setPartition] = useState(-1);
   const [compression, setCompression] = useState<(typeof COMPRESSIONS)[number]>('none');
-  const [keyEncoding, setKeyEncoding] = useState<PayloadEncoding>('text');
-  const [valueEncoding, setValueEncoding] = useState<PayloadEncoding>('json');
+  const [keyEncoding, setKeyEncoding] = useState<EncodingChoice>('text');
+  const [valueEncoding, setValueEncoding] = useState<EncodingChoice>('json');
   const [key, setKey] = useState('');
   const [value, setValue] = useState('{\n  \n}');
   const [headers, setHeaders] = useState<HeaderRow[]>([]);
@@ -76,10 +78,8 @@ export default function ProduceDialog({
     event.preventDefault();
     if (keyError || valueError) return;
     const request: ProduceRequest = {
-      key_encoding: keyEncoding,
-      value_encoding: valueEncoding,
-      key: keyEncoding === 'null' ? null : key,
-      value: valueEncoding === 'null' ? null : value,
+      ...(keyEncoding === 'null' ? { key: null } : { key, key_encoding: keyEncoding }),
+      ...(valueEncoding === 'null' ? { value: null } : { value, value_encoding: valueEncoding }),
       headers: headers
         .filter((header) => header.key !== '')
         .map(({ key: name, value: text }) => ({ key: name, value: text })),
@@ -152,7 +152,7 @@ export default function ProduceDialog({
                 aria-label="Key encoding"
                 className="h-8"
                 value={keyEncoding}
-                onChange={(event) => setKeyEncoding(event.target.value)}
+                onChange={(event) => setKeyEncoding(event.target.value as EncodingChoice)}
               >
                 {ENCODINGS.map((encoding) => (
                   <option key={encoding} value={encoding}>
@@ -178,7 +178,7 @@ export default function ProduceDialog({
                 aria-label="Value encoding"
                 className="h-8"
                 value={valueEncoding}
-                onChange={(event) => setValueEncoding(event.target.value)}
+                onChange={(event) => setValueEncoding(event.target.value as EncodingChoice)}
               >
                 {ENCODINGS.map((encoding) => (
                   <option key={encoding} value={encoding}>
