@@ -69,16 +69,8 @@ export type CompressionName = Schemas['CompressionName'];
 export type ProduceRequest = Schemas['ProduceMessage'];
 export type ProduceResponse = Schemas['Produced'];
 
-// --- Planned, not yet in openapi.json ---------------------------------------
-
-export interface TopicConsumer {
-  group_id: string;
-  state: GroupState;
-  members: number;
-  total_lag: number;
-  partitions?: { partition: number; committed_offset: number; end_offset: number; lag: number }[];
-}
-
+export type TopicConsumer = Schemas['TopicConsumer'];
+/** Kafka's group states; open-ended because KIP-848 groups add their own. */
 export type GroupState =
   | 'Stable'
   | 'Empty'
@@ -89,58 +81,19 @@ export type GroupState =
   | 'Reconciling'
   | 'Unknown'
   | (string & {});
+export type GroupType = Schemas['GroupType'];
+export type GroupSummary = Schemas['GroupSummary'];
+export type GroupMember = Schemas['GroupMember'];
+export type GroupOffset = Schemas['GroupOffset'];
+export type GroupDetails = Schemas['GroupDetails'];
+export type ResetStrategy = Schemas['ResetStrategy'];
+/** `value`: epoch ms for `timestamp`, an offset for `offset`, a signed count for `shift`. */
+export type ResetOffsetsRequest = Schemas['ResetOffsetsRequest'];
+export type OffsetReset = Schemas['OffsetReset'];
 
-export interface GroupSummary {
-  group_id: string;
-  state: GroupState;
-  protocol_type: string;
-  protocol: string;
-  members: number;
-  total_lag: number;
-  coordinator: number;
-}
+// --- Outside the console API ---------------------------------------------
 
-export interface GroupMember {
-  member_id: string;
-  client_id: string;
-  client_host: string;
-  assignments: { topic: string; partitions: number[] }[];
-}
-
-export interface GroupOffset {
-  topic: string;
-  partition: number;
-  committed_offset: number;
-  end_offset: number;
-  lag: number;
-  metadata: string | null;
-}
-
-export interface GroupDetails {
-  group_id: string;
-  state: GroupState;
-  members: GroupMember[];
-  offsets: GroupOffset[];
-}
-
-export type ResetStrategy = 'earliest' | 'latest' | 'timestamp' | 'offset' | 'shift';
-
-export interface ResetOffsetsRequest {
-  topic: string;
-  partitions?: number[];
-  strategy: ResetStrategy;
-  /** Epoch ms for `timestamp`, an offset for `offset`, a signed count for `shift`. */
-  value?: number;
-  dry_run: boolean;
-}
-
-export interface OffsetReset {
-  topic: string;
-  partition: number;
-  previous_offset: number;
-  new_offset: number;
-}
-
+/** `GET /api/health` (served by takhin itself, not part of openapi.json). */
 export interface HealthSummary {
   status: string;
   version: string;

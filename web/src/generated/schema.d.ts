@@ -132,6 +132,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/clusters/{cluster}/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists consumer groups of every coordinator with state, members and lag. */
+        get: operations["list_groups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clusters/{cluster}/groups/{group}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A group's members with their assignments, and its committed offsets
+         *     with end offsets and lag.
+         */
+        get: operations["get_group"];
+        put?: never;
+        post?: never;
+        /**
+         * Deletes a group and its committed offsets. Only a group without active
+         *     members can be deleted.
+         */
+        delete: operations["delete_group"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clusters/{cluster}/groups/{group}/reset-offsets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Moves a stopped group's offsets on one topic (or some of its
+         *     partitions) to the earliest or latest offset, a timestamp, an offset, or
+         *     by N, clamped to each partition's log start and end offsets. With
+         *     `dry_run` nothing is committed and the answer shows what would be.
+         */
+        post: operations["reset_offsets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clusters/{cluster}/groups/{group}/topics/{topic}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Deletes the group's committed offsets of every partition of a topic, so
+         *     the group no longer consumes it (and its lag no longer shows). Refused
+         *     while active members are subscribed to the topic.
+         */
+        delete: operations["delete_group_topic_offsets"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/clusters/{cluster}/overview": {
         parameters: {
             query?: never;
@@ -204,6 +288,23 @@ export interface paths {
          *     all configs after the change.
          */
         patch: operations["alter_topic_configs"];
+        trace?: never;
+    };
+    "/api/v1/clusters/{cluster}/topics/{topic}/consumers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Groups that consume a topic, with the lag of each on it. */
+        get: operations["topic_consumers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/clusters/{cluster}/topics/{topic}/delete-records": {
@@ -508,6 +609,113 @@ export interface components {
              */
             line?: number | null;
         };
+        /** @description A group in detail. */
+        GroupDetails: {
+            /**
+             * Format: int32
+             * @description Node id of the group's coordinator.
+             */
+            coordinator: number;
+            group_id: string;
+            members: components["schemas"]["GroupMember"][];
+            /** @description Committed offsets, by topic and partition. */
+            offsets: components["schemas"]["GroupOffset"][];
+            /** @description The chosen assignor; empty when none. */
+            protocol: string;
+            protocol_type: string;
+            /** @description Kafka's state name (see the list). */
+            state: string;
+            /**
+             * Format: int64
+             * @description Sum of `offsets[].lag`; null when there are none or one is unknown.
+             */
+            total_lag?: number | null;
+            type: components["schemas"]["GroupType"];
+        };
+        /** @description A member of a group. */
+        GroupMember: {
+            /**
+             * @description What the member currently owns, by topic. Empty for members of
+             *     classic groups whose protocol type is not `consumer` (the console
+             *     cannot read other assignment formats).
+             */
+            assignments: components["schemas"]["TopicAssignment"][];
+            /** @description Where the member connects from, as the broker saw it (`/10.0.0.7`). */
+            client_host: string;
+            /** @description The client's `client.id`. */
+            client_id: string;
+            /** @description The static membership id (`group.instance.id`), if set. */
+            group_instance_id?: string | null;
+            member_id: string;
+        };
+        /** @description A committed offset of a group. */
+        GroupOffset: {
+            /**
+             * Format: int64
+             * @description The next offset the group will read.
+             */
+            committed_offset: number;
+            /**
+             * Format: int64
+             * @description The partition's end offset (high watermark); null when unknown, e.g.
+             *     the topic was deleted.
+             */
+            end_offset?: number | null;
+            /**
+             * Format: int64
+             * @description `end_offset - committed_offset`, at least 0; null when the end is unknown.
+             */
+            lag?: number | null;
+            /**
+             * Format: int32
+             * @description Leader epoch of the committed record, when the client sent one.
+             */
+            leader_epoch?: number | null;
+            /** @description The metadata string committed with the offset. */
+            metadata?: string | null;
+            /** Format: int32 */
+            partition: number;
+            topic: string;
+        };
+        /** @description A group in the list. */
+        GroupSummary: {
+            /**
+             * Format: int32
+             * @description Node id of the group's coordinator.
+             */
+            coordinator: number;
+            group_id: string;
+            /** @description Number of members. */
+            members: number;
+            /**
+             * @description The chosen assignor (`range`, `cooperative-sticky`, `uniform`...),
+             *     empty when none.
+             */
+            protocol: string;
+            /**
+             * @description `consumer` for consumer groups, `connect` for Connect workers, empty
+             *     for groups that only commit offsets.
+             */
+            protocol_type: string;
+            /**
+             * @description Kafka's state name: `Stable`, `Empty`, `PreparingRebalance`,
+             *     `CompletingRebalance`, `Assigning`, `Reconciling`, `Dead`, or
+             *     `Unknown` when the coordinator could not describe the group.
+             */
+            state: string;
+            /**
+             * Format: int64
+             * @description Sum of the lag of all committed partitions; null when the group has
+             *     no committed offsets or an end offset could not be read.
+             */
+            total_lag?: number | null;
+            type: components["schemas"]["GroupType"];
+        };
+        /**
+         * @description Which group protocol a group uses.
+         * @enum {string}
+         */
+        GroupType: "classic" | "consumer";
         /** @description A header of a record. */
         HeaderView: {
             key: string;
@@ -558,6 +766,23 @@ export interface components {
              *     disabled.
              */
             username: string;
+        };
+        /** @description The outcome of a reset for one partition. */
+        OffsetReset: {
+            /**
+             * Format: int64
+             * @description The offset committed (or, in a dry run, that would be), clamped to
+             *     the partition's log start and end offsets.
+             */
+            new_offset: number;
+            /** Format: int32 */
+            partition: number;
+            /**
+             * Format: int64
+             * @description The committed offset before; null when the group had none.
+             */
+            previous_offset?: number | null;
+            topic: string;
         };
         /** @description The cluster at a glance. */
         Overview: {
@@ -705,6 +930,31 @@ export interface components {
             value_encoding?: components["schemas"]["PayloadEncoding"];
         };
         /**
+         * @description A reset of a group's offsets on one topic, as `kafka-consumer-groups.sh
+         *     --reset-offsets` does it. The group must have no active members.
+         */
+        ResetOffsetsRequest: {
+            /** @description Only compute the new offsets, commit nothing. */
+            dry_run: boolean;
+            /** @description Partitions to reset; all partitions of the topic when absent. */
+            partitions?: number[] | null;
+            strategy: components["schemas"]["ResetStrategy"];
+            /** @description The topic whose offsets move. */
+            topic: string;
+            /**
+             * Format: int64
+             * @description Milliseconds since the epoch for `timestamp`, an offset for
+             *     `offset`, a signed count for `shift`; not allowed for `earliest` and
+             *     `latest`.
+             */
+            value?: number | null;
+        };
+        /**
+         * @description Where to move a group's offsets.
+         * @enum {string}
+         */
+        ResetStrategy: "earliest" | "latest" | "timestamp" | "offset" | "shift";
+        /**
          * @description What a principal may do.
          * @enum {string}
          */
@@ -781,6 +1031,51 @@ export interface components {
          * @enum {string}
          */
         StartFrom: "oldest" | "newest" | "offset" | "timestamp";
+        /** @description Partitions of one topic assigned to a member. */
+        TopicAssignment: {
+            /** @description Partition numbers, ascending. */
+            partitions: number[];
+            /** @description Topic name (the topic id when the cluster no longer knows the topic). */
+            topic: string;
+        };
+        /**
+         * @description A group that consumes a topic: it has committed offsets for it or a
+         *     member is assigned some of its partitions.
+         */
+        TopicConsumer: {
+            group_id: string;
+            /**
+             * Format: int64
+             * @description Sum of the topic's committed partitions' lag; null when none is
+             *     committed or an end offset is unknown.
+             */
+            lag?: number | null;
+            /** @description Number of members of the group (of any topic). */
+            members: number;
+            /** @description Committed or assigned partitions of the topic, ascending. */
+            partitions: components["schemas"]["TopicConsumerPartition"][];
+            state: string;
+        };
+        /** @description A partition of a topic as one group consumes it. */
+        TopicConsumerPartition: {
+            /**
+             * Format: int64
+             * @description Null when the partition is assigned but nothing was committed.
+             */
+            committed_offset?: number | null;
+            /**
+             * Format: int64
+             * @description Null when unknown.
+             */
+            end_offset?: number | null;
+            /**
+             * Format: int64
+             * @description Null when either offset is unknown.
+             */
+            lag?: number | null;
+            /** Format: int32 */
+            partition: number;
+        };
         /** @description A topic and its partitions. */
         TopicDetails: {
             cleanup_policy?: string | null;
@@ -1244,6 +1539,439 @@ export interface operations {
                 };
             };
             /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_groups: {
+        parameters: {
+            query?: {
+                /** @description Case-insensitive substring of the group id. */
+                search?: string;
+                /** @description Only groups in this state (case-insensitive), e.g. `Stable` or `Empty`. */
+                state?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Cluster name */
+                cluster: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupSummary"][];
+                };
+            };
+            /** @description Bad query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such cluster */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A broker failed or is unreachable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A coordinator is loading */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Cluster name */
+                cluster: string;
+                /** @description Group id */
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupDetails"];
+                };
+            };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such cluster or group */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a valid group id */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A broker failed or is unreachable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The coordinator is not available */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Cluster name */
+                cluster: string;
+                /** @description Group id */
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such cluster or group (GROUP_ID_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The group has active members (NON_EMPTY_GROUP) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a valid group id */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A broker failed or is unreachable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The coordinator is not available */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reset_offsets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Cluster name */
+                cluster: string;
+                /** @description Group id; a group that does not exist yet is created with these offsets */
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetOffsetsRequest"];
+            };
+        };
+        responses: {
+            /** @description The new offsets, by partition */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OffsetReset"][];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such cluster or topic */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The group has active members */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request: unknown strategy, missing or invalid value, partition not in the topic, nothing committed to shift from */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A broker failed or is unreachable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The coordinator or a partition leader is not available */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_group_topic_offsets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Cluster name */
+                cluster: string;
+                /** @description Group id */
+                group: string;
+                /** @description Topic name */
+                topic: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such cluster or group, or the group has no offsets for the topic */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Members are subscribed to the topic (GROUP_SUBSCRIBED_TO_TOPIC) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a valid group id */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A broker failed or is unreachable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The coordinator is not available */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1796,6 +2524,76 @@ export interface operations {
                 };
             };
             /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    topic_consumers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Cluster name */
+                cluster: string;
+                /** @description Topic name */
+                topic: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicConsumer"][];
+                };
+            };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such cluster or topic */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A broker failed or is unreachable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A coordinator is loading */
             503: {
                 headers: {
                     [name: string]: unknown;

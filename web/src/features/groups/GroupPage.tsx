@@ -30,7 +30,7 @@ export default function GroupPage() {
   const deleteGroup = useDeleteGroup(cluster);
   const navigate = useNavigate();
   const [dialog, setDialog] = useState<'reset' | 'delete' | null>(null);
-  const totalLag = details.data?.offsets.reduce((sum, offset) => sum + offset.lag, 0);
+  const totalLag = details.data?.total_lag;
 
   return (
     <div className="space-y-6">
@@ -99,7 +99,10 @@ function GroupContent({ cluster, group }: { cluster: string; group: GroupDetails
     () =>
       [...group.offsets]
         .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
-        .map((offset) => ({ label: `${offset.topic}-${offset.partition}`, value: offset.lag })),
+        .map((offset) => ({
+          label: `${offset.topic}-${offset.partition}`,
+          value: offset.lag ?? 0,
+        })),
     [group.offsets],
   );
   return (

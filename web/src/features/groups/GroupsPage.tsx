@@ -38,8 +38,8 @@ export function filterGroups(
         (state === '' || group.state === state),
     )
     .sort((a, b) => {
-      const left = a[sort];
-      const right = b[sort];
+      const left = a[sort] ?? -1;
+      const right = b[sort] ?? -1;
       const compared =
         typeof left === 'number' && typeof right === 'number'
           ? left - right
@@ -157,7 +157,9 @@ export default function GroupsPage() {
                       <GroupStateBadge state={group.state} />
                     </TableCell>
                     <TableCell className="text-muted-foreground">
-                      {[group.protocol_type, group.protocol].filter(Boolean).join(' / ') || '—'}
+                      {[group.type, group.protocol_type, group.protocol]
+                        .filter(Boolean)
+                        .join(' / ') || '—'}
                     </TableCell>
                     <TableCell className="text-right tabular-nums">
                       {formatNumber(group.members)}

@@ -175,7 +175,9 @@ export function ResetOffsetsDialog({
                       {formatNumber(row.new_offset)}
                     </TableCell>
                     <TableCell className="text-right tabular-nums">
-                      {formatNumber(row.new_offset - row.previous_offset)}
+                      {row.previous_offset == null
+                        ? '—'
+                        : formatNumber(row.new_offset - row.previous_offset)}
                     </TableCell>
                   </TableRow>
                 ))}

@@ -54,7 +54,7 @@ export default function ConsumersTab() {
                     {formatNumber(group.members)}
                   </TableCell>
                   <TableCell className="text-right tabular-nums">
-                    {formatNumber(group.total_lag)}
+                    {formatNumber(group.lag)}
                   </TableCell>
                 </TableRow>
               ))}
