@@ -1241,15 +1241,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role may not change anything, or the cluster refused the operation. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description Authentication is disabled */
             409: {
                 headers: {
@@ -1328,24 +1319,6 @@ export interface operations {
             };
             /** @description The request is malformed: a bad path, query or body. */
             400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Authentication is enabled and the request has no valid session or API key. */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role may not change anything, or the cluster refused the operation. */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -200,17 +200,23 @@ fn document_operation_errors(
     }
     let has_body = operation.request_body.is_some();
     let scoped = path.contains("{cluster}");
-    let mut common: Vec<(&str, &str)> = vec![
-        (
-            "400",
-            "The request is malformed: a bad path, query or body.",
-        ),
-        (
+    // Operations anyone may call (login) list only the empty requirement.
+    let public = operation.security.as_ref().is_some_and(|requirements| {
+        requirements
+            .iter()
+            .all(|r| *r == utoipa::openapi::security::SecurityRequirement::default())
+    });
+    let mut common: Vec<(&str, &str)> = vec![(
+        "400",
+        "The request is malformed: a bad path, query or body.",
+    )];
+    if !public {
+        common.push((
             "401",
             "Authentication is enabled and the request has no valid session or API key.",
-        ),
-    ];
-    if mutating {
+        ));
+    }
+    if mutating && !public {
         common.push((
             "403",
             "The caller's role may not change anything, or the cluster refused the operation.",
