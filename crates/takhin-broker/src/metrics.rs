@@ -261,6 +261,39 @@ impl Metrics {
     }
 }
 
+/// Broker-wide totals since start, for throughput charts (the console samples them and shows
+/// rates). Bytes and records are summed over the partitions that exist now, so deleting a topic
+/// lowers them: treat a decrease as a counter reset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThroughputTotals {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub records_in: u64,
+    pub requests: u64,
+}
+
+impl Metrics {
+    /// The totals now; cheap (a few relaxed loads per partition and API).
+    pub fn throughput_totals(&self, broker: &Broker) -> ThroughputTotals {
+        let mut totals = ThroughputTotals {
+            requests: self
+                .apis
+                .entries
+                .iter()
+                .map(|(_, api)| api.requests.get())
+                .sum(),
+            ..ThroughputTotals::default()
+        };
+        for partition in broker.all_partitions() {
+            let counts = partition.metrics.counts();
+            totals.bytes_in += counts.bytes_in;
+            totals.bytes_out += counts.bytes_out;
+            totals.records_in += counts.records_in;
+        }
+        totals
+    }
+}
+
 /// Process and build metrics only: what `/metrics` serves while the broker is still opening its
 /// data directory (recovery may take a while, and the process is worth watching meanwhile).
 pub fn render_process() -> String {

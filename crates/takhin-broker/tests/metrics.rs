@@ -236,6 +236,12 @@ async fn produce_fetch_and_groups_show_in_the_metrics() {
         scrape.get("takhin_kafka_bytes_out_total{topic=\"metered\"}"),
         fetched_bytes as f64
     );
+    // The totals the console's throughput charts sample agree with the scrape.
+    let totals = broker.broker.metrics.throughput_totals(&broker.broker);
+    assert_eq!(totals.bytes_in, appended as u64);
+    assert_eq!(totals.records_in, 12);
+    assert_eq!(totals.bytes_out, fetched_bytes as u64);
+    assert!(totals.requests >= 3);
     assert_eq!(scrape.get("takhin_topics"), 1.0);
     assert_eq!(scrape.get("takhin_partitions"), 2.0);
     assert_eq!(scrape.get("takhin_offline_partitions"), 0.0);

@@ -22,17 +22,30 @@ pub mod auth;
 pub mod client;
 pub mod decode;
 pub mod filter;
+pub mod throughput;
 
 use std::path::PathBuf;
 
 pub use api::{AppState, router};
 
 /// One cluster the console manages.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClusterConfig {
     /// The name used in URLs (`/api/v1/clusters/{name}/...`).
     pub name: String,
     pub bootstrap_servers: Vec<String>,
+    /// Where throughput counters come from, if anywhere (see [`throughput`]).
+    pub throughput: Option<std::sync::Arc<dyn throughput::ThroughputSource>>,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("name", &self.name)
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("throughput", &self.throughput.is_some())
+            .finish()
+    }
 }
 
 impl ClusterConfig {
@@ -40,6 +53,7 @@ impl ClusterConfig {
         ClusterConfig {
             name: name.into(),
             bootstrap_servers,
+            throughput: None,
         }
     }
 }

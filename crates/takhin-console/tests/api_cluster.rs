@@ -131,3 +131,18 @@ async fn unreachable_cluster_is_502_not_a_hang() {
     let answer = console.get(&TestConsole::path("/overview")).await;
     answer.problem(StatusCode::BAD_GATEWAY);
 }
+
+#[tokio::test]
+async fn throughput_is_unavailable_without_a_metrics_source() {
+    let console = start().await;
+    let answer = console.get(&TestConsole::path("/throughput")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let throughput = answer.json();
+    assert_eq!(throughput["available"], false);
+    assert_eq!(throughput["points"].as_array().unwrap().len(), 0);
+    console
+        .get("/api/v1/clusters/nope/throughput")
+        .await
+        .problem(StatusCode::NOT_FOUND);
+    console.stop().await;
+}

@@ -245,16 +245,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let http = tokio::spawn(http::serve(http_addr, health.clone(), shutdown.clone()));
 
-    let (ready_tx, ready_rx) = oneshot::channel();
+    let (ready_tx, ready_rx) = oneshot::channel::<(SocketAddr, Arc<takhin_broker::Broker>)>();
     let ready_flag = health.ready.clone();
     let broker_slot = health.broker.clone();
     let console_slot = health.console.clone();
     let mut console_config = console.config;
     tokio::spawn(async move {
         if let Ok((kafka_addr, broker)) = ready_rx.await {
-            let _ = broker_slot.set(broker);
+            let _ = broker_slot.set(Arc::clone(&broker));
             if let Some(slot) = console_slot {
                 console_config.clusters[0].bootstrap_servers = vec![local_bootstrap(kafka_addr)];
+                // The overview's throughput charts read this broker's counters.
+                let counters_of = Arc::downgrade(&broker);
+                console_config.clusters[0].throughput = Some(Arc::new(move || {
+                    let broker = counters_of.upgrade()?;
+                    let totals = broker.metrics.throughput_totals(&broker);
+                    Some(takhin_console::throughput::Counters {
+                        bytes_in: totals.bytes_in,
+                        bytes_out: totals.bytes_out,
+                        records_in: totals.records_in,
+                        requests: totals.requests,
+                    })
+                }));
                 let _ = slot.set(console_router(console_config));
             }
             ready_flag.store(true, Ordering::Release);

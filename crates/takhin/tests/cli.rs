@@ -255,6 +255,10 @@ fn the_console_is_served_next_to_the_broker_and_alone() {
     assert!(body.contains("\"openapi\""), "{body}");
     let (status, _) = http_get(http_port, "/api/docs").unwrap();
     assert_eq!(status, 200);
+    // Under serve, the overview's throughput comes from this broker's counters.
+    let (status, body) = http_get(http_port, "/api/v1/clusters/local/throughput").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""available":true"#), "{body}");
 
     // `takhin console` alone, against the same broker as a cluster named dev.
     let console_port = free_port();

@@ -15,8 +15,9 @@ use crate::client::{ClientError, error_name};
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list_clusters, overview, broker_configs, api_versions),
-    components(schemas(ClusterSummary, Overview, Broker, LogDirView, Config, ConfigSynonym, ApiVersionView)),
+    paths(list_clusters, overview, broker_configs, api_versions, throughput),
+    components(schemas(ClusterSummary, Overview, Broker, LogDirView, Config, ConfigSynonym, ApiVersionView,
+                       Throughput, crate::throughput::ThroughputPoint)),
     tags((name = "cluster", description = "Clusters, brokers and their configs"))
 )]
 pub struct Doc;
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
             get(broker_configs),
         )
         .route("/clusters/{cluster}/api-versions", get(api_versions))
+        .route("/clusters/{cluster}/throughput", get(throughput))
 }
 
 /// A configured cluster.
@@ -346,4 +348,40 @@ pub async fn api_versions(
             })
             .collect(),
     ))
+}
+
+/// Throughput over the last hour.
+#[derive(Serialize, ToSchema)]
+pub struct Throughput {
+    /// False when the console has no metrics source for this cluster (the
+    /// Kafka protocol carries none; `takhin serve` gives its own broker's).
+    pub available: bool,
+    /// Seconds between points.
+    pub interval_seconds: u64,
+    /// Oldest first; each point holds rates over the interval ending at it.
+    pub points: Vec<crate::throughput::ThroughputPoint>,
+}
+
+/// Bytes in/out, records in and requests per second over the last hour.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/throughput", tag = "cluster",
+    params(("cluster" = String, Path, description = "Cluster name")),
+    responses((status = 200, body = Throughput), (status = 404, body = Problem)))]
+pub async fn throughput(
+    State(state): State<AppState>,
+    Path(cluster): Path<String>,
+) -> ApiResult<Json<Throughput>> {
+    state.cluster(&cluster)?;
+    let interval_seconds = crate::throughput::SAMPLE_INTERVAL.as_secs();
+    Ok(Json(match state.throughput(&cluster) {
+        Some(history) => Throughput {
+            available: true,
+            interval_seconds,
+            points: history.points(),
+        },
+        None => Throughput {
+            available: false,
+            interval_seconds,
+            points: Vec::new(),
+        },
+    }))
 }

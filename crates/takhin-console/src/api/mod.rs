@@ -39,6 +39,8 @@ struct StateInner {
     clusters: BTreeMap<String, Arc<KafkaClient>>,
     /// Cluster names in configuration order; the first is the default.
     order: Vec<String>,
+    /// Throughput history of the clusters that have a source.
+    throughput: BTreeMap<String, Arc<crate::throughput::History>>,
     started_at: std::time::Instant,
     auth: crate::auth::Authenticator,
     audit: crate::audit::AuditLog,
@@ -48,6 +50,7 @@ impl AppState {
     pub fn new(config: &ConsoleConfig) -> AppState {
         let mut clusters = BTreeMap::new();
         let mut order = Vec::new();
+        let mut throughput = BTreeMap::new();
         for cluster in &config.clusters {
             clusters.insert(
                 cluster.name.clone(),
@@ -56,11 +59,17 @@ impl AppState {
                 ))),
             );
             order.push(cluster.name.clone());
+            if let Some(source) = &cluster.throughput {
+                let history = Arc::new(crate::throughput::History::new(source.clone()));
+                crate::throughput::spawn_sampler(&history);
+                throughput.insert(cluster.name.clone(), history);
+            }
         }
         AppState {
             inner: Arc::new(StateInner {
                 clusters,
                 order,
+                throughput,
                 started_at: std::time::Instant::now(),
                 auth: crate::auth::Authenticator::new(&config.auth),
                 audit: open_audit_log(config),
@@ -85,6 +94,11 @@ impl AppState {
                 .get(name)
                 .map(|client| (name.as_str(), client))
         })
+    }
+
+    /// The throughput history of cluster `name`, if it has a source.
+    pub fn throughput(&self, name: &str) -> Option<&Arc<crate::throughput::History>> {
+        self.inner.throughput.get(name)
     }
 
     pub fn uptime(&self) -> std::time::Duration {
