@@ -385,6 +385,51 @@ async fn javascript_filters_select_messages() {
 }
 
 #[tokio::test]
+async fn newest_with_a_filter_reads_backwards_for_the_newest_matches() {
+    let console = start().await;
+    let topic = numbered_topic(&console, 40).await;
+    let numbers = |found: &Search| -> Vec<i64> {
+        found
+            .messages
+            .iter()
+            .map(|m| m["value"]["json"]["n"].as_i64().unwrap())
+            .collect()
+    };
+    let filter = encode("value.n % 4 == 0");
+    let found = search(&console, &topic, &format!("max=3&filter={filter}")).await;
+    assert_eq!(numbers(&found), vec![36, 32, 28], "newest first");
+    assert_eq!(found.done["reason"], "max_reached");
+
+    // Several pages of one partition.
+    let topic = unique("backward");
+    console.create_topic(&topic, 1).await;
+    for chunk in 0..3 {
+        let records = (0..4000)
+            .map(|i| {
+                let value = json!({"n": chunk * 4000 + i}).to_string();
+                record(None, Some(value.as_bytes()), now_ms())
+            })
+            .collect();
+        produce_batch(&console, &topic, 0, records, Compression::Zstd).await;
+    }
+    let filter = encode("value.n % 1000 == 7");
+    let found = search(&console, &topic, &format!("max=8&filter={filter}")).await;
+    assert_eq!(
+        numbers(&found),
+        vec![11007, 10007, 9007, 8007, 7007, 6007, 5007, 4007]
+    );
+    let found = search(&console, &topic, &format!("max=100&filter={filter}")).await;
+    assert_eq!(
+        numbers(&found),
+        (0..12).rev().map(|k| k * 1000 + 7).collect::<Vec<_>>()
+    );
+    assert_eq!(found.done["reason"], "end_reached");
+    assert_eq!(found.done["scanned"], 12_000);
+    assert_eq!(found.done["partitions"][0]["position"], 0);
+    console.stop().await;
+}
+
+#[tokio::test]
 async fn a_filter_syntax_error_is_422_before_streaming() {
     let console = start().await;
     let topic = numbered_topic(&console, 4).await;
@@ -821,5 +866,67 @@ async fn bad_search_parameters_are_refused_before_streaming() {
     answer.problem(StatusCode::NOT_FOUND);
     let answer = console.get("/api/v1/clusters/nope/topics/x/messages").await;
     answer.problem(StatusCode::NOT_FOUND);
+    console.stop().await;
+}
+
+/// Throughput of a search over 100k records, with and without a filter.
+/// Run: `cargo test --release -p takhin-console --test api_messages -- --ignored --nocapture search_throughput`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn search_throughput() {
+    let console = start().await;
+    let topic = unique("throughput");
+    console.create_topic(&topic, 1).await;
+    let total = 100_000i64;
+    for chunk in 0..total / 1000 {
+        let records = (0..1000)
+            .map(|i| {
+                let n = chunk * 1000 + i;
+                let value = json!({"n": n, "user": format!("user-{}", n % 977), "amount": n % 250, "tags": ["a", "b"]}).to_string();
+                record(Some(format!("key-{n}").as_bytes()), Some(value.as_bytes()), now_ms())
+            })
+            .collect();
+        produce_batch(&console, &topic, 0, records, Compression::Lz4).await;
+    }
+    let measure = |label: &'static str, path: String| {
+        let console = &console;
+        async move {
+            let started = Instant::now();
+            let answer = console.get(&path).await;
+            let elapsed = started.elapsed();
+            assert_eq!(answer.status, StatusCode::OK);
+            println!(
+                "{label}: {} bytes in {:?}, {:.0} records/s scanned",
+                answer.body.len(),
+                elapsed,
+                total as f64 / elapsed.as_secs_f64()
+            );
+            answer
+        }
+    };
+    let answer = measure(
+        "export jsonl, no filter, 100k matched",
+        TestConsole::path(&format!(
+            "/topics/{topic}/messages/export?start=oldest&max=100000"
+        )),
+    )
+    .await;
+    assert_eq!(answer.text().lines().count(), 100_000);
+    let filter = encode("value.n % 1000 == 0");
+    let answer = measure(
+        "search, filter value.n % 1000 == 0, 100 matched",
+        messages_path(&topic, &format!("start=oldest&max=10000&filter={filter}")),
+    )
+    .await;
+    let events = parse_sse(&answer.text());
+    let done = &events.last().unwrap().data;
+    assert_eq!(done["scanned"], 100_000, "{done}");
+    assert_eq!(done["matched"], 100);
+    let filter = encode("false");
+    measure(
+        "search, filter false, 0 matched",
+        messages_path(&topic, &format!("start=oldest&max=10000&filter={filter}")),
+    )
+    .await;
     console.stop().await;
 }

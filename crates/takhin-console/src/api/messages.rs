@@ -22,8 +22,10 @@
 //! default: the last `max` offsets across the selected partitions, shared
 //! evenly (a partition with fewer records gives its unused share to the
 //! others), so an unfiltered newest search returns the `max` most recent
-//! records by offset. With a filter, `newest` scans that same window only.
-//! With `follow=true` (live tail) `newest` means the current end: only new
+//! records by offset. With a filter, `newest` reads backwards, a page of
+//! [`BACKWARD_PAGE_OFFSETS`] offsets a partition at a time, and returns the
+//! newest `max` matches, newest first (page by page, partition by
+//! partition). With `follow=true` (live tail) `newest` means the current end: only new
 //! records, and the search keeps fetching until `max` records matched or the
 //! client goes away.
 //!
@@ -51,7 +53,7 @@
 //! producer does (murmur2 of the key bytes), and a null key takes the next
 //! partition in turn.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -133,6 +135,9 @@ const OUTPUT_QUEUE_DEPTH: usize = 16;
 const EMPTY_FETCHES_MAX: u32 = 3;
 /// Fetch retries after a leader change, per partition and search.
 const LEADER_RETRIES_MAX: u32 = 5;
+/// Offsets of one page of a backward (`newest` with a filter) search, per
+/// partition: about what one fetch returns for small records.
+pub const BACKWARD_PAGE_OFFSETS: i64 = 5_000;
 /// Stack of a search thread: QuickJS recursion is bounded well below it.
 const SEARCH_THREAD_STACK_BYTES: usize = 8 * 1024 * 1024;
 
@@ -187,7 +192,9 @@ pub enum ExportFormat {
 #[derive(Clone, Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
-    /// Where to start: `oldest`, `newest` (default), `offset`, `timestamp`.
+    /// Where to start: `oldest`, `newest` (default: the last `max` records;
+    /// with a filter the newest `max` matches, read backwards), `offset`,
+    /// `timestamp`.
     #[param(inline)]
     pub start: Option<StartFrom>,
     /// With `start=offset`: the offset to start at in every selected partition.
@@ -260,7 +267,8 @@ pub struct SearchMessage {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PartitionProgress {
     pub partition: i32,
-    /// The next offset to read.
+    /// The next offset to read; reading backwards (`newest` with a filter),
+    /// the lowest offset reached.
     pub position: i64,
     /// Where the search stops (exclusive); null for a live tail.
     pub end: Option<i64>,
@@ -478,6 +486,9 @@ struct PartitionRange {
     start: i64,
     /// Stop before this offset; `None` follows.
     end: Option<i64>,
+    /// Read backwards page by page from `end` down to this offset (the log
+    /// start): a `newest` search with a filter.
+    backward_floor: Option<i64>,
 }
 
 /// A validated search, ready to start.
@@ -584,6 +595,7 @@ struct SearchParams {
     timestamp: i64,
     max: u64,
     follow: bool,
+    filtered: bool,
 }
 
 fn validate_query(query: &SearchQuery, output: Output) -> Result<SearchParams, Problem> {
@@ -630,6 +642,7 @@ fn validate_query(query: &SearchQuery, output: Output) -> Result<SearchParams, P
         timestamp: query.timestamp.unwrap_or(0),
         max: u64::from(max),
         follow: query.follow.unwrap_or(false),
+        filtered: query.filter.is_some(),
     })
 }
 
@@ -696,11 +709,13 @@ async fn plan_ranges(
                 StartFrom::Newest if params.follow => log_end,
                 StartFrom::Newest => log_end - take as i64,
             };
+            let backward = params.start == StartFrom::Newest && params.filtered && !params.follow;
             PartitionRange {
                 partition: partition.partition,
                 leader: partition.leader,
-                start,
+                start: if backward { log_start } else { start },
                 end: if params.follow { None } else { Some(log_end) },
+                backward_floor: backward.then_some(log_start),
             }
         })
         .collect())
@@ -756,8 +771,19 @@ fn newest_window(available: &[u64], max: u64) -> Vec<u64> {
 
 /// What the fetch task hands the search thread.
 enum FetchedChunk {
-    /// Raw record batches of one partition, as Fetch returned them.
-    Records { partition: i32, records: Bytes },
+    /// Raw record batches of one partition, as Fetch returned them; only
+    /// records in `[from, to)` belong to the search (Fetch answers whole
+    /// batches, so some may lie before `from`, and a page ends at `to`).
+    Records {
+        partition: i32,
+        records: Bytes,
+        from: i64,
+        to: Option<i64>,
+    },
+    /// Where the fetcher is in a partition, once the records before are in.
+    Position(PartitionProgress),
+    /// Reading backwards: a page of this partition is all in.
+    PageEnd(i32),
     /// The fetch task is done.
     End(DoneReason),
     /// The fetch task failed.
@@ -897,19 +923,7 @@ impl PreparedSearch {
             client: self.client.clone(),
             topic: self.topic.clone(),
             follow: self.follow,
-            cursors: self
-                .ranges
-                .iter()
-                .map(|range| Cursor {
-                    partition: range.partition,
-                    leader: range.leader,
-                    position: range.start,
-                    end: range.end,
-                    empty_fetches: 0,
-                    leader_retries: 0,
-                    done: range.end.is_some_and(|end| range.start >= end),
-                })
-                .collect(),
+            cursors: self.ranges.iter().map(Cursor::new).collect(),
             deadline: Instant::now()
                 + if self.follow {
                     FOLLOW_TIME_MAX
@@ -940,10 +954,68 @@ struct Cursor {
     leader: i32,
     /// The next offset to fetch.
     position: i64,
+    /// Where reading stops (exclusive): the end offset, or the top of the
+    /// current page when reading backwards; `None` follows.
     end: Option<i64>,
+    /// Reading backwards: pages go down to this offset.
+    backward_floor: Option<i64>,
     empty_fetches: u32,
     leader_retries: u32,
     done: bool,
+}
+
+impl Cursor {
+    fn new(range: &PartitionRange) -> Cursor {
+        let mut cursor = Cursor {
+            partition: range.partition,
+            leader: range.leader,
+            position: range.start,
+            end: range.end,
+            backward_floor: range.backward_floor,
+            empty_fetches: 0,
+            leader_retries: 0,
+            done: false,
+        };
+        match (range.backward_floor, range.end) {
+            // The first page ends at the end offset.
+            (Some(floor), Some(end)) => cursor.open_page(floor, end),
+            _ => cursor.done = range.end.is_some_and(|end| range.start >= end),
+        }
+        cursor
+    }
+
+    /// Reading backwards: the page below `top`, or done at the floor.
+    fn open_page(&mut self, floor: i64, top: i64) {
+        self.end = Some(top);
+        self.position = (top - BACKWARD_PAGE_OFFSETS).max(floor);
+        self.empty_fetches = 0;
+        self.done = top <= floor;
+    }
+
+    /// The current range is read: next page, or done. True when a
+    /// backward page ended (the search thread then sends its matches).
+    fn range_read(&mut self) -> bool {
+        match self.backward_floor {
+            Some(floor) => {
+                let page_bottom = (self.end.unwrap_or(floor) - BACKWARD_PAGE_OFFSETS).max(floor);
+                self.open_page(floor, page_bottom);
+                true
+            }
+            None => {
+                self.done = true;
+                false
+            }
+        }
+    }
+
+    /// What progress shows: the next offset forwards, the lowest offset
+    /// reached backwards.
+    fn shown_position(&self) -> i64 {
+        match (self.backward_floor, self.end) {
+            (Some(floor), Some(top)) => (top - BACKWARD_PAGE_OFFSETS).max(floor),
+            _ => self.position,
+        }
+    }
 }
 
 /// The async half of a search: Fetch requests to partition leaders, raw
@@ -1099,7 +1171,8 @@ impl Fetcher {
             return self.find_leader(index, code).await.map(|()| true);
         }
         if code == OFFSET_OUT_OF_RANGE {
-            return self.skip_deleted(index).await.map(|()| true);
+            let page_ended = self.skip_deleted(index).await?;
+            return Ok(!page_ended || self.page_end(index).await);
         }
         if code != 0 {
             let cursor = &self.cursors[index];
@@ -1116,18 +1189,32 @@ impl Fetcher {
         let next = next_position(&records);
         let cursor = &mut self.cursors[index];
         cursor.leader_retries = 0;
+        let mut page_ended = false;
         match next {
             Some(next) => {
-                cursor.position = next.max(cursor.position);
-                cursor.empty_fetches = 0;
-                if cursor.end.is_some_and(|end| cursor.position >= end) {
-                    cursor.done = true;
-                }
                 let chunk = FetchedChunk::Records {
                     partition: cursor.partition,
                     records,
+                    from: cursor.position,
+                    to: cursor.end,
                 };
-                if self.to_worker.send(chunk).await.is_err() {
+                cursor.position = next.max(cursor.position);
+                cursor.empty_fetches = 0;
+                if cursor.end.is_some_and(|end| cursor.position >= end) {
+                    page_ended = cursor.range_read();
+                }
+                let shown = PartitionProgress {
+                    partition: cursor.partition,
+                    position: cursor.shown_position(),
+                    end: cursor.end,
+                };
+                if self.to_worker.send(chunk).await.is_err()
+                    || self
+                        .to_worker
+                        .send(FetchedChunk::Position(shown))
+                        .await
+                        .is_err()
+                {
                     return Ok(false);
                 }
             }
@@ -1138,12 +1225,22 @@ impl Fetcher {
                 if cursor.empty_fetches >= EMPTY_FETCHES_MAX
                     || answer.high_watermark <= cursor.position
                 {
-                    cursor.done = true;
+                    page_ended = cursor.range_read();
                 }
             }
             None => {}
         }
-        Ok(true)
+        Ok(!page_ended || self.page_end(index).await)
+    }
+
+    /// Tells the search thread a backward page of a partition is all in;
+    /// `false` when it is gone.
+    async fn page_end(&self, index: usize) -> bool {
+        let partition = self.cursors[index].partition;
+        self.to_worker
+            .send(FetchedChunk::PageEnd(partition))
+            .await
+            .is_ok()
     }
 
     async fn find_leader(&mut self, index: usize, code: i16) -> Result<(), Problem> {
@@ -1162,7 +1259,8 @@ impl Fetcher {
         Ok(())
     }
 
-    async fn skip_deleted(&mut self, index: usize) -> Result<(), Problem> {
+    /// Moves past offsets retention deleted; true when a backward page ended.
+    async fn skip_deleted(&mut self, index: usize) -> Result<bool, Problem> {
         let key = (self.topic.name.clone(), self.cursors[index].partition);
         let earliest = ops::list_offsets(
             &self.client,
@@ -1173,14 +1271,19 @@ impl Fetcher {
         .remove(&key);
         let cursor = &mut self.cursors[index];
         match earliest {
-            Some(Ok(Some(earliest))) if earliest > cursor.position => cursor.position = earliest,
+            Some(Ok(Some(earliest))) if earliest > cursor.position => {
+                cursor.position = earliest;
+                if let Some(floor) = cursor.backward_floor.as_mut() {
+                    *floor = earliest.max(*floor);
+                }
+            }
             // Past the end (the log was truncated): nothing more to read.
             _ => cursor.done = true,
         }
         if cursor.end.is_some_and(|end| cursor.position >= end) {
-            cursor.done = true;
+            return Ok(cursor.range_read());
         }
-        Ok(())
+        Ok(false)
     }
 }
 
@@ -1214,8 +1317,11 @@ struct SearchWorker {
     job: SearchJob,
     filter: Option<Filter>,
     cancel: Cancel,
-    /// First offset to return per partition.
-    starts: HashMap<i32, i64>,
+    /// Reading backwards: each partition's matches in the current page,
+    /// at most as many as are still wanted, sent newest first when the
+    /// page is all in.
+    backward: bool,
+    pages: BTreeMap<i32, VecDeque<SearchMessage>>,
     progress: BTreeMap<i32, PartitionProgress>,
     stats: SearchStats,
     started: Instant,
@@ -1225,11 +1331,10 @@ struct SearchWorker {
 
 impl SearchWorker {
     fn new(job: SearchJob, filter: Option<Filter>, cancel: Cancel) -> SearchWorker {
-        let starts = job
+        let backward = job
             .ranges
             .iter()
-            .map(|range| (range.partition, range.start))
-            .collect();
+            .any(|range| range.backward_floor.is_some());
         let progress = job
             .ranges
             .iter()
@@ -1238,7 +1343,7 @@ impl SearchWorker {
                     range.partition,
                     PartitionProgress {
                         partition: range.partition,
-                        position: range.start,
+                        position: range.backward_floor.and(range.end).unwrap_or(range.start),
                         end: range.end,
                     },
                 )
@@ -1248,7 +1353,8 @@ impl SearchWorker {
             job,
             filter,
             cancel,
-            starts,
+            backward,
+            pages: BTreeMap::new(),
             progress,
             stats: SearchStats::default(),
             started: Instant::now(),
@@ -1281,15 +1387,37 @@ impl SearchWorker {
                 return Finish::Done(DoneReason::Cancelled);
             };
             match chunk {
-                FetchedChunk::Records { partition, records } => {
-                    if let Err(finish) = self.scan(partition, &records) {
+                FetchedChunk::Records {
+                    partition,
+                    records,
+                    from,
+                    to,
+                } => {
+                    if let Err(finish) = self.scan(partition, &records, from, to) {
                         return finish;
                     }
+                }
+                FetchedChunk::Position(position) => {
+                    self.progress.insert(position.partition, position);
                     if let Err(finish) = self.maybe_progress() {
                         return finish;
                     }
                 }
-                FetchedChunk::End(reason) => return Finish::Done(reason),
+                FetchedChunk::PageEnd(partition) => {
+                    if let Err(finish) = self.flush_page(partition) {
+                        return finish;
+                    }
+                }
+                FetchedChunk::End(reason) => {
+                    // Matches of pages cut short (time limit) still count.
+                    let partitions: Vec<i32> = self.pages.keys().copied().collect();
+                    for partition in partitions {
+                        if let Err(finish) = self.flush_page(partition) {
+                            return finish;
+                        }
+                    }
+                    return Finish::Done(reason);
+                }
                 FetchedChunk::Failed(problem) => return Finish::Failed(problem, DoneReason::Error),
             }
             if self.cancel.is_cancelled() {
@@ -1299,12 +1427,13 @@ impl SearchWorker {
     }
 
     /// Goes through the batches of one fetched chunk.
-    fn scan(&mut self, partition: i32, records: &[u8]) -> Result<(), Finish> {
-        let start = self.starts.get(&partition).copied().unwrap_or(0);
-        let end = self
-            .progress
-            .get(&partition)
-            .and_then(|progress| progress.end);
+    fn scan(
+        &mut self,
+        partition: i32,
+        records: &[u8],
+        from: i64,
+        to: Option<i64>,
+    ) -> Result<(), Finish> {
         let mut rest = records;
         while let Ok(header) = BatchHeader::parse(rest) {
             let size = header.total_size();
@@ -1313,31 +1442,29 @@ impl SearchWorker {
             }
             let batch = &rest[..size];
             rest = &rest[size..];
-            let position = self.progress.get(&partition).map_or(start, |p| p.position);
-            // Fetch returns whole batches: skip what was seen or is before
-            // the start; control batches (transaction markers) are not data.
-            if header.last_offset() < position.max(start) || header.is_control() {
-                self.advance(partition, header.last_offset() + 1);
+            // Control batches (transaction markers) are not data.
+            if header.last_offset() < from || header.is_control() {
                 continue;
             }
-            let decoded = decode_records(batch, DECOMPRESSED_BATCH_MAX_BYTES);
-            let (header, batch_records) = match decoded {
+            if to.is_some_and(|to| header.base_offset >= to) {
+                break;
+            }
+            let (header, batch_records) = match decode_records(batch, DECOMPRESSED_BATCH_MAX_BYTES)
+            {
                 Ok(decoded) => decoded,
                 Err(error) => {
                     tracing::warn!(partition, base_offset = header.base_offset, %error, "skipping an undecodable batch");
                     self.stats.undecodable_batches += 1;
-                    self.advance(partition, header.last_offset() + 1);
                     continue;
                 }
             };
             for record in batch_records {
-                if record.offset < position.max(start) {
+                if record.offset < from {
                     continue;
                 }
-                if end.is_some_and(|end| record.offset >= end) {
+                if to.is_some_and(|to| record.offset >= to) {
                     break;
                 }
-                self.advance(partition, record.offset + 1);
                 self.record(partition, &header, record)?;
                 if self.stats.scanned >= SEARCH_SCANNED_MAX {
                     return Err(Finish::Done(DoneReason::ScanLimit));
@@ -1346,19 +1473,8 @@ impl SearchWorker {
                     self.maybe_progress()?;
                 }
             }
-            self.advance(partition, header.last_offset() + 1);
         }
         Ok(())
-    }
-
-    fn advance(&mut self, partition: i32, next: i64) {
-        if let Some(progress) = self.progress.get_mut(&partition) {
-            let next = match progress.end {
-                Some(end) => next.min(end),
-                None => next,
-            };
-            progress.position = progress.position.max(next);
-        }
     }
 
     /// One record: decode, filter, send.
@@ -1405,6 +1521,31 @@ impl SearchWorker {
             is_transactional: header.is_transactional(),
             producer_id: header.producer_id,
         };
+        if self.backward {
+            let wanted = (self.job.max - self.stats.matched) as usize;
+            let page = self.pages.entry(partition).or_default();
+            page.push_back(message);
+            if page.len() > wanted {
+                page.pop_front();
+            }
+            return Ok(());
+        }
+        self.emit(message)
+    }
+
+    /// Sends a backward page's matches, newest first.
+    fn flush_page(&mut self, partition: i32) -> Result<(), Finish> {
+        let Some(mut page) = self.pages.remove(&partition) else {
+            return Ok(());
+        };
+        while let Some(message) = page.pop_back() {
+            self.emit(message)?;
+        }
+        Ok(())
+    }
+
+    /// Sends one matching message; the search ends at `max`.
+    fn emit(&mut self, message: SearchMessage) -> Result<(), Finish> {
         self.stats.matched += 1;
         let chunk = match self.job.output {
             Output::Events => OutputChunk::Event(
