@@ -30,7 +30,9 @@ use super::cluster::{Config, config_view};
 use super::extract::{Json, Path, Query};
 use super::problem::{ApiResult, Problem};
 use crate::client::ops::{self, RESOURCE_TOPIC, TopicPartition};
-use crate::client::{ClientError, ClusterMetadata, KafkaClient, TopicInfo};
+use crate::client::{
+    ClientError, ClusterMetadata, KafkaClient, TopicInfo, check_with_message, single,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -500,18 +502,10 @@ pub async fn create_topic(
                 ),
         ]);
     let response = client.send_any(&request).await?;
-    let result = response
-        .topics
-        .first()
-        .ok_or_else(|| ClientError::Decode("CreateTopics answered no topic".into()))?;
-    if result.error_code != 0 {
-        return Err(ClientError::kafka_with_message(
-            result.error_code,
-            format!("creating topic '{}'", body.name),
-            result.error_message.as_ref(),
-        )
-        .into());
-    }
+    let result = single(&response.topics, "CreateTopics")?;
+    check_with_message(result.error_code, result.error_message.as_ref(), || {
+        format!("creating topic '{}'", body.name)
+    })?;
     if body.validate_only {
         return Ok((
             StatusCode::OK,
@@ -568,18 +562,10 @@ pub async fn delete_topic(
         request = request.with_topic_names(vec![topic_name(&topic)]);
     }
     let response = connection.send(&request).await?;
-    let result = response
-        .responses
-        .first()
-        .ok_or_else(|| ClientError::Decode("DeleteTopics answered no topic".into()))?;
-    if result.error_code != 0 {
-        return Err(ClientError::kafka_with_message(
-            result.error_code,
-            format!("deleting topic '{topic}'"),
-            result.error_message.as_ref(),
-        )
-        .into());
-    }
+    let result = single(&response.responses, "DeleteTopics")?;
+    check_with_message(result.error_code, result.error_message.as_ref(), || {
+        format!("deleting topic '{topic}'")
+    })?;
     client.invalidate_metadata();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -692,18 +678,10 @@ pub async fn alter_topic_configs(
                 .with_configs(configs),
         ]);
     let response = client.send_any(&request).await?;
-    let result = response
-        .responses
-        .first()
-        .ok_or_else(|| ClientError::Decode("IncrementalAlterConfigs answered nothing".into()))?;
-    if result.error_code != 0 {
-        return Err(ClientError::kafka_with_message(
-            result.error_code,
-            format!("changing configs of topic '{topic}'"),
-            result.error_message.as_ref(),
-        )
-        .into());
-    }
+    let result = single(&response.responses, "IncrementalAlterConfigs")?;
+    check_with_message(result.error_code, result.error_message.as_ref(), || {
+        format!("changing configs of topic '{topic}'")
+    })?;
     if body.validate_only {
         return Ok(Json(topic_configs(&client, &topic).await?));
     }
@@ -768,18 +746,10 @@ pub async fn add_partitions(
                 .with_assignments(None),
         ]);
     let response = client.send_any(&request).await?;
-    let result = response
-        .results
-        .first()
-        .ok_or_else(|| ClientError::Decode("CreatePartitions answered nothing".into()))?;
-    if result.error_code != 0 {
-        return Err(ClientError::kafka_with_message(
-            result.error_code,
-            format!("adding partitions to topic '{topic}'"),
-            result.error_message.as_ref(),
-        )
-        .into());
-    }
+    let result = single(&response.results, "CreatePartitions")?;
+    check_with_message(result.error_code, result.error_message.as_ref(), || {
+        format!("adding partitions to topic '{topic}'")
+    })?;
     client.invalidate_metadata();
     Ok(Json(wait_for_topic(&client, &topic).await?))
 }

@@ -128,6 +128,26 @@ pub fn check(code: i16, context: impl FnOnce() -> String) -> Result<(), ClientEr
     }
 }
 
+/// Turns a non-zero error code with the broker's message into an error.
+pub fn check_with_message(
+    code: i16,
+    message: Option<&StrBytes>,
+    context: impl FnOnce() -> String,
+) -> Result<(), ClientError> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(ClientError::kafka_with_message(code, context(), message))
+    }
+}
+
+/// The only result of a request about one resource.
+pub fn single<'a, T>(results: &'a [T], api: &str) -> Result<&'a T, ClientError> {
+    results
+        .first()
+        .ok_or_else(|| ClientError::Decode(format!("{api} answered nothing")))
+}
+
 /// A broker as metadata describes it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BrokerInfo {
