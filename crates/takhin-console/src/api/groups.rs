@@ -29,7 +29,6 @@ use futures_util::future::{join, join_all};
 use kafka_protocol::messages::consumer_group_describe_request::ConsumerGroupDescribeRequest;
 use kafka_protocol::messages::delete_groups_request::DeleteGroupsRequest;
 use kafka_protocol::messages::describe_groups_request::DescribeGroupsRequest;
-use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
 use kafka_protocol::messages::list_groups_request::ListGroupsRequest;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -451,7 +450,7 @@ pub async fn delete_group(
 ) -> ApiResult<StatusCode> {
     let client = state.cluster(&cluster)?;
     validate_group_id(&group_id)?;
-    let coordinator = coordinator_of(&client, &group_id).await?;
+    let coordinator = client.coordinator_id(&group_id).await?;
     let (response, _) = send_versioned(&client, coordinator, |_| {
         DeleteGroupsRequest::default().with_groups_names(vec![group_name(&group_id)])
     })
@@ -495,7 +494,7 @@ pub async fn delete_group_topic_offsets(
 ) -> ApiResult<StatusCode> {
     let client = state.cluster(&cluster)?;
     validate_group_id(&group_id)?;
-    let coordinator = coordinator_of(&client, &group_id).await?;
+    let coordinator = client.coordinator_id(&group_id).await?;
     let committed = fetch_offsets(&client, coordinator, std::slice::from_ref(&group_id))
         .await?
         .remove(&group_id)
@@ -1041,44 +1040,6 @@ async fn send_versioned<R: Request>(
     }
 }
 
-/// The node id of the coordinator of `group_id`.
-async fn coordinator_of(client: &KafkaClient, group_id: &str) -> Result<i32, ClientError> {
-    let connection = client.any().await?;
-    let version = connection.version_for::<FindCoordinatorRequest>()?;
-    let key = StrBytes::from_string(group_id.to_string());
-    let request = if version >= 4 {
-        FindCoordinatorRequest::default().with_coordinator_keys(vec![key])
-    } else {
-        FindCoordinatorRequest::default().with_key(key)
-    };
-    let response = connection.send(&request).await?;
-    let (code, message, node_id) = if version >= 4 {
-        let coordinator =
-            response.coordinators.into_iter().next().ok_or_else(|| {
-                ClientError::Decode("FindCoordinator without coordinators".into())
-            })?;
-        (
-            coordinator.error_code,
-            coordinator.error_message,
-            coordinator.node_id,
-        )
-    } else {
-        (
-            response.error_code,
-            response.error_message,
-            response.node_id,
-        )
-    };
-    if code != 0 {
-        return Err(ClientError::kafka_with_message(
-            code,
-            format!("finding the coordinator of group '{group_id}'"),
-            message.as_ref(),
-        ));
-    }
-    Ok(node_id.0)
-}
-
 /// ListGroups on every broker, concurrently: each lists the groups it
 /// coordinates. Only classic and consumer groups (not share or streams
 /// groups), filtered by the broker from ListGroups v5.
@@ -1189,7 +1150,7 @@ async fn inspect_one(
     metadata: &ClusterMetadata,
     group_id: &str,
 ) -> Result<Inspected, ClientError> {
-    let coordinator = coordinator_of(client, group_id).await?;
+    let coordinator = client.coordinator_id(group_id).await?;
     let listed = Listed {
         group_id: group_id.to_string(),
         coordinator,

@@ -431,49 +431,44 @@ impl KafkaClient {
         Ok(leader)
     }
 
-    /// The coordinator of consumer group `group_id`.
-    pub async fn coordinator(&self, group_id: &str) -> Result<Arc<Connection>, ClientError> {
+    /// The node id of the coordinator of consumer group `group_id`.
+    pub async fn coordinator_id(&self, group_id: &str) -> Result<i32, ClientError> {
         let connection = self.any().await?;
         let version = connection.version_for::<FindCoordinatorRequest>()?;
-        let mut request = FindCoordinatorRequest::default().with_key_type(0);
-        if version >= 4 {
-            request =
-                request.with_coordinator_keys(vec![StrBytes::from_string(group_id.to_string())]);
+        let key = StrBytes::from_string(group_id.to_string());
+        // v4 (KIP-699) batches keys; older versions take one.
+        let request = if version >= 4 {
+            FindCoordinatorRequest::default().with_coordinator_keys(vec![key])
         } else {
-            request = request.with_key(StrBytes::from_string(group_id.to_string()));
-        }
+            FindCoordinatorRequest::default().with_key(key)
+        };
         let response = connection.send(&request).await?;
-        let (error_code, message, node_id, host, port) = if version >= 4 {
-            let coordinator = response.coordinators.first().ok_or_else(|| {
+        let (code, message, node_id) = if version >= 4 {
+            let coordinator = response.coordinators.into_iter().next().ok_or_else(|| {
                 ClientError::Decode("FindCoordinator without coordinators".into())
             })?;
             (
                 coordinator.error_code,
-                coordinator.error_message.clone(),
+                coordinator.error_message,
                 coordinator.node_id,
-                coordinator.host.to_string(),
-                coordinator.port,
             )
         } else {
             (
                 response.error_code,
-                response.error_message.clone(),
+                response.error_message,
                 response.node_id,
-                response.host.to_string(),
-                response.port,
             )
         };
-        if error_code != 0 {
-            return Err(ClientError::kafka_with_message(
-                error_code,
-                format!("finding the coordinator of group {group_id}"),
-                message.as_ref(),
-            ));
-        }
-        if let Some(connection) = self.live_connection(node_id.0).await {
-            return Ok(connection);
-        }
-        self.open(node_id.0, &format!("{host}:{port}")).await
+        check_with_message(code, message.as_ref(), || {
+            format!("finding the coordinator of group '{group_id}'")
+        })?;
+        Ok(node_id.0)
+    }
+
+    /// A connection to the coordinator of consumer group `group_id`.
+    pub async fn coordinator(&self, group_id: &str) -> Result<Arc<Connection>, ClientError> {
+        let node_id = self.coordinator_id(group_id).await?;
+        self.broker(node_id).await
     }
 
     /// Sends `request` to the broker `node_id`, retrying once on a fresh
