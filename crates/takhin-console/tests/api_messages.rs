@@ -425,6 +425,14 @@ async fn newest_with_a_filter_reads_backwards_for_the_newest_matches() {
     );
     assert_eq!(found.done["reason"], "end_reached");
     assert_eq!(found.done["scanned"], 12_000);
+    let progress: Vec<&Value> = found
+        .events
+        .iter()
+        .filter(|e| e.event == "progress")
+        .map(|e| &e.data)
+        .collect();
+    assert!(!progress.is_empty(), "12000 records make progress events");
+    assert!(progress.iter().all(|p| p["partitions"][0]["end"] == 12_000));
     assert_eq!(found.done["partitions"][0]["position"], 0);
     console.stop().await;
 }

@@ -268,7 +268,7 @@ pub struct SearchMessage {
 pub struct PartitionProgress {
     pub partition: i32,
     /// The next offset to read; reading backwards (`newest` with a filter),
-    /// the lowest offset reached.
+    /// the bottom of the page being read (it falls to the log start).
     pub position: i64,
     /// Where the search stops (exclusive); null for a live tail.
     pub end: Option<i64>,
@@ -959,6 +959,8 @@ struct Cursor {
     end: Option<i64>,
     /// Reading backwards: pages go down to this offset.
     backward_floor: Option<i64>,
+    /// The end offset of the whole search, for progress.
+    search_end: Option<i64>,
     empty_fetches: u32,
     leader_retries: u32,
     done: bool,
@@ -972,6 +974,7 @@ impl Cursor {
             position: range.start,
             end: range.end,
             backward_floor: range.backward_floor,
+            search_end: range.end,
             empty_fetches: 0,
             leader_retries: 0,
             done: false,
@@ -1008,8 +1011,8 @@ impl Cursor {
         }
     }
 
-    /// What progress shows: the next offset forwards, the lowest offset
-    /// reached backwards.
+    /// What progress shows: the next offset forwards, the bottom of the
+    /// page being read backwards.
     fn shown_position(&self) -> i64 {
         match (self.backward_floor, self.end) {
             (Some(floor), Some(top)) => (top - BACKWARD_PAGE_OFFSETS).max(floor),
@@ -1206,7 +1209,7 @@ impl Fetcher {
                 let shown = PartitionProgress {
                     partition: cursor.partition,
                     position: cursor.shown_position(),
-                    end: cursor.end,
+                    end: cursor.search_end,
                 };
                 if self.to_worker.send(chunk).await.is_err()
                     || self
@@ -2203,6 +2206,61 @@ mod tests {
             encode_payload("key", None, PayloadEncoding::Json).unwrap(),
             None
         );
+    }
+
+    /// A search thread over batches with offset gaps (as compaction leaves
+    /// them) and a start inside a batch.
+    #[test]
+    fn scanning_handles_offset_gaps_and_bounds() {
+        let record = |offset: i64| Record {
+            offset,
+            timestamp: 1,
+            key: None,
+            value: Some(Bytes::from(format!("{{\"o\":{offset}}}"))),
+            headers: vec![],
+        };
+        let batch = |base_offset: i64, offsets: &[i64]| {
+            let params = BatchBuilderParams {
+                base_offset,
+                compression: Compression::Gzip,
+                ..Default::default()
+            };
+            let records: Vec<Record> = offsets.iter().map(|&o| record(o)).collect();
+            takhin_storage::batch::encode_batch(&params, &records).unwrap()
+        };
+        let mut fetched = BytesMut::new();
+        fetched.extend_from_slice(&batch(10, &[10, 12, 15]));
+        fetched.extend_from_slice(&batch(20, &[20, 21, 24]));
+        assert_eq!(next_position(&fetched), Some(25));
+
+        let (_fetched_tx, fetched_rx) = mpsc::channel(1);
+        let (sink_tx, mut sink_rx) = mpsc::channel(16);
+        let job = SearchJob {
+            ranges: vec![PartitionRange {
+                partition: 0,
+                leader: 1,
+                start: 11,
+                end: Some(24),
+                backward_floor: None,
+            }],
+            max: 100,
+            output: Output::Export(ExportFormat::Jsonl),
+            key_decoder: DecoderRegistry::builtin().get("auto").unwrap(),
+            value_decoder: DecoderRegistry::builtin().get("auto").unwrap(),
+            fetched: fetched_rx,
+            sink: sink_tx,
+        };
+        let mut worker = SearchWorker::new(job, None, Cancel::default());
+        assert!(worker.scan(0, &fetched, 11, Some(24)).is_ok());
+        let mut offsets = Vec::new();
+        while let Ok(OutputChunk::Bytes(line)) = sink_rx.try_recv() {
+            let message: serde_json::Value = serde_json::from_slice(&line).unwrap();
+            assert_eq!(message["value"]["json"]["o"], message["offset"]);
+            assert_eq!(message["compression"], "gzip");
+            offsets.push(message["offset"].as_i64().unwrap());
+        }
+        assert_eq!(offsets, vec![12, 15, 20, 21]);
+        assert_eq!(worker.stats.scanned, 4);
     }
 
     #[test]
