@@ -396,9 +396,15 @@ pub async fn search_messages(
         // Only events are sent for `Output::Events`.
         OutputChunk::Bytes(_) | OutputChunk::Failed(_) => Ok(Event::default().comment("")),
     });
-    Ok(Sse::new(stream)
+    let mut response = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE_INTERVAL))
-        .into_response())
+        .into_response();
+    // Events must reach the client as they come: no caching, and no
+    // buffering by a reverse proxy (nginx honours this header).
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
 }
 
 /// Exports a search as a download: JSON lines (one [`SearchMessage`] a
