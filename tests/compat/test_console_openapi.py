@@ -9,6 +9,7 @@ broker, which is thrown away afterwards.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -74,6 +75,8 @@ def test_no_server_errors_and_no_schema_violations(console, tmp_path):
             "--no-color",
         ],
         capture_output=True, text=True, timeout=580, cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "schemathesis_hooks",
+             "PYTHONPATH": str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", "")},
     )
     report.write_text(result.stdout + result.stderr)
     assert result.returncode == 0, (result.stdout + result.stderr)[-8000:]

@@ -233,6 +233,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/clusters/{cluster}/throughput": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Bytes in/out, records in and requests per second over the last hour. */
+        get: operations["throughput"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/clusters/{cluster}/topics": {
         parameters: {
             query?: never;
@@ -860,7 +877,8 @@ export interface components {
             partition: number;
             /**
              * Format: int64
-             * @description The next offset to read.
+             * @description The next offset to read; reading backwards (`newest` with a filter),
+             *     the bottom of the page being read (it falls to the log start).
              */
             position: number;
         };
@@ -1031,6 +1049,37 @@ export interface components {
          * @enum {string}
          */
         StartFrom: "oldest" | "newest" | "offset" | "timestamp";
+        /** @description Throughput over the last hour. */
+        Throughput: {
+            /**
+             * @description False when the console has no metrics source for this cluster (the
+             *     Kafka protocol carries none; `takhin serve` gives its own broker's).
+             */
+            available: boolean;
+            /**
+             * Format: int64
+             * @description Seconds between points.
+             */
+            interval_seconds: number;
+            /** @description Oldest first; each point holds rates over the interval ending at it. */
+            points: components["schemas"]["ThroughputPoint"][];
+        };
+        /** @description One point of the charts: rates over the interval ending at `time_ms`. */
+        ThroughputPoint: {
+            /** Format: double */
+            bytes_in_per_sec: number;
+            /** Format: double */
+            bytes_out_per_sec: number;
+            /** Format: double */
+            records_in_per_sec: number;
+            /** Format: double */
+            requests_per_sec: number;
+            /**
+             * Format: int64
+             * @description End of the interval, milliseconds since the Unix epoch.
+             */
+            time_ms: number;
+        };
         /** @description Partitions of one topic assigned to a member. */
         TopicAssignment: {
             /** @description Partition numbers, ascending. */
@@ -2030,6 +2079,73 @@ export interface operations {
             };
         };
     };
+    throughput: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Cluster name */
+                cluster: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Throughput"];
+                };
+            };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster cannot be reached or answered with an error. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_topics: {
         parameters: {
             query?: {
@@ -2762,7 +2878,11 @@ export interface operations {
                 offset?: number;
                 /** @description One partition; all when absent. */
                 partition?: number;
-                /** @description Where to start: `oldest`, `newest` (default), `offset`, `timestamp`. */
+                /**
+                 * @description Where to start: `oldest`, `newest` (default: the last `max` records;
+                 *     with a filter the newest `max` matches, read backwards), `offset`,
+                 *     `timestamp`.
+                 */
                 start?: "oldest" | "newest" | "offset" | "timestamp";
                 /** @description With `start=timestamp`: ms since the epoch. */
                 timestamp?: number;
@@ -2966,7 +3086,11 @@ export interface operations {
                 offset?: number;
                 /** @description One partition; all when absent. */
                 partition?: number;
-                /** @description Where to start: `oldest`, `newest` (default), `offset`, `timestamp`. */
+                /**
+                 * @description Where to start: `oldest`, `newest` (default: the last `max` records;
+                 *     with a filter the newest `max` matches, read backwards), `offset`,
+                 *     `timestamp`.
+                 */
                 start?: "oldest" | "newest" | "offset" | "timestamp";
                 /** @description With `start=timestamp`: ms since the epoch. */
                 timestamp?: number;
