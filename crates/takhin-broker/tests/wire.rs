@@ -886,6 +886,43 @@ async fn a_consumer_protocol_member_keeps_its_epoch_and_assignment_across_a_rest
         group.members[0].assignment.topic_partitions[0].partitions,
         vec![0, 1, 2]
     );
+
+    // Through the classic API a KIP-848 group is "not found", as in Kafka 4
+    // (the admin client then asks ConsumerGroupDescribe).
+    let classic_describe = DescribeGroupsRequest::default()
+        .with_groups(vec![GroupId(StrBytes::from_static_str("kip848-group"))]);
+    let described = client.call(6, &classic_describe).await;
+    assert_eq!(
+        described.groups[0].error_code,
+        ResponseError::GroupIdNotFound.code()
+    );
+    assert!(
+        described.groups[0]
+            .error_message
+            .as_ref()
+            .is_some_and(|m| m.contains("not a classic group"))
+    );
+    let described = client.call(5, &classic_describe).await;
+    assert_eq!(described.groups[0].error_code, 0);
+    assert_eq!(described.groups[0].group_state.as_str(), "Dead");
+
+    // Offsets of a topic that does not exist are refused per partition.
+    let delete = OffsetDeleteRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("kip848-group")))
+        .with_topics(vec![
+            offset_delete_request::OffsetDeleteRequestTopic::default()
+                .with_name(topic_name("no-such-topic"))
+                .with_partitions(vec![
+                    offset_delete_request::OffsetDeleteRequestPartition::default()
+                        .with_partition_index(0),
+                ]),
+        ]);
+    let deleted = client.call(0, &delete).await;
+    assert_eq!(deleted.error_code, 0);
+    assert_eq!(
+        deleted.topics[0].partitions[0].error_code,
+        ResponseError::UnknownTopicOrPartition.code()
+    );
     broker.stop().await;
 }
 

@@ -1,6 +1,7 @@
 //! DescribeGroups (key 15): state, protocol, and members with their client
 //! id and host, subscription metadata and assignment. An unknown group is
-//! described as Dead (v0-v5) or GROUP_ID_NOT_FOUND (v6+), as Kafka does.
+//! described as Dead (v0-v5) or GROUP_ID_NOT_FOUND (v6+), as Kafka does; so
+//! is a KIP-848 consumer group, which only ConsumerGroupDescribe describes.
 
 use std::sync::Arc;
 
@@ -32,40 +33,29 @@ pub fn handle(
             if let Err(error) = broker.groups.check_loaded() {
                 return described.with_error_code(error.code());
             }
-            let Some(handle) = broker.groups.group(group_id.as_str()) else {
+            // An unknown group, and a KIP-848 group (described only by
+            // ConsumerGroupDescribe), are both "not found" here, as in Kafka
+            // 4: the admin client falls back from one API to the other on
+            // GROUP_ID_NOT_FOUND.
+            let not_found = |described: DescribedGroup, message: String| {
                 let described = described.with_group_state(StrBytes::from_static_str("Dead"));
-                return if version >= 6 {
+                if version >= 6 {
                     described
                         .with_error_code(ResponseError::GroupIdNotFound.code())
-                        .with_error_message(Some(StrBytes::from_string(format!(
-                            "group {} not found",
-                            group_id.as_str()
-                        ))))
+                        .with_error_message(Some(StrBytes::from_string(message)))
                 } else {
                     described
-                };
+                }
+            };
+            let Some(handle) = broker.groups.group(group_id.as_str()) else {
+                return not_found(described, format!("Group {} not found.", group_id.as_str()));
             };
             let group = handle.lock();
-            if let Some(consumer) = &group.consumer {
-                // A KIP-848 group seen through the classic API.
-                let members = consumer
-                    .members
-                    .values()
-                    .map(|m| {
-                        DescribedGroupMember::default()
-                            .with_member_id(StrBytes::from_string(m.member_id.clone()))
-                            .with_group_instance_id(
-                                m.instance_id.clone().map(StrBytes::from_string),
-                            )
-                            .with_client_id(StrBytes::from_string(m.client_id.clone()))
-                            .with_client_host(StrBytes::from_string(m.client_host.clone()))
-                    })
-                    .collect();
-                return described
-                    .with_group_state(StrBytes::from_static_str(consumer.state_name()))
-                    .with_protocol_type(StrBytes::from_static_str("consumer"))
-                    .with_protocol_data(StrBytes::from_string(consumer.assignor.clone()))
-                    .with_members(members);
+            if group.consumer.is_some() {
+                return not_found(
+                    described,
+                    format!("Group {} is not a classic group.", group_id.as_str()),
+                );
             }
             let classic = &group.classic;
             let protocol = classic.protocol_name.clone().unwrap_or_default();

@@ -1,7 +1,8 @@
 //! OffsetDelete (key 47): removes committed offsets of some partitions of a
 //! group. Refused per partition with GROUP_SUBSCRIBED_TO_TOPIC while the
 //! group has members subscribed to the topic (for the `consumer` protocol
-//! type, whose subscriptions the broker can read).
+//! type, whose subscriptions the broker can read), and with
+//! UNKNOWN_TOPIC_OR_PARTITION for a topic that does not exist, as Kafka does.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -72,16 +73,20 @@ pub async fn handle(
     let mut topics = Vec::new();
     for topic in request.topics {
         let name = topic.name.to_string();
-        let refuse = in_use && subscribed.contains(&name);
+        // Kafka checks the topic against its metadata before the group:
+        // offsets of a topic that does not exist are not deleted here.
+        let refusal = if broker.topic(&name).is_none() {
+            Some(ResponseError::UnknownTopicOrPartition)
+        } else if in_use && subscribed.contains(&name) {
+            Some(ResponseError::GroupSubscribedToTopic)
+        } else {
+            None
+        };
         let partitions = topic
             .partitions
             .iter()
             .map(|p| {
-                let error = if refuse {
-                    Some(ResponseError::GroupSubscribedToTopic)
-                } else {
-                    None
-                };
+                let error = refusal;
                 if error.is_none() {
                     let key = GroupRecordKey::OffsetCommit {
                         group: group_id.clone(),
