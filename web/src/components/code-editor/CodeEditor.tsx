@@ -72,6 +72,33 @@ export default function CodeEditor({
   const [mounted, setMounted] = useState(false);
   const submitRef = useRef(onSubmit);
   submitRef.current = onSubmit;
+  // The parent's `value` can lag behind typing (URL state updates in a transition). Values
+  // this editor reported and the parent has not passed back yet are echoes, not edits:
+  // writing one back would drop what was typed since. Any other value (an example button,
+  // a reset) replaces the text, as an undoable edit.
+  const reported = useRef<string[]>([]);
+  const writing = useRef(false);
+
+  useEffect(() => {
+    const editor = editorRef.current;
+    const model = editor?.getModel();
+    if (!mounted || !editor || !model) return;
+    const echo = reported.current.indexOf(value);
+    if (echo >= 0) {
+      reported.current.splice(0, echo + 1);
+      return;
+    }
+    reported.current = [];
+    if (value === model.getValue()) return;
+    writing.current = true;
+    if (readOnly) {
+      model.setValue(value);
+    } else {
+      editor.executeEdits('', [{ range: model.getFullModelRange(), text: value }]);
+      editor.pushUndoStop();
+    }
+    writing.current = false;
+  }, [value, mounted, readOnly]);
 
   useEffect(() => {
     const model = editorRef.current?.getModel();
@@ -107,9 +134,14 @@ export default function CodeEditor({
       <Editor
         height={height}
         language={language}
-        value={value}
+        defaultValue={value}
         theme={resolved === 'dark' ? 'vs-dark' : 'vs'}
-        onChange={(next) => onChange(next ?? '')}
+        onChange={(next) => {
+          if (writing.current) return;
+          const text = next ?? '';
+          reported.current.push(text);
+          onChange(text);
+        }}
         onMount={onMount}
         loading={<Skeleton className="h-full w-full" />}
         options={{
