@@ -1,5 +1,5 @@
 import { DownloadIcon, PlayIcon, RadioIcon, SquareIcon } from 'lucide-react';
-import { type FormEvent, useEffect, useId, useRef } from 'react';
+import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
 import { exportUrl, useMessageSearch } from '@/api/messages';
 import { useTopic } from '@/api/topics';
 import type { Decoder, MessageSearchParams, MessageStart } from '@/api/types';
@@ -63,6 +63,7 @@ export default function MessagesTab() {
   const details = useTopic(cluster, topic);
   const [state, setState] = useUrlState(MESSAGES_URL_DEFAULTS);
   const search = useMessageSearch(cluster, topic);
+  const [filterOpen, setFilterOpen] = useState(state.filter !== '');
   const run = () => search.start(toSearchParams(state));
 
   // Opening the tab runs the search in the URL once (a shared link shows its results).
@@ -188,7 +189,13 @@ export default function MessagesTab() {
             <RadioIcon className="size-4" aria-hidden="true" /> Live tail
           </Label>
         </div>
-        <details className="group rounded-md border" open={state.filter !== ''}>
+        {/* Open when a link brings a filter; afterwards the user's toggle alone decides, so
+            clearing the filter does not fold the editor away mid-edit. */}
+        <details
+          className="group rounded-md border"
+          open={filterOpen}
+          onToggle={(event) => setFilterOpen(event.currentTarget.open)}
+        >
           <summary className="cursor-pointer px-3 py-2 text-sm font-medium outline-none focus-visible:ring-[3px] focus-visible:ring-ring/50">
             JavaScript filter {state.filter ? <span className="text-primary">(active)</span> : null}
           </summary>
