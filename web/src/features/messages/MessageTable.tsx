@@ -80,6 +80,7 @@ export function MessageTable({ messages }: { messages: Message[] }) {
               >
                 <button
                   type="button"
+                  data-testid="message-row"
                   aria-expanded={open}
                   onClick={() => toggle(id)}
                   className={cn(
@@ -92,19 +93,21 @@ export function MessageTable({ messages }: { messages: Message[] }) {
                     className={cn('size-4 transition-transform', open && 'rotate-90')}
                     aria-hidden="true"
                   />
-                  <span className="tabular-nums">{message.partition}</span>
+                  <span className="tabular-nums" data-testid="message-partition">
+                    {message.partition}
+                  </span>
                   <span className="tabular-nums">{message.offset}</span>
                   <span className="tabular-nums text-muted-foreground">
                     {formatTimestamp(message.timestamp)}
                   </span>
-                  <span className="truncate font-mono text-xs">
+                  <span className="truncate font-mono text-xs" data-testid="message-key">
                     {message.key ? (
                       message.key.text
                     ) : (
                       <em className="text-muted-foreground">null</em>
                     )}
                   </span>
-                  <span className="truncate font-mono text-xs">
+                  <span className="truncate font-mono text-xs" data-testid="message-value">
                     {message.value ? (
                       message.value.text
                     ) : (
