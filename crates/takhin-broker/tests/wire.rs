@@ -952,3 +952,235 @@ async fn clients_cannot_produce_to_the_offsets_topic() {
     );
     broker.stop().await;
 }
+
+/// One batch from kafka-protocol's encoder (so the control bit needs no hand-made CRC): a
+/// control batch holds a COMMIT marker, any other batch one keyed record. Producer 7, epoch 0,
+/// sequence 0.
+fn flagged_batch(transactional: bool, control: bool) -> Bytes {
+    use kafka_protocol::records::{
+        Compression as Codec, Record as WireRecord, RecordBatchEncoder, RecordEncodeOptions,
+        TimestampType as WireTimestampType,
+    };
+    let (key, value) = if control {
+        // ControlRecordType COMMIT (version 0, type 1); EndTransactionMarker (version 0, epoch 0).
+        (
+            Bytes::from_static(&[0, 0, 0, 1]),
+            Bytes::from_static(&[0, 0, 0, 0, 0, 0]),
+        )
+    } else {
+        (Bytes::from_static(b"key"), Bytes::from_static(b"value"))
+    };
+    let record = WireRecord {
+        transactional,
+        control,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id: 7,
+        producer_epoch: 0,
+        timestamp_type: WireTimestampType::Creation,
+        offset: 0,
+        sequence: 0,
+        timestamp: 1_000,
+        key: Some(key),
+        value: Some(value),
+        headers: Default::default(),
+    };
+    let mut encoded = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Codec::None,
+    };
+    RecordBatchEncoder::encode(&mut encoded, [&record], &options).unwrap();
+    encoded.freeze()
+}
+
+/// One record, no producer id (never deduplicated).
+fn plain_batch() -> Bytes {
+    batch(&records(1, 0), Compression::None, None)
+}
+
+/// A Produce request writing `batches` (topic, batch) to partition 0 of each topic.
+fn multi_produce(batches: &[(&str, Bytes)], transactional_id: Option<&str>) -> ProduceRequest {
+    ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(10_000)
+        .with_transactional_id(
+            transactional_id.map(|id| TransactionalId(StrBytes::from_string(id.to_string()))),
+        )
+        .with_topic_data(
+            batches
+                .iter()
+                .map(|(topic, records)| {
+                    produce_request::TopicProduceData::default()
+                        .with_name(topic_name(topic))
+                        .with_partition_data(vec![
+                            produce_request::PartitionProduceData::default()
+                                .with_index(0)
+                                .with_records(Some(records.clone())),
+                        ])
+                })
+                .collect(),
+        )
+}
+
+/// Each partition's (topic, error code, error message), in response order.
+fn produce_errors(response: &ProduceResponse) -> Vec<(String, i16, String)> {
+    response
+        .responses
+        .iter()
+        .flat_map(|topic| {
+            topic.partition_responses.iter().map(|partition| {
+                (
+                    topic.name.to_string(),
+                    partition.error_code,
+                    partition
+                        .error_message
+                        .as_ref()
+                        .map(|message| message.to_string())
+                        .unwrap_or_default(),
+                )
+            })
+        })
+        .collect()
+}
+
+fn log_end_offset(broker: &TestBroker, topic: &str) -> i64 {
+    broker
+        .broker
+        .topic(topic)
+        .unwrap()
+        .partition(0)
+        .unwrap()
+        .log
+        .log_end_offset()
+}
+
+#[tokio::test]
+async fn clients_cannot_write_control_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    // A plain (non-transactional) control batch: Kafka's LogValidator refuses it with
+    // INVALID_RECORD, per partition; the next request on the connection works.
+    let response = client
+        .call(
+            9,
+            &multi_produce(
+                &[
+                    ("marker", flagged_batch(false, true)),
+                    ("plain", plain_batch()),
+                ],
+                None,
+            ),
+        )
+        .await;
+    let errors = produce_errors(&response);
+    assert_eq!(
+        errors[0].1,
+        ResponseError::InvalidRecord.code(),
+        "{errors:?}"
+    );
+    assert!(
+        errors[0]
+            .2
+            .contains("Clients are not allowed to write control records"),
+        "{errors:?}"
+    );
+    assert_eq!(errors[1].1, 0, "{errors:?}");
+    assert_eq!(log_end_offset(&broker, "marker"), 0);
+    assert_eq!(log_end_offset(&broker, "plain"), 1);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn transactional_batches_without_a_transactional_id_fail_the_whole_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    // Kafka's KafkaApis answers every partition TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the
+    // plain batch beside the transactional one too, before touching any topic. A forged
+    // marker (control and transactional, as the coordinator writes them) fares the same.
+    for transactional in [flagged_batch(true, false), flagged_batch(true, true)] {
+        let response = client
+            .call(
+                9,
+                &multi_produce(
+                    &[("txn-data", transactional), ("beside-txn", plain_batch())],
+                    None,
+                ),
+            )
+            .await;
+        let errors = produce_errors(&response);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        for (topic, code, message) in &errors {
+            assert_eq!(
+                *code,
+                ResponseError::TransactionalIdAuthorizationFailed.code(),
+                "{topic}: {message}"
+            );
+            assert!(message.contains("transactional id"), "{topic}: {message}");
+        }
+        assert!(
+            broker.broker.topic("txn-data").is_none(),
+            "not auto-created"
+        );
+        assert!(
+            broker.broker.topic("beside-txn").is_none(),
+            "not auto-created"
+        );
+    }
+    // With acks=0 the client reads no response: the connection is closed instead.
+    let mut request = multi_produce(&[("txn-data", flagged_batch(true, false))], None);
+    request.acks = 0;
+    client.send(9, &request).await;
+    assert!(client.closed().await);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn transactional_batches_are_never_part_of_an_ongoing_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    // With a transactional id Kafka verifies the partition joined the producer's transaction
+    // and answers INVALID_TXN_STATE when it did not; without a coordinator none ever does.
+    // The plain batch beside it is appended.
+    for transactional in [flagged_batch(true, false), flagged_batch(true, true)] {
+        let response = client
+            .call(
+                9,
+                &multi_produce(
+                    &[("in-txn", transactional), ("beside", plain_batch())],
+                    Some("tx-1"),
+                ),
+            )
+            .await;
+        let errors = produce_errors(&response);
+        assert_eq!(
+            errors[0].1,
+            ResponseError::InvalidTxnState.code(),
+            "{errors:?}"
+        );
+        assert!(
+            errors[0]
+                .2
+                .contains("Partition was not added to the transaction"),
+            "{errors:?}"
+        );
+        assert_eq!(errors[1].1, 0, "{errors:?}");
+    }
+    assert_eq!(log_end_offset(&broker, "in-txn"), 0);
+    assert_eq!(log_end_offset(&broker, "beside"), 2);
+    // Nothing of it is fetched: the partition is as empty as before.
+    let response = client.call(12, &fetch_request("in-txn", 0, 0)).await;
+    let partition = &response.responses[0].partitions[0];
+    assert_eq!(partition.error_code, 0);
+    assert_eq!(partition.high_watermark, 0);
+    assert!(
+        partition
+            .records
+            .as_ref()
+            .is_none_or(|records| records.is_empty())
+    );
+    broker.stop().await;
+}

@@ -17,6 +17,29 @@
 //!
 //! acks=0 gets no response at all, as in Kafka; if any partition failed, the
 //! connection is closed instead, since the client reads no errors.
+//!
+//! # Transactional and control batches are refused
+//!
+//! Takhin has no transaction coordinator yet (InitProducerId refuses a
+//! transactional id), so no transaction is ever ongoing: a transactional batch
+//! would never be committed or aborted, would hold back the last stable offset
+//! once that exists, and read_committed consumers would treat it as committed;
+//! a client-written control batch (a forged commit or abort marker) likewise.
+//! The answers are Kafka's own, in its order:
+//!
+//! 1. A transactional batch (the first batch of any partition, as Kafka's
+//!    `RequestUtils.hasTransactionalRecords` looks) in a request without a
+//!    transactional id: TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53) for every
+//!    partition of the request, nothing appended (`KafkaApis.handleProduceRequest`
+//!    answers the whole request with it; with acks=0 the connection is closed).
+//! 2. A transactional batch in a request with a transactional id:
+//!    INVALID_TXN_STATE (48) for that partition, what Kafka 3.6+ answers when
+//!    transaction verification finds the partition not added to an ongoing
+//!    transaction (`ReplicaManager`: "Partition was not added to the
+//!    transaction").
+//! 3. A control batch: INVALID_RECORD (87) for that partition, after the CRC
+//!    and record checks (`LogValidator`: "Clients are not allowed to write
+//!    control records").
 
 use std::sync::Arc;
 
@@ -25,7 +48,10 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
-use takhin_storage::{AppendError, AppendOptions, BatchBuilderParams, ValidatedBatches};
+use takhin_storage::batch::MAGIC_V2;
+use takhin_storage::{
+    AppendError, AppendOptions, BatchBuilderParams, BatchHeader, ValidatedBatches,
+};
 use tokio::sync::OwnedMutexGuard;
 use tracing::warn;
 
@@ -61,6 +87,8 @@ pub async fn handle(
     produce_turn: Option<OwnedMutexGuard<()>>,
 ) -> Result<Option<ProduceResponse>, HandlerError> {
     let acks = request.acks;
+    let has_transactional_id = request.transactional_id.is_some();
+    let refusal = transactional_refusal(&request);
     let mut topics: Vec<TopicProduceResponse> = Vec::with_capacity(request.topic_data.len());
     let mut work = Vec::new();
     let mut slots = Vec::new();
@@ -70,6 +98,18 @@ pub async fn handle(
                 .with_name(topic_data.name.clone())
                 .with_topic_id(topic_data.topic_id),
         );
+        if let Some(refusal) = &refusal {
+            // Kafka answers the whole request before looking at topics: nothing
+            // is auto-created or appended.
+            for partition_data in &topic_data.partition_data {
+                slots.push(Slot {
+                    topic_index,
+                    partition_index: partition_data.index,
+                    result: Err(refusal.clone()),
+                });
+            }
+            continue;
+        }
         let topic = if !matches!(acks, -1..=1) {
             Err(ResponseError::InvalidRequiredAcks)
         } else if topic_data.name.as_str() == crate::groups::OFFSETS_TOPIC {
@@ -112,7 +152,8 @@ pub async fn handle(
             });
             match target {
                 Ok((partition, config)) => {
-                    work.push((slots.len(), partition, config, partition_data.records));
+                    let records = (partition_data.records, has_transactional_id);
+                    work.push((slots.len(), partition, config, records));
                     slots.push(Slot {
                         topic_index,
                         partition_index: index,
@@ -130,11 +171,13 @@ pub async fn handle(
 
     let appended = blocking(move || {
         work.into_iter()
-            .map(|(slot, partition, config, records)| {
-                let result = append_one(&partition, &config, records)
-                    .map(|outcome| (partition, config, outcome));
-                (slot, result)
-            })
+            .map(
+                |(slot, partition, config, (records, has_transactional_id))| {
+                    let result = append_one(&partition, &config, records, has_transactional_id)
+                        .map(|outcome| (partition, config, outcome));
+                    (slot, result)
+                },
+            )
             .collect::<Vec<_>>()
     })
     .await
@@ -187,15 +230,62 @@ pub async fn handle(
     Ok(Some(ProduceResponse::default().with_responses(topics)))
 }
 
+/// The header of the first batch in a partition's records when the whole batch
+/// is present with magic 2: what Kafka's `RequestUtils.flag` reads the
+/// transactional bit from (no CRC or record checks yet).
+fn first_batch_header(records: Option<&[u8]>) -> Option<BatchHeader> {
+    let records = records?;
+    let header = BatchHeader::parse(records).ok()?;
+    let whole = (BatchHeader::SIZE..=records.len()).contains(&header.total_size());
+    (header.magic == MAGIC_V2 && whole).then_some(header)
+}
+
+/// Rule 1 of the module docs: a transactional batch in a request without a
+/// transactional id fails the whole request.
+fn transactional_refusal(request: &ProduceRequest) -> Option<(ResponseError, String)> {
+    if request.transactional_id.is_some() {
+        return None;
+    }
+    let transactional = request.topic_data.iter().any(|topic| {
+        topic.partition_data.iter().any(|partition| {
+            first_batch_header(partition.records.as_deref())
+                .is_some_and(|header| header.is_transactional())
+        })
+    });
+    transactional.then(|| {
+        (
+            ResponseError::TransactionalIdAuthorizationFailed,
+            "the request carries a transactional record batch but no transactional id \
+             (and Takhin has no transaction coordinator yet)"
+                .to_string(),
+        )
+    })
+}
+
 /// Validates, recompresses if needed, and appends one partition's records.
 fn append_one(
     partition: &Partition,
     config: &TopicConfig,
     records: Option<bytes::Bytes>,
+    has_transactional_id: bool,
 ) -> Result<takhin_storage::AppendOutcome, (ResponseError, String)> {
     let Some(records) = records else {
         return Err((ResponseError::InvalidRecord, "records are null".into()));
     };
+    let topic_partition = || format!("{}-{}", partition.topic, partition.index);
+    // Rule 2 of the module docs (rule 1 already refused the request otherwise).
+    if has_transactional_id
+        && first_batch_header(Some(&records)).is_some_and(|header| header.is_transactional())
+    {
+        return Err((
+            ResponseError::InvalidTxnState,
+            format!(
+                "Partition was not added to the transaction: {} is not part of an ongoing \
+                 transaction (Takhin has no transaction coordinator yet, so none can be)",
+                topic_partition()
+            ),
+        ));
+    }
     let batches = takhin_storage::validate(BytesMut::from(&records[..])).map_err(batch_error)?;
     if batches.headers().len() != 1 {
         return Err((
@@ -203,6 +293,16 @@ fn append_one(
             format!(
                 "produce requests must carry exactly one record batch per partition, got {}",
                 batches.headers().len()
+            ),
+        ));
+    }
+    // Rule 3 of the module docs.
+    if batches.headers()[0].is_control() {
+        return Err((
+            ResponseError::InvalidRecord,
+            format!(
+                "Clients are not allowed to write control records in topic partition {}",
+                topic_partition()
             ),
         ));
     }
