@@ -91,7 +91,12 @@ const broker = spawn(
   ],
   {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+    env: {
+      ...process.env,
+      TAKHIN_LOG_LEVEL: process.env.TAKHIN_LOG_LEVEL ?? 'warn',
+      // A group's first member joins at once instead of waiting 3 s for more.
+      TAKHIN_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+    },
   },
 );
 

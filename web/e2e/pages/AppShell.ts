@@ -1,13 +1,18 @@
 import type { Locator, Page } from 'playwright-core';
 
-/** The sidebar, cluster selector and theme switcher around every page. */
+/** The sidebar, cluster selector, theme switcher and toasts around every page. */
 export class AppShell {
   readonly nav: Locator;
+  readonly main: Locator;
   readonly themeButton: Locator;
+  readonly notifications: Locator;
 
   constructor(readonly page: Page) {
     this.nav = page.getByRole('navigation', { name: 'Main' });
+    this.main = page.getByRole('main');
     this.themeButton = page.getByRole('button', { name: /^Theme:/ });
+    // Sonner's toaster is a labelled region ("Notifications alt+T").
+    this.notifications = page.getByRole('region', { name: /Notifications/ });
   }
 
   async open(path = '/') {
@@ -30,5 +35,21 @@ export class AppShell {
   async chooseTheme(label: 'Light' | 'Dark' | 'System') {
     await this.themeButton.click();
     await this.page.getByRole('menuitemradio', { name: label }).click();
+  }
+
+  /** Closes every toast (before a screenshot: they cover the page's corner). */
+  async dismissToasts() {
+    for (const close of await this.notifications
+      .getByRole('button', { name: 'Close toast' })
+      .all()) {
+      await close.click();
+    }
+    // Each leaves after a short exit animation.
+    await this.notifications.getByRole('listitem').first().waitFor({ state: 'detached' });
+  }
+
+  /** A toast with this text (the result of an action). */
+  toast(text: string | RegExp): Locator {
+    return this.notifications.getByText(text);
   }
 }

@@ -20,6 +20,7 @@ export const CHROMIUM_ARGS = [
 ];
 
 export type Theme = 'light' | 'dark';
+export const ACTION_TIMEOUT_MS = 15_000;
 export const THEMES: Theme[] = ['light', 'dark'];
 
 const screenshotsDir = fileURLToPath(new URL('../screenshots/', import.meta.url));
@@ -47,18 +48,38 @@ export async function themedContext(browser: Browser, theme: Theme): Promise<Bro
   const context = await browser.newContext({
     baseURL: baseUrl(),
     colorScheme: theme,
-    viewport: { width: 1440, height: 900 },
+    // The README's screenshots come from this size; keep it a common laptop's.
+    viewport: { width: 1280, height: 800 },
   });
+  // Long enough for a cold chunk load on a busy CI machine, short enough that
+  // a missing element fails the test well inside the spec timeout.
+  context.setDefaultTimeout(ACTION_TIMEOUT_MS);
   await context.addInitScript((value) => {
     window.localStorage.setItem('takhin.theme', value);
   }, theme);
   return context;
 }
 
-/** Saves `<name>-<theme>.png` under e2e/screenshots/ (artifacts; git keeps only readme-*). */
+/**
+ * Saves `<name>-<theme>.png` under e2e/screenshots/ (build artifacts, ignored
+ * by git): what is in the viewport, animations finished, nothing hovered or focused.
+ */
 export async function screenshot(page: Page, name: string, theme: Theme): Promise<string> {
   await mkdir(screenshotsDir, { recursive: true });
   const file = path.join(screenshotsDir, `${name}-${theme}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  // No hover state (a chart's tooltip, a row's highlight) and no focus ring in the picture.
+  await page.mouse.move(0, 0);
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.screenshot({ path: file, animations: 'disabled' });
   return file;
+}
+
+/**
+ * Uncaught exceptions in the page, collected so a spec can assert there were
+ * none: a console that renders but threw is still broken.
+ */
+export function collectPageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  return errors;
 }
