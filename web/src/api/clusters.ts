@@ -1,6 +1,6 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { apiRequest, segment } from './http';
-import type { Broker, Cluster, ClusterOverview, ConfigEntry } from './types';
+import type { Broker, Cluster, ClusterOverview, ConfigEntry, Throughput } from './types';
 
 export const clusterKeys = {
   all: ['clusters'] as const,
@@ -9,6 +9,7 @@ export const clusterKeys = {
   overview: (cluster: string) => [...clusterKeys.detail(cluster), 'overview'] as const,
   brokerConfigs: (cluster: string, brokerId: number) =>
     [...clusterKeys.detail(cluster), 'brokers', brokerId, 'configs'] as const,
+  throughput: (cluster: string) => [...clusterKeys.detail(cluster), 'throughput'] as const,
 };
 
 export function fetchClusters(signal?: AbortSignal) {
@@ -57,5 +58,29 @@ export function useBrokerConfigs(cluster: string, brokerId: number) {
         signal,
       }),
     enabled: Number.isInteger(brokerId),
+  });
+}
+
+/** Used before the first answer says how often the server samples. */
+const THROUGHPUT_REFRESH_DEFAULT_MS = 5_000;
+
+/**
+ * How often to refetch throughput: once per server sample, so each refetch
+ * brings one new point. Never when the cluster has no metrics source (a
+ * `takhin console` against Apache Kafka): that does not change while the
+ * server runs.
+ */
+export function throughputRefetchInterval(data: Throughput | undefined): number | false {
+  if (data === undefined) return THROUGHPUT_REFRESH_DEFAULT_MS;
+  if (!data.available) return false;
+  return Math.max(1, data.interval_seconds) * 1000;
+}
+
+export function useThroughput(cluster: string) {
+  return useQuery({
+    queryKey: clusterKeys.throughput(cluster),
+    queryFn: ({ signal }) =>
+      apiRequest<Throughput>(`/clusters/${segment(cluster)}/throughput`, { signal }),
+    refetchInterval: (query) => throughputRefetchInterval(query.state.data),
   });
 }

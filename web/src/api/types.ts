@@ -23,6 +23,9 @@ export type Broker = Schemas['Broker'];
 export type ClusterOverview = Schemas['Overview'];
 /** A broker or topic config entry, with its default and synonyms. */
 export type ConfigEntry = Schemas['Config'];
+/** Throughput over the last hour; `available: false` when the console has no metrics source. */
+export type Throughput = Schemas['Throughput'];
+export type ThroughputPoint = Schemas['ThroughputPoint'];
 export type ConfigType = ConfigEntry['type'];
 export type TopicSort = Schemas['TopicSort'];
 export type SortOrder = Schemas['SortOrder'];

@@ -13,6 +13,26 @@ export function formatBytes(bytes: number | null | undefined): string {
   return `${bytes < 0 ? '-' : ''}${value.toFixed(digits)} ${BYTE_UNITS[unit]}`;
 }
 
+/** 1536 -> "1.5 KiB/s": a byte rate, in the units of `formatBytes`. */
+export function formatBytesPerSecond(bytesPerSecond: number | null | undefined): string {
+  const bytes = formatBytes(bytesPerSecond);
+  return bytes === '—' ? bytes : `${bytes}/s`;
+}
+
+/** 0.25 -> "0.25/s", 12.34 -> "12.3/s", 4321 -> "4,321/s": an event rate. */
+export function formatRate(perSecond: number | null | undefined): string {
+  if (perSecond === null || perSecond === undefined || !Number.isFinite(perSecond)) return '—';
+  const magnitude = Math.abs(perSecond);
+  const digits = magnitude === 0 || magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : 2;
+  return `${new Intl.NumberFormat('en-US', { maximumFractionDigits: digits }).format(perSecond)}/s`;
+}
+
+/** Milliseconds since the epoch -> local "13:45", for chart axes. */
+export function formatClock(epochMs: number): string {
+  const date = new Date(epochMs);
+  return `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
+}
+
 const integerFormat = new Intl.NumberFormat('en-US');
 
 /** 1234567 -> "1,234,567". */

@@ -1,18 +1,18 @@
-import { ActivityIcon } from 'lucide-react';
 import type { ReactNode } from 'react';
 import { Link } from 'react-router';
 import { useClusterOverview } from '@/api/clusters';
 import type { ClusterOverview } from '@/api/types';
-import { LazyBarChart } from '@/components/charts';
 import { PageHeader } from '@/components/page-header';
-import { EmptyState, QueryView } from '@/components/states';
+import { QueryView } from '@/components/states';
 import { Badge } from '@/components/ui/badge';
-import { Card, CardContent, CardDescription, CardHeader, CardTitle } from '@/components/ui/card';
+import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
 import { Skeleton } from '@/components/ui/skeleton';
 import { BrokersTable } from '@/features/brokers/BrokersTable';
 import { paths, useCluster } from '@/lib/cluster';
 import { formatBytes, formatNumber } from '@/lib/format';
 import { cn, range } from '@/lib/utils';
+import { DiskUsage } from './DiskUsage';
+import { ThroughputCharts } from './ThroughputCharts';
 
 export default function OverviewPage() {
   const cluster = useCluster();
@@ -48,10 +48,6 @@ function HealthBadge({ overview }: { overview: ClusterOverview }) {
 }
 
 function OverviewContent({ cluster, overview }: { cluster: string; overview: ClusterOverview }) {
-  const diskByBroker = overview.brokers.map((broker) => ({
-    label: `Broker ${broker.node_id}`,
-    value: broker.log_dirs.reduce((sum, dir) => sum + dir.size_bytes, 0),
-  }));
   return (
     <>
       <div className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3 xl:grid-cols-6">
@@ -78,30 +74,8 @@ function OverviewContent({ cluster, overview }: { cluster: string; overview: Clu
         />
         <StatCard label="Total size" value={formatBytes(overview.total_size_bytes)} />
       </div>
-      <div className="grid gap-4 lg:grid-cols-2">
-        <Card>
-          <CardHeader>
-            <CardTitle>Throughput</CardTitle>
-            <CardDescription>Bytes in/out and requests per second.</CardDescription>
-          </CardHeader>
-          <CardContent>
-            <EmptyState
-              icon={<ActivityIcon />}
-              title="No metrics yet"
-              description="Throughput charts are fed from the broker's metrics once the console API exposes them."
-            />
-          </CardContent>
-        </Card>
-        <Card>
-          <CardHeader>
-            <CardTitle>Disk usage</CardTitle>
-            <CardDescription>Bytes on disk per broker, all log directories.</CardDescription>
-          </CardHeader>
-          <CardContent>
-            <LazyBarChart data={diskByBroker} formatValue={formatBytes} />
-          </CardContent>
-        </Card>
-      </div>
+      <ThroughputCharts cluster={cluster} />
+      <DiskUsage brokers={overview.brokers} />
       <Card>
         <CardHeader>
           <CardTitle>Brokers</CardTitle>
@@ -168,9 +142,10 @@ function OverviewSkeleton() {
         ))}
       </div>
       <div className="grid gap-4 lg:grid-cols-2">
-        <Skeleton className="h-72" />
-        <Skeleton className="h-72" />
+        <Skeleton className="h-80" />
+        <Skeleton className="h-80" />
       </div>
+      <Skeleton className="h-72" />
     </div>
   );
 }
