@@ -118,7 +118,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
 pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     TopicConfigDef { name: "cleanup.policy", broker_name: "log.cleanup.policy", config_type: ConfigType::List, doc: "delete, compact, or both: what happens to old segments. Stored; retention and compaction act on it." },
     TopicConfigDef { name: "compression.type", broker_name: "compression.type", config_type: ConfigType::String, doc: "producer (keep the producer's codec), uncompressed, gzip, snappy, lz4 or zstd: batches in another codec are recompressed on append." },
-    TopicConfigDef { name: "delete.retention.ms", broker_name: "log.cleaner.delete.retention.ms", config_type: ConfigType::Long, doc: "Compacted topics: how long a tombstone (null value) is kept after its segment's newest record, so consumers see the delete." },
+    TopicConfigDef { name: "delete.retention.ms", broker_name: "log.cleaner.delete.retention.ms", config_type: ConfigType::Long, doc: "Compacted topics: how long a tombstone (null value) is kept after the first compaction that keeps it (KIP-534 delete horizon), so consumers see the delete." },
     TopicConfigDef { name: "flush.messages", broker_name: "log.flush.interval.messages", config_type: ConfigType::Long, doc: "With write.caching=true: fsync after this many messages." },
     TopicConfigDef { name: "flush.ms", broker_name: "log.flush.interval.ms", config_type: ConfigType::Long, doc: "With write.caching=true: fsync data older than this many milliseconds." },
     TopicConfigDef { name: "index.interval.bytes", broker_name: "log.index.interval.bytes", config_type: ConfigType::Int, doc: "Bytes between offset-index entries." },

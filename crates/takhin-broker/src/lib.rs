@@ -166,9 +166,11 @@ async fn run_cleaner(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
 /// topics whose `cleanup.policy` includes `compact`, those whose dirty ratio
 /// ([`takhin_storage::DirtyStats`], from the first dirty offset of
 /// `cleaner-offset-checkpoint`, counting only segments older than
-/// `min.compaction.lag.ms`) reaches `min.cleanable.dirty.ratio`, or with a
+/// `min.compaction.lag.ms`) reaches `min.cleanable.dirty.ratio`, with a
 /// closed dirty segment holding a record older than `max.compaction.lag.ms`,
-/// are cleaned, dirtiest first. The checkpoints are written afterwards when
+/// or holding a tombstone whose delete horizon (KIP-534: the first clean that
+/// kept it plus `delete.retention.ms`) has been reached, are cleaned, dirtiest
+/// first. The checkpoints are written afterwards when
 /// anything was cleaned. Returns the (topic, partition) pairs cleaned, in order.
 pub fn clean_compacted_partitions(broker: &Broker, now_ms: i64) -> Vec<(String, i32)> {
     let mut candidates = Vec::new();

@@ -1,8 +1,8 @@
 //! Cleaner scheduling (`clean_compacted_partitions`): a compacted partition is
-//! cleaned only once its dirty ratio reaches `min.cleanable.dirty.ratio`, or
-//! when a closed dirty segment is older than `max.compaction.lag.ms`; the
-//! dirtiest partition goes first, and the first dirty offsets are written to
-//! `cleaner-offset-checkpoint`. Records are appended to the logs directly and
+//! cleaned only once its dirty ratio reaches `min.cleanable.dirty.ratio`, when
+//! a closed dirty segment is older than `max.compaction.lag.ms`, or when a
+//! tombstone's delete horizon is reached; the dirtiest partition goes first,
+//! and the first dirty offsets are written to `cleaner-offset-checkpoint`. Records are appended to the logs directly and
 //! passes are run by hand, so the test does not race the background cleaner.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -178,6 +178,60 @@ fn max_compaction_lag_forces_a_clean_below_the_dirty_ratio() {
         .unwrap();
     assert!(clean(&broker, NOW + 62_000).is_empty());
     assert_eq!(names(&clean(&broker, NOW + 200_000)), ["unlimited"]);
+    broker.close().unwrap();
+}
+
+#[test]
+fn tombstones_go_at_their_delete_horizon_without_new_dirty_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = open_broker(dir.path());
+    let graves = create(&broker, "graves", &[("delete.retention.ms", "60000")]);
+    let quiet = create(&broker, "quiet", &[("delete.retention.ms", "60000")]);
+    append(&graves, 0..100, NOW);
+    append(&quiet, 0..100, NOW);
+    // Delete every tenth key of `graves`, then roll past the tombstones.
+    for key in (0..100).step_by(10) {
+        let record = Record {
+            offset: 0,
+            timestamp: NOW,
+            key: Some(Bytes::from(format!("key-{key:05}"))),
+            value: None,
+            headers: vec![],
+        };
+        let batch =
+            validate(encode_batch(&BatchBuilderParams::default(), &[record]).unwrap()).unwrap();
+        let options = AppendOptions {
+            now_ms: NOW,
+            leader_epoch: 0,
+        };
+        graves.append(batch, options).unwrap();
+    }
+    append(&graves, 100..130, NOW);
+    let horizon = || {
+        let options = broker
+            .topic("graves")
+            .unwrap()
+            .config()
+            .clean_options(&broker.config);
+        let stats = graves.dirty_stats(&options, NOW).unwrap();
+        stats.earliest_delete_horizon_ms
+    };
+    assert_eq!(horizon(), None);
+
+    // The first clean keeps the tombstones and gives them their horizon: NOW + 60 s.
+    let first_pass = clean(&broker, NOW);
+    let mut cleaned = names(&first_pass);
+    cleaned.sort();
+    assert_eq!(cleaned, ["graves", "quiet"]);
+    assert_eq!(horizon(), Some(NOW + 60_000));
+    assert_eq!(ratio(&broker, "graves", &graves, NOW), 0.0);
+    // Nothing is dirty: nothing before the horizon, then `graves` alone, once.
+    assert!(clean(&broker, NOW + 59_999).is_empty());
+    let size_before = graves.size_bytes();
+    assert_eq!(names(&clean(&broker, NOW + 60_000)), ["graves"]);
+    assert!(graves.size_bytes() < size_before);
+    assert_eq!(horizon(), None);
+    assert!(clean(&broker, NOW + 120_000).is_empty());
     broker.close().unwrap();
 }
 

@@ -11,9 +11,10 @@
 //!     16     1  magic (= 2)
 //!     17     4  crc (CRC-32C over bytes 21..end of batch)
 //!     21     2  attributes: bits 0-2 compression (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd),
-//!               bit 3 timestampType (1 = LogAppendTime), bit 4 isTransactional, bit 5 isControl
+//!               bit 3 timestampType (1 = LogAppendTime), bit 4 isTransactional, bit 5 isControl,
+//!               bit 6 hasDeleteHorizon (KIP-534: baseTimestamp holds deleteHorizonMs)
 //!     23     4  lastOffsetDelta
-//!     27     8  baseTimestamp
+//!     27     8  baseTimestamp         (deleteHorizonMs when bit 6 is set)
 //!     35     8  maxTimestamp          (inside the CRC: a LogAppendTime rewrite recomputes it)
 //!     43     8  producerId
 //!     51     2  producerEpoch
@@ -26,6 +27,14 @@
 //! keyLength varint (-1 = null), key, valueLength varint (-1 = null), value, headersCount varint,
 //! headers (keyLength varint, key utf8, valueLength varint (-1 = null), value)`. Varints are
 //! zigzag-encoded (protobuf style).
+//!
+//! A record's timestamp is `baseTimestamp + timestampDelta` (CreateTime) or the batch's
+//! maxTimestamp (LogAppendTime), whatever bit 6 says. When the log cleaner gives a batch a delete
+//! horizon (KIP-534, Kafka 3.1+, see [`BatchHeader::delete_horizon_ms`]) it writes the horizon
+//! into baseTimestamp and re-encodes every record's delta against it, as Kafka's
+//! `MemoryRecordsBuilder` does, so every reader (Kafka's `DefaultRecord.readFrom`, librdkafka,
+//! [`decode_records`]) still computes the original record timestamps. Only producers' batches
+//! need baseTimestamp to be the first record's timestamp, and the cleaner writes none of those.
 //!
 //! Nothing here panics on malformed input and nothing allocates based on a count read from the
 //! wire beyond the bytes actually present: this module is fuzzed.
@@ -59,6 +68,8 @@ const COMPRESSION_MASK: i16 = 0x07;
 const TIMESTAMP_TYPE_BIT: i16 = 0x08;
 const TRANSACTIONAL_BIT: i16 = 0x10;
 const CONTROL_BIT: i16 = 0x20;
+/// KIP-534: baseTimestamp is the batch's delete horizon (Kafka's `DELETE_HORIZON_FLAG_MASK`).
+const DELETE_HORIZON_BIT: i16 = 0x40;
 
 /// Smallest possible encoded record body: attributes, timestampDelta, offsetDelta, keyLength,
 /// valueLength, headersCount, one byte each.
@@ -259,6 +270,14 @@ impl BatchHeader {
 
     pub fn is_control(&self) -> bool {
         self.attributes & CONTROL_BIT != 0
+    }
+
+    /// KIP-534 (Kafka's `RecordBatch.deleteHorizonMs`): with attributes bit 6 set, baseTimestamp
+    /// is the time from which the log cleaner may remove this batch's tombstones (and, for a
+    /// transaction marker, the marker). Set by the cleaner the first time it keeps a tombstone
+    /// of the batch: `now + delete.retention.ms`. `None` without the bit.
+    pub fn delete_horizon_ms(&self) -> Option<i64> {
+        (self.attributes & DELETE_HORIZON_BIT != 0).then_some(self.base_timestamp)
     }
 
     /// base_sequence + last_offset_delta, wrapping past i32::MAX to 0 like Kafka's
@@ -1165,6 +1184,17 @@ pub fn encode_batch(
     params: &BatchBuilderParams,
     records: &[Record],
 ) -> Result<BytesMut, BatchError> {
+    encode_batch_with_horizon(params, records, None)
+}
+
+/// [`encode_batch`], or with `delete_horizon_ms`: baseTimestamp = the horizon, attributes bit 6
+/// set, and the record timestamp deltas relative to the horizon (Kafka's `MemoryRecordsBuilder`
+/// with `deleteHorizonMs`), so decoded record timestamps are unchanged.
+fn encode_batch_with_horizon(
+    params: &BatchBuilderParams,
+    records: &[Record],
+    delete_horizon_ms: Option<i64>,
+) -> Result<BytesMut, BatchError> {
     let (first, last) = match (records.first(), records.last()) {
         (Some(first), Some(last)) => (first, last),
         _ => {
@@ -1173,7 +1203,7 @@ pub fn encode_batch(
             ));
         }
     };
-    let base_timestamp = first.timestamp;
+    let base_timestamp = delete_horizon_ms.unwrap_or(first.timestamp);
     let max_timestamp = records
         .iter()
         .map(|record| record.timestamp)
@@ -1198,6 +1228,9 @@ pub fn encode_batch(
     }
     if params.is_transactional {
         attributes |= TRANSACTIONAL_BIT;
+    }
+    if delete_horizon_ms.is_some() {
+        attributes |= DELETE_HORIZON_BIT;
     }
     let batch_length = to_i32(
         (BatchHeader::SIZE - LOG_OVERHEAD + section.len()) as i64,
@@ -1234,8 +1267,12 @@ pub fn encode_batch(
 /// * recordsCount = `records.len()`, baseTimestamp/maxTimestamp from the kept records; for
 ///   LogAppendTime the kept records carry the original maxTimestamp (see [`decode_records`]), so
 ///   it is preserved;
-/// * with no records: a header-only batch (Kafka's `writeEmptyHeader`): no codec, base and max
-///   timestamp = the original maxTimestamp, recordsCount 0.
+/// * with `delete_horizon_ms` (KIP-534, Kafka's `buildRetainedRecordsInto(.., deleteHorizonMs)`):
+///   attributes bit 6 set and baseTimestamp = the horizon, record timestamp deltas relative to
+///   it (see [`BatchHeader::delete_horizon_ms`]); without it, no bit 6 (an original horizon is
+///   not carried over implicitly: the caller passes the one it wants);
+/// * with no records: a header-only batch (Kafka's `writeEmptyHeader`): no codec, no delete
+///   horizon, base and max timestamp = the original maxTimestamp, recordsCount 0.
 ///
 /// The CRC is computed over the new bytes. The result does **not** pass [`validate`] (which
 /// requires recordsCount = lastOffsetDelta + 1, a produce-time rule); it passes
@@ -1243,6 +1280,7 @@ pub fn encode_batch(
 pub(crate) fn encode_retained_batch(
     original: &BatchHeader,
     records: &[Record],
+    delete_horizon_ms: Option<i64>,
 ) -> Result<BytesMut, BatchError> {
     let mut out = if records.is_empty() {
         let mut out = BytesMut::with_capacity(BatchHeader::SIZE);
@@ -1271,7 +1309,7 @@ pub(crate) fn encode_retained_batch(
             is_transactional: original.is_transactional(),
             partition_leader_epoch: original.partition_leader_epoch,
         };
-        encode_batch(&params, records)?
+        encode_batch_with_horizon(&params, records, delete_horizon_ms)?
     };
     let kept_last_offset = records.last().map_or(original.base_offset, |r| r.offset);
     if kept_last_offset > original.last_offset() {
@@ -1795,6 +1833,116 @@ mod tests {
         assert_eq!(records[1].offset, 43);
     }
 
+    const ALL_CODECS: [Compression; 5] = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
+
+    /// Five records at 100..=104 with timestamps out of order, the third a tombstone.
+    fn horizon_fixture(codec: Compression, timestamp_type: TimestampType) -> BytesMut {
+        let records: Vec<Record> = [1_000, 990, 1_020, 1_005, 1_010]
+            .into_iter()
+            .enumerate()
+            .map(|(index, timestamp)| Record {
+                value: (index != 2).then(|| Bytes::from(format!("v{index}"))),
+                ..record(100 + index as i64, timestamp, "")
+            })
+            .collect();
+        let params = BatchBuilderParams {
+            base_offset: 100,
+            compression: codec,
+            timestamp_type,
+            producer_id: 9,
+            producer_epoch: 2,
+            base_sequence: 40,
+            partition_leader_epoch: 3,
+            ..Default::default()
+        };
+        encode_batch(&params, &records).unwrap()
+    }
+
+    #[test]
+    fn delete_horizon_round_trips_through_the_header() {
+        const HORIZON: i64 = 1_700_000_086_400;
+        for codec in ALL_CODECS {
+            for timestamp_type in [TimestampType::CreateTime, TimestampType::LogAppendTime] {
+                let mut original = horizon_fixture(codec, timestamp_type);
+                if timestamp_type == TimestampType::LogAppendTime {
+                    set_log_append_time(&mut original, 5_000);
+                }
+                let (header, records) = decode_records(&original, 1 << 20).unwrap();
+                assert_eq!(header.delete_horizon_ms(), None);
+                let kept: Vec<Record> = records.iter().skip(1).cloned().collect();
+
+                let with = encode_retained_batch(&header, &kept, Some(HORIZON)).unwrap();
+                let stored = check_stored_batch(&with).unwrap();
+                let context = format!("{codec:?} {timestamp_type:?}");
+                assert_eq!(stored.delete_horizon_ms(), Some(HORIZON), "{context}");
+                assert_eq!(stored.base_timestamp, HORIZON, "{context}");
+                assert_eq!(stored.attributes & DELETE_HORIZON_BIT, DELETE_HORIZON_BIT);
+                // Everything else about the batch is the original's.
+                assert_eq!(
+                    stored.attributes & !DELETE_HORIZON_BIT,
+                    header.attributes,
+                    "{context}"
+                );
+                assert_eq!(
+                    (
+                        stored.base_offset,
+                        stored.last_offset(),
+                        stored.max_timestamp
+                    ),
+                    (100, 104, header.max_timestamp),
+                    "{context}"
+                );
+                assert_eq!(
+                    (
+                        stored.producer_id,
+                        stored.producer_epoch,
+                        stored.base_sequence,
+                        stored.partition_leader_epoch
+                    ),
+                    (9, 2, 40, 3)
+                );
+                // Record timestamps are the original ones (deltas re-encoded against the
+                // horizon), for CreateTime and LogAppendTime alike.
+                let (_, decoded) = decode_records(&with, 1 << 20).unwrap();
+                assert_eq!(decoded, kept, "{context}");
+
+                let without = encode_retained_batch(&header, &kept, None).unwrap();
+                let stored = check_stored_batch(&without).unwrap();
+                assert_eq!(stored.delete_horizon_ms(), None, "{context}");
+                assert_eq!(stored.base_timestamp, kept[0].timestamp, "{context}");
+                assert_eq!(decode_records(&without, 1 << 20).unwrap().1, kept);
+
+                // An empty header never carries a horizon (Kafka's `writeEmptyHeader`).
+                let empty = encode_retained_batch(&stored, &[], Some(HORIZON)).unwrap();
+                let stored = check_stored_batch(&empty).unwrap();
+                assert_eq!(
+                    (stored.delete_horizon_ms(), stored.records_count),
+                    (None, 0)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_with_the_delete_horizon_bit_passes_validation() {
+        // A producer never sets bit 6, but validation accepts it as Kafka does (it is a
+        // storage-only attribute, ignored by LogValidator).
+        let mut encoded = batch(Compression::Lz4, 3);
+        let attributes = be_i16(&encoded, ATTRIBUTES_POS) | DELETE_HORIZON_BIT;
+        encoded[ATTRIBUTES_POS..ATTRIBUTES_POS + 2].copy_from_slice(&attributes.to_be_bytes());
+        fix_crc(&mut encoded);
+        let validated = validate(encoded).unwrap();
+        let header = validated.headers()[0];
+        assert_eq!(header.delete_horizon_ms(), Some(header.base_timestamp));
+        assert_eq!(header.compression(), Compression::Lz4);
+    }
+
     fn arbitrary_records() -> impl proptest::strategy::Strategy<Value = Vec<Record>> {
         use proptest::prelude::*;
         let bytes = || {
@@ -1892,6 +2040,45 @@ mod tests {
                 proptest::prop_assert_eq!(ours.timestamp, original.timestamp);
                 proptest::prop_assert_eq!(&ours.key, &original.key);
                 proptest::prop_assert_eq!(&ours.value, &original.value);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// A cleaned batch with a delete horizon reads back with the original timestamps through
+        /// ours and kafka-protocol's decoder (which, like Kafka's, adds the deltas to
+        /// baseTimestamp and reports the flag).
+        #[test]
+        fn retained_batch_with_delete_horizon_interop(
+            records in arbitrary_records(),
+            codec in 0usize..5,
+            horizon in 0i64..4_000_000_000_000,
+            keep_mask in proptest::num::u16::ANY,
+        ) {
+            use kafka_protocol::records::RecordBatchDecoder;
+            let params = BatchBuilderParams { base_offset: 100, compression: ALL_CODECS[codec], ..Default::default() };
+            let original = encode_batch(&params, &records).unwrap();
+            let header = BatchHeader::parse(&original).unwrap();
+            let mut kept: Vec<Record> = records
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| keep_mask & (1 << index) != 0)
+                .map(|(_, record)| record.clone())
+                .collect();
+            if kept.is_empty() {
+                kept.push(records[0].clone());
+            }
+            let encoded = encode_retained_batch(&header, &kept, Some(horizon)).unwrap();
+            let (stored, decoded) = decode_records(&encoded, 1 << 20).unwrap();
+            proptest::prop_assert_eq!(stored.delete_horizon_ms(), Some(horizon));
+            proptest::prop_assert_eq!(&decoded, &kept);
+            let set = RecordBatchDecoder::decode(&mut encoded.clone().freeze()).unwrap();
+            proptest::prop_assert_eq!(set.records.len(), kept.len());
+            for (theirs, ours) in set.records.iter().zip(&kept) {
+                proptest::prop_assert!(theirs.delete_horizon);
+                proptest::prop_assert_eq!(theirs.offset, ours.offset);
+                proptest::prop_assert_eq!(theirs.timestamp, ours.timestamp);
+                proptest::prop_assert_eq!(&theirs.value, &ours.value);
             }
         }
     }

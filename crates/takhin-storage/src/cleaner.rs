@@ -28,21 +28,47 @@
 //! 2. **Record retention** (`shouldRetainRecord`): a record at or past `map_end_offset` is kept;
 //!    a record without a key is dropped (Kafka counts it as an invalid message); a record whose
 //!    key has a later offset in the map is dropped; a tombstone (null value) that is the latest
-//!    for its key is dropped once its segment's largest timestamp is older than
-//!    `now - delete.retention.ms`, else kept; everything else is kept.
-//! 3. **Batch retention** (`BatchRetention`): a batch whose records all survive is copied byte
-//!    for byte. Otherwise the kept records are re-encoded as one batch with the original base
-//!    offset *and last offset*, producer id/epoch/base sequence, flags, leader epoch and codec
+//!    for its key is kept until its batch's **delete horizon** and dropped from then on
+//!    (`now >= deleteHorizonMs`); everything else is kept.
+//!
+//!    *Delete horizons (KIP-534, Kafka 3.1+).* A batch has none until a clean keeps one of its
+//!    tombstones; that clean rewrites it with `deleteHorizonMs = now + delete.retention.ms`
+//!    (attributes bit 6, the horizon in the baseTimestamp field, record timestamp deltas
+//!    re-encoded against it so record timestamps do not change: see `batch.rs`), and the
+//!    tombstone lives until that time. Later cleans keep the horizon while the batch still holds
+//!    a tombstone. Why, rather than the first rule Takhin had (the segment's largest timestamp
+//!    older than `now - delete.retention.ms`): record timestamps are the producer's (CreateTime),
+//!    so a tombstone stamped in the past, or one whose segment waited longer than
+//!    `delete.retention.ms` for its first clean, went in that very clean, and a consumer that
+//!    had read the key but not yet the delete never learned of it. Kafka's pre-3.1 rule (the
+//!    last clean segment's modification time) had the converse fault, tombstones kept forever on
+//!    quiet topics; KIP-534 fixed both with a horizon that is the broker's own clock plus
+//!    `delete.retention.ms`, fixed when the cleaner first keeps the tombstone.
+//!    One difference from Kafka: a rewritten batch left with no tombstone loses its horizon
+//!    (Kafka keeps the flag), so "bit 6 set" means "holds a tombstone" for every batch the
+//!    cleaner wrote, which lets scheduling read horizons from batch headers alone.
+//! 3. **Batch retention** (`BatchRetention`): a batch whose records all survive and whose
+//!    delete horizon stays as it is is copied byte for byte. Otherwise the kept records are
+//!    re-encoded as one batch with the original base offset *and last offset*, producer
+//!    id/epoch/base sequence, flags, leader epoch and codec, and the horizon of rule 2
 //!    (`batch::encode_retained_batch`, Kafka's `buildRetainedRecordsInto`). A batch left with no
-//!    records is kept as a header-only batch (`RETAIN_EMPTY`) when it is the last batch of a
-//!    producer id in the cleanable range (so a rebuilt producer state keeps its last sequence)
-//!    or the last batch of its segment (so every segment still ends at the next one's base
-//!    offset, which recovery checks; Kafka retains the last batch of the cleaning round for the
-//!    same reason); otherwise it is dropped.
-//! 4. **Transactions (not yet).** Takhin has no transaction coordinator yet: transactional and
-//!    control batches are copied verbatim and their records are not entered into the offset map,
-//!    so they never cause another record to be dropped. Aborted data is not removed and markers
-//!    are never expired.
+//!    records is kept as a header-only batch (`RETAIN_EMPTY`, never with a horizon) when it is
+//!    the last batch of a producer id in the cleanable range (so a rebuilt producer state keeps
+//!    its last sequence) or the last batch of its segment (so every segment still ends at the
+//!    next one's base offset, which recovery checks; Kafka retains the last batch of the
+//!    cleaning round for the same reason); otherwise it is dropped.
+//! 4. **Transactions (not yet).** Takhin has no transaction coordinator, so no transactional or
+//!    control batch can be in a Takhin log: Produce refuses them (a control batch from a client
+//!    is INVALID_RECORD, a transactional batch TRANSACTIONAL_ID_AUTHORIZATION_FAILED without a
+//!    transactional id and INVALID_TXN_STATE with one, as Kafka answers; see
+//!    `takhin-broker/src/handlers/produce.rs`). Should one be found (a log written elsewhere), it
+//!    is copied verbatim and its records are not entered into the offset map, so it never causes
+//!    another record to be dropped. When transactions arrive (KIP-98 coordinator, markers written
+//!    by the broker), the cleaner must do what Kafka's does: track aborted transactions from
+//!    the transaction index and drop their data (`CleanedTransactionMetadata`), drop a marker
+//!    once no data of its transaction is left and its own delete horizon has passed (KIP-534
+//!    horizons apply to markers too: a marker of an emptied transaction gets one when first
+//!    seen), and keep the last marker of an active producer for fencing.
 //!
 //! # Merging (Kafka's `groupSegmentsBySize`)
 //!
@@ -79,11 +105,26 @@
 //! overlapping old ones. Either way the group is wholly old or wholly new; offsets never change,
 //! so old and new segments may coexist in one log.
 //!
+//! # Scheduling
+//!
+//! When to clean is the caller's (the broker's cleaner) decision, from [`DirtyStats`] and
+//! [`DirtyStats::should_clean`]: Kafka's rule (the dirty ratio reaches
+//! `min.cleanable.dirty.ratio`, or a dirty record is older than `max.compaction.lag.ms`), and
+//! also as soon as the earliest delete horizon of a tombstone below the first dirty offset is
+//! reached. Kafka 3.1+ has no such trigger (KIP-534 proposed one, the merged implementation,
+//! KAFKA-8522, left it out), so on a quiet topic its tombstones stay until new dirty data or
+//! `max.compaction.lag.ms` brings a clean; Takhin removes them within `delete.retention.ms`
+//! plus one cleaner backoff of the clean that first kept them. The log remembers that horizon in
+//! memory: every successful clean sets it from the batches it covered
+//! ([`CleanReport::next_delete_horizon_ms`]); after an open or a failed clean it is unknown and
+//! [`Log::dirty_stats`] reads it once from the batch headers below the first dirty offset
+//! (bit 6 marks exactly the batches holding a tombstone, rule 2). Retention or DeleteRecords
+//! removing such a batch can leave a stale horizon behind: it costs one clean that finds nothing
+//! to remove and then knows better.
+//!
 //! # Not yet
 //!
-//! Scheduling is the caller's (the broker's cleaner, from [`DirtyStats`]); no merging of small cleaned segments (each
-//! segment is rewritten on its own); the delete horizon is per segment (largest timestamp),
-//! not Kafka 3.x's per-batch `deleteHorizonMs` (KIP-534).
+//! Transactional data (rule 4).
 
 use std::collections::HashMap;
 use std::io;
@@ -118,7 +159,8 @@ pub const MAP_ENTRY_OVERHEAD_BYTES: usize = 64;
 pub struct CleanOptions {
     /// `log.cleaner.dedupe.buffer.size`: memory for the key → offset map.
     pub dedupe_buffer_bytes: usize,
-    /// `delete.retention.ms`: how long a tombstone outlives its segment's largest timestamp.
+    /// `delete.retention.ms`: how long a tombstone is kept after the first clean that saw it
+    /// (the batch's KIP-534 delete horizon is set to `now + delete_retention_ms` then).
     pub delete_retention_ms: i64,
     /// `min.compaction.lag.ms`: segments with a record newer than `now - lag` are not cleaned.
     pub min_compaction_lag_ms: i64,
@@ -168,6 +210,11 @@ pub struct CleanReport {
     /// Batches dropped whole / kept as header-only batches.
     pub batches_removed: u64,
     pub empty_batches_retained: u64,
+    /// Batches given a delete horizon (KIP-534) because they kept a tombstone and had none.
+    pub delete_horizons_set: u64,
+    /// Earliest delete horizon of a batch in the covered range that still holds a tombstone
+    /// after this clean: when the next clean can remove one (see [`DirtyStats`]).
+    pub next_delete_horizon_ms: Option<i64>,
     pub duration: Duration,
 }
 
@@ -341,6 +388,7 @@ pub(crate) fn clean_log(
     };
     let cleanable = cleanable_segments(log, options, now_ms)?;
     let Some(last) = cleanable.last() else {
+        *log.delete_horizon_watch().lock() = DeleteHorizonWatch::Known(None);
         report.duration = started.elapsed();
         return Ok(report);
     };
@@ -386,7 +434,7 @@ pub(crate) fn clean_log(
     let max_group_bytes = config.segment_bytes.min(i32::MAX as u64);
     for group in group_segments(&cleanable[..covered], max_group_bytes, limits) {
         let before: u64 = group.iter().map(|segment| segment.size_bytes()).sum();
-        let rules = GroupRules {
+        let rules = Rules {
             map: &map,
             producer_last_offsets: &producer_last_offsets,
             delete_retention_ms: options.delete_retention_ms,
@@ -412,8 +460,10 @@ pub(crate) fn clean_log(
         }
         throttle.account(before + after);
     }
-    // Everything below the map's end is now deduplicated (Kafka's checkpointed "first dirty").
+    // Everything below the map's end is now deduplicated (Kafka's checkpointed "first dirty"),
+    // and every tombstone there has a delete horizon, the earliest of which is now known.
     log.advance_first_dirty_offset(map.end_offset);
+    *log.delete_horizon_watch().lock() = DeleteHorizonWatch::Known(report.next_delete_horizon_ms);
     report.duration = started.elapsed();
     tracing::info!(
         dir = %log.dir().display(), segments_cleaned = report.segments_cleaned,
@@ -438,6 +488,10 @@ pub struct DirtyStats {
     /// Smallest first-batch max timestamp over the closed segments holding dirty offsets
     /// (Kafka's `getFirstBatchTimestamp`), for `max.compaction.lag.ms`; `None` if none.
     pub earliest_dirty_timestamp: Option<i64>,
+    /// Earliest KIP-534 delete horizon of a batch below the first dirty offset that holds a
+    /// tombstone: from then on a clean removes it even if nothing new is dirty. `None` if no
+    /// such batch (module docs, "Scheduling").
+    pub earliest_delete_horizon_ms: Option<i64>,
 }
 
 impl DirtyStats {
@@ -458,18 +512,37 @@ impl DirtyStats {
             .is_some_and(|timestamp| now_ms.saturating_sub(timestamp) > max_compaction_lag_ms)
     }
 
-    /// Kafka's scheduling rule: something is cleanable and the dirty ratio reaches
-    /// `min.cleanable.dirty.ratio` or `max.compaction.lag.ms` is exceeded.
+    /// Whether a tombstone's delete horizon has been reached: a clean now removes it.
+    pub fn delete_horizon_reached(&self, now_ms: i64) -> bool {
+        self.earliest_delete_horizon_ms
+            .is_some_and(|horizon| now_ms >= horizon)
+    }
+
+    /// Kafka's scheduling rule (something is cleanable and the dirty ratio reaches
+    /// `min.cleanable.dirty.ratio` or `max.compaction.lag.ms` is exceeded), or a tombstone's
+    /// delete horizon was reached (module docs, "Scheduling": Takhin's addition).
     pub fn should_clean(
         &self,
         min_cleanable_dirty_ratio: f64,
         max_compaction_lag_ms: i64,
         now_ms: i64,
     ) -> bool {
-        self.dirty_bytes > 0
+        let dirty_enough = self.dirty_bytes > 0
             && (self.dirty_ratio() >= min_cleanable_dirty_ratio
-                || self.compaction_lag_exceeded(max_compaction_lag_ms, now_ms))
+                || self.compaction_lag_exceeded(max_compaction_lag_ms, now_ms));
+        dirty_enough || self.delete_horizon_reached(now_ms)
     }
+}
+
+/// What a log knows of the delete horizons below its first dirty offset, for scheduling (held
+/// by the [`Log`], kept up to date by [`clean_log`], read by [`dirty_stats`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DeleteHorizonWatch {
+    /// Not known since the log was opened or a clean failed: [`dirty_stats`] reads the batch
+    /// headers below the first dirty offset once.
+    Unknown,
+    /// The earliest horizon of a batch that holds a tombstone; `None` if no batch does.
+    Known(Option<i64>),
 }
 
 /// The body of [`Log::dirty_stats`].
@@ -504,7 +577,51 @@ pub(crate) fn dirty_stats(
             stats.dirty_bytes += segment.size_bytes();
         }
     }
+    stats.earliest_delete_horizon_ms = known_delete_horizon(log, &segments)?;
     Ok(stats)
+}
+
+/// The log's [`DeleteHorizonWatch`], reading it from the batch headers below the first dirty
+/// offset when unknown. A batch the cleaner wrote carries a horizon exactly when it holds a
+/// tombstone (rule 2), so the headers tell without decoding records.
+fn known_delete_horizon(log: &Log, segments: &[Arc<Segment>]) -> Result<Option<i64>, CleanError> {
+    if let DeleteHorizonWatch::Known(horizon) = *log.delete_horizon_watch().lock() {
+        return Ok(horizon);
+    }
+    let first_dirty_offset = log.first_dirty_offset();
+    let mut earliest: Option<i64> = None;
+    for segment in segments
+        .iter()
+        .take_while(|segment| segment.base_offset < first_dirty_offset)
+    {
+        let end_position = segment.size_bytes();
+        let mut position = 0;
+        let context = || format!("reading {}", segment.log_path.display());
+        while let Some(header) = segment
+            .read_header(position, end_position)
+            .map_err(io_error(context()))?
+        {
+            position += header.total_size() as u64;
+            if header.base_offset >= first_dirty_offset {
+                break;
+            }
+            if header.records_count > 0
+                && !copied_verbatim(&header)
+                && let Some(horizon) = header.delete_horizon_ms()
+            {
+                earliest = Some(earliest.map_or(horizon, |earliest| earliest.min(horizon)));
+            }
+        }
+    }
+    let mut watch = log.delete_horizon_watch().lock();
+    match *watch {
+        // A clean that finished meanwhile knows better.
+        DeleteHorizonWatch::Known(horizon) => Ok(horizon),
+        DeleteHorizonWatch::Unknown => {
+            *watch = DeleteHorizonWatch::Known(earliest);
+            Ok(earliest)
+        }
+    }
 }
 
 /// The cleanable prefix of the closed segments, each with its end (the next segment's base).
@@ -532,10 +649,13 @@ fn cleanable_segments(
     Ok(cleanable)
 }
 
+/// What deciding the fate of a batch needs besides the batch (module docs, rules 2 and 3).
 struct Rules<'a> {
     map: &'a OffsetMap,
     producer_last_offsets: &'a HashMap<i64, i64>,
-    drop_tombstones: bool,
+    /// `delete.retention.ms`: a new delete horizon is `now_ms + delete_retention_ms`.
+    delete_retention_ms: i64,
+    now_ms: i64,
 }
 
 /// Why a record goes, if it does (module docs, rule 2).
@@ -546,7 +666,8 @@ enum Removal {
 }
 
 impl Rules<'_> {
-    fn removal(&self, record: &Record) -> Option<Removal> {
+    /// `tombstones_expired`: the record's batch has a delete horizon and `now` has reached it.
+    fn removal(&self, record: &Record, tombstones_expired: bool) -> Option<Removal> {
         if record.offset >= self.map.end_offset {
             return None;
         }
@@ -561,10 +682,31 @@ impl Rules<'_> {
         {
             return Some(Removal::Superseded);
         }
-        if record.value.is_none() && self.drop_tombstones {
+        if record.value.is_none() && tombstones_expired {
             return Some(Removal::Tombstone);
         }
         None
+    }
+
+    /// Kafka's `shouldRetainRecord` for tombstones: they may go once `now >= deleteHorizonMs`.
+    fn tombstones_expired(&self, header: &BatchHeader) -> bool {
+        header
+            .delete_horizon_ms()
+            .is_some_and(|horizon| self.now_ms >= horizon)
+    }
+
+    /// The horizon a batch is written with when it keeps `kept` (rule 2): its own if it has one
+    /// and still holds a tombstone, a new one (`now + delete.retention.ms`) if it holds a
+    /// tombstone but had none, and none once it holds no tombstone.
+    fn delete_horizon_after(&self, header: &BatchHeader, kept: &[Record]) -> Option<i64> {
+        if !kept.iter().any(|record| record.value.is_none()) {
+            return None;
+        }
+        Some(
+            header
+                .delete_horizon_ms()
+                .unwrap_or_else(|| self.now_ms.saturating_add(self.delete_retention_ms)),
+        )
     }
 }
 
@@ -604,20 +746,12 @@ fn group_segments(
     groups
 }
 
-/// What [`rewrite_group`] needs besides the segments.
-struct GroupRules<'a> {
-    map: &'a OffsetMap,
-    producer_last_offsets: &'a HashMap<i64, i64>,
-    delete_retention_ms: i64,
-    now_ms: i64,
-}
-
 /// Writes the cleaned copy of the segments of `group` as one `<first base>.*.cleaned`,
 /// fsync'd. `None` (and no files) for a single segment in which nothing would change.
 fn rewrite_group(
     dir: &Path,
     group: &[Arc<Segment>],
-    rules: &GroupRules<'_>,
+    rules: &Rules<'_>,
     limits: IndexLimits,
     report: &mut CleanReport,
 ) -> Result<Option<Segment>, CleanError> {
@@ -635,14 +769,7 @@ fn rewrite_group(
     let result = (|| {
         let mut changed = group.len() > 1;
         for segment in group {
-            let drop_tombstones = rules.now_ms.saturating_sub(largest_timestamp(segment)?)
-                > rules.delete_retention_ms;
-            let segment_rules = Rules {
-                map: rules.map,
-                producer_last_offsets: rules.producer_last_offsets,
-                drop_tombstones,
-            };
-            changed |= write_cleaned(segment, &cleaned, &segment_rules, limits, report)?;
+            changed |= write_cleaned(segment, &cleaned, rules, limits, report)?;
         }
         if changed {
             let context = || format!("writing {}", cleaned.log_path.display());
@@ -721,9 +848,10 @@ fn batch_outcome(
     }
     let records = decode(segment, header, bytes)?;
     let total = records.len();
+    let tombstones_expired = rules.tombstones_expired(header);
     let mut kept = Vec::with_capacity(total);
     for record in records {
-        match rules.removal(&record) {
+        match rules.removal(&record, tombstones_expired) {
             None => kept.push(record),
             Some(Removal::Keyless) => report.keyless_records_removed += 1,
             Some(Removal::Tombstone) => report.tombstones_removed += 1,
@@ -737,21 +865,34 @@ fn batch_outcome(
     if kept.is_empty() && !keep_if_empty {
         return Ok(BatchOutcome::Drop);
     }
-    if kept.len() == total {
+    let delete_horizon_ms = rules.delete_horizon_after(header, &kept);
+    if let Some(horizon) = delete_horizon_ms {
+        report.next_delete_horizon_ms = Some(
+            report
+                .next_delete_horizon_ms
+                .map_or(horizon, |earliest| earliest.min(horizon)),
+        );
+    }
+    if kept.len() == total && delete_horizon_ms == header.delete_horizon_ms() {
         // Unchanged, including an empty batch kept by an earlier clean that is still needed.
         return Ok(BatchOutcome::Copy);
     }
     if kept.is_empty() {
         report.empty_batches_retained += 1;
     }
+    if delete_horizon_ms.is_some() && header.delete_horizon_ms().is_none() {
+        report.delete_horizons_set += 1;
+    }
     let encoded =
-        batch::encode_retained_batch(header, &kept).map_err(|source| CleanError::Corrupt {
-            context: format!(
-                "re-encoding batch at offset {} of {}",
-                header.base_offset,
-                segment.log_path.display()
-            ),
-            source,
+        batch::encode_retained_batch(header, &kept, delete_horizon_ms).map_err(|source| {
+            CleanError::Corrupt {
+                context: format!(
+                    "re-encoding batch at offset {} of {}",
+                    header.base_offset,
+                    segment.log_path.display()
+                ),
+                source,
+            }
         })?;
     Ok(BatchOutcome::Rewrite(encoded))
 }

@@ -65,8 +65,9 @@
 //!
 //! [`Log::clean`] compacts the closed, fsync'd part of a log (`cleanup.policy=compact`) as
 //! Kafka's `LogCleaner` does: the latest record per key is kept, records without a key are
-//! dropped, tombstones go once their segment's largest timestamp is older than
-//! `delete.retention.ms`, segments younger than `min.compaction.lag.ms` are not touched, and
+//! dropped, tombstones go `delete.retention.ms` after the first clean that kept them (KIP-534:
+//! that clean writes the batch's delete horizon into its header), segments younger than
+//! `min.compaction.lag.ms` are not touched, and
 //! offsets never change (gaps appear; each rewritten batch keeps its base and last offset and
 //! its producer fields). The key → offset map is bounded by
 //! [`CleanOptions::dedupe_buffer_bytes`]; when it fills, only the range it covers is cleaned.
@@ -75,11 +76,11 @@
 //! leftovers and completes `.swap` ones, so a crash leaves every segment wholly old or wholly
 //! new. Appends and reads continue while it runs. A successful clean advances
 //! [`Log::first_dirty_offset`] (persisted by [`LogDir::checkpoint`] in
-//! `cleaner-offset-checkpoint`); [`Log::dirty_stats`] gives the dirty ratio and the oldest dirty
-//! timestamp the broker schedules by. Adjacent small segments are merged while cleaning (up to
-//! `segment.bytes`; the `.swap` of the merged segment commits the whole group). Not yet:
-//! compaction of transactional batches (copied verbatim), KIP-534 per-batch delete horizons.
-//! Details: the `cleaner` module source.
+//! `cleaner-offset-checkpoint`); [`Log::dirty_stats`] gives the dirty ratio, the oldest dirty
+//! timestamp and the earliest tombstone delete horizon the broker schedules by. Adjacent small
+//! segments are merged while cleaning (up to `segment.bytes`; the `.swap` of the merged segment
+//! commits the whole group). Not yet: compaction of transactional batches (copied verbatim;
+//! the broker accepts none). Details: the `cleaner` module source.
 //!
 //! ```
 //! use takhin_storage::{CleanOptions, LogConfig, LogDir};

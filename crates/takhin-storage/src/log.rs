@@ -351,6 +351,9 @@ pub struct Log {
     clean_lock: Mutex<()>,
     /// End of the range the last successful clean covered (`cleaner-offset-checkpoint`).
     first_dirty_offset: AtomicI64,
+    /// Earliest tombstone delete horizon below the first dirty offset (scheduling; see
+    /// `cleaner.rs`, "Scheduling"). In memory only: unknown again after a restart.
+    delete_horizon_watch: Mutex<cleaner::DeleteHorizonWatch>,
 }
 
 fn append_io(context: impl Into<String>) -> impl FnOnce(io::Error) -> AppendError {
@@ -400,6 +403,9 @@ impl Log {
     }
     pub(crate) fn advance_first_dirty_offset(&self, offset: i64) {
         self.first_dirty_offset.fetch_max(offset, Ordering::AcqRel);
+    }
+    pub(crate) fn delete_horizon_watch(&self) -> &Mutex<cleaner::DeleteHorizonWatch> {
+        &self.delete_horizon_watch
     }
     pub fn config(&self) -> LogConfig {
         self.config.read().clone()
@@ -961,25 +967,29 @@ impl Log {
     }
 
     /// Log compaction (`cleanup.policy=compact`) of the closed, fsync'd part of the log: keeps
-    /// the latest record per key, drops tombstones older than `delete.retention.ms`, leaves
-    /// offsets unchanged. Blocking and I/O-heavy: call it from a background thread; appends and
+    /// the latest record per key, drops tombstones `delete.retention.ms` after the first clean
+    /// that kept them (KIP-534 delete horizons), leaves offsets unchanged. Blocking and I/O-heavy: call it from a background thread; appends and
     /// reads continue meanwhile. One call at a time per log (later callers wait). See
     /// `cleaner.rs` (and the crate docs) for the rules, the crash-safe swap and the limits.
     pub fn clean(&self, options: CleanOptions, now_ms: i64) -> Result<CleanReport, CleanError> {
         let _cleaning = self.clean_lock.lock();
         let result = cleaner::clean_log(self, &options, now_ms);
-        if let Err(err) = &result
-            && err.takes_log_offline()
-        {
-            self.mark_offline();
+        if let Err(err) = &result {
+            // Part of the log may have been rewritten: read the horizons again when needed.
+            *self.delete_horizon_watch.lock() = cleaner::DeleteHorizonWatch::Unknown;
+            if err.takes_log_offline() {
+                self.mark_offline();
+            }
         }
         result
     }
 
     /// How much of the closed part of the log is clean (below [`Log::first_dirty_offset`]) and
-    /// how much is dirty and cleanable under `options` (`min.compaction.lag.ms`), for
-    /// scheduling by `min.cleanable.dirty.ratio` and `max.compaction.lag.ms`. Reads the first
-    /// batch header of each closed dirty segment.
+    /// how much is dirty and cleanable under `options` (`min.compaction.lag.ms`), and the
+    /// earliest tombstone delete horizon, for scheduling by `min.cleanable.dirty.ratio`,
+    /// `max.compaction.lag.ms` and `delete.retention.ms`. Reads the first batch header of each
+    /// closed dirty segment, and the first time after an open (or a failed clean) every batch
+    /// header below the first dirty offset.
     pub fn dirty_stats(
         &self,
         options: &CleanOptions,
@@ -1341,6 +1351,7 @@ impl Log {
                     .filter(|offset| (log_start_offset..=log_end_offset).contains(offset))
                     .unwrap_or(log_start_offset),
             ),
+            delete_horizon_watch: Mutex::new(cleaner::DeleteHorizonWatch::Unknown),
         };
         report.batches_replayed =
             log.replay_producer_state(snapshot_offset.unwrap_or(first_base))?;

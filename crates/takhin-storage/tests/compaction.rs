@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Log compaction (`Log::clean`): a seeded model test against a reference implementation of
-//! Kafka's rules, tombstone expiry, `min.compaction.lag.ms`, the bounded offset map, and crash
-//! safety of the `.cleaned` / `.swap` protocol (every intermediate file state, reopened).
+//! Kafka's rules (KIP-534 delete horizons included, on an injected clock), tombstone expiry and
+//! its scheduling, `min.compaction.lag.ms`, the bounded offset map, and crash safety of the
+//! `.cleaned` / `.swap` protocol (every intermediate file state, reopened).
 
 mod common;
 
@@ -15,13 +16,15 @@ use takhin_storage::{
     Record, check_stored_batch, decode_records, encode_batch, validate,
 };
 
-/// One record as a consumer sees it.
+/// One record as a consumer sees it, with the base offset of its batch (which compaction
+/// never changes: batches are rewritten in place, never combined).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Entry {
     offset: i64,
     timestamp: i64,
     key: Option<Bytes>,
     value: Option<Bytes>,
+    batch_base: i64,
 }
 
 /// xorshift64*: deterministic and dependency-free.
@@ -106,6 +109,7 @@ fn append_batch(
             timestamp: record.timestamp,
             key: record.key,
             value: record.value,
+            batch_base: outcome.base_offset,
         })
         .collect()
 }
@@ -113,7 +117,14 @@ fn append_batch(
 /// Every record from the log start, checking each batch's framing and CRC, that offsets only
 /// increase, and that each batch's records lie within its declared offset range.
 fn read_entries(log: &Log) -> Vec<Entry> {
+    read_log(log).0
+}
+
+/// [`read_entries`], and the delete horizon of every batch that has one (by base offset),
+/// checking that only batches holding a tombstone have one.
+fn read_log(log: &Log) -> (Vec<Entry>, BTreeMap<i64, i64>) {
     let mut entries: Vec<Entry> = Vec::new();
+    let mut horizons = BTreeMap::new();
     let mut offset = log.log_start_offset();
     while offset < log.log_end_offset() {
         let bytes = log.read(offset, 1 << 20, i64::MAX, true).unwrap().records;
@@ -124,6 +135,16 @@ fn read_entries(log: &Log) -> Vec<Entry> {
             let batch = &bytes[position..position + header.total_size()];
             let (_, records) = decode_records(batch, 1 << 24).unwrap();
             assert_eq!(records.len(), header.records_count as usize);
+            let holds_tombstone = records.iter().any(|record| record.value.is_none());
+            if let Some(horizon) = header.delete_horizon_ms() {
+                horizons.insert(header.base_offset, horizon);
+            }
+            // (A batch no clean has covered yet holds tombstones without one.)
+            assert!(
+                header.delete_horizon_ms().is_none() || holds_tombstone,
+                "batch at {}: a delete horizon only while it holds a tombstone",
+                header.base_offset
+            );
             for record in records {
                 assert!(record.offset >= header.base_offset);
                 assert!(record.offset <= header.last_offset());
@@ -135,13 +156,14 @@ fn read_entries(log: &Log) -> Vec<Entry> {
                     timestamp: record.timestamp,
                     key: record.key,
                     value: record.value,
+                    batch_base: header.base_offset,
                 });
             }
             position += header.total_size();
             offset = header.last_offset() + 1;
         }
     }
-    entries
+    (entries, horizons)
 }
 
 /// The consumer's view of a compacted topic: latest value per key (tombstones = absent).
@@ -157,29 +179,84 @@ fn latest_values(entries: &[Entry]) -> BTreeMap<Bytes, Bytes> {
     latest
 }
 
-/// Reference implementation of the retention rules, for a clean whose map covers
-/// `[.., map_end)` and where tombstones below `map_end` are dropped iff `drop_tombstones`.
-fn expected_after_clean(model: &[Entry], map_end: i64, drop_tombstones: bool) -> Vec<Entry> {
+/// What a consumer should read back: the records, and each batch's delete horizon.
+#[derive(Clone, Debug, Default)]
+struct Model {
+    entries: Vec<Entry>,
+    horizons: BTreeMap<i64, i64>,
+}
+
+/// What one modelled clean did to tombstones.
+#[derive(Debug, Default)]
+struct TombstoneCounts {
+    removed: u64,
+    kept_before_horizon: u64,
+    horizons_set: u64,
+}
+
+/// Reference implementation of the retention rules for a clean at `now_ms` whose map covers
+/// `[.., map_end)`: per batch below `map_end`, keyless and superseded records go, tombstones go
+/// iff the batch has a delete horizon and `now_ms` reached it; a batch left holding a tombstone
+/// keeps its horizon or gets `now_ms + delete_retention_ms`, any other batch has none.
+fn clean_model(
+    model: &mut Model,
+    map_end: i64,
+    now_ms: i64,
+    delete_retention_ms: i64,
+) -> TombstoneCounts {
+    let mut counts = TombstoneCounts::default();
     let mut latest: BTreeMap<Bytes, i64> = BTreeMap::new();
-    for entry in model.iter().filter(|entry| entry.offset < map_end) {
+    for entry in model.entries.iter().filter(|entry| entry.offset < map_end) {
         if let Some(key) = &entry.key {
             latest.insert(key.clone(), entry.offset);
         }
     }
-    model
-        .iter()
-        .filter(|entry| {
-            if entry.offset >= map_end {
-                return true;
-            }
-            let Some(key) = &entry.key else { return false };
+    let mut kept = Vec::with_capacity(model.entries.len());
+    let mut index = 0;
+    while index < model.entries.len() {
+        let base = model.entries[index].batch_base;
+        let end = index
+            + model.entries[index..]
+                .iter()
+                .take_while(|entry| entry.batch_base == base)
+                .count();
+        let batch = &model.entries[index..end];
+        index = end;
+        if base >= map_end {
+            kept.extend_from_slice(batch);
+            continue;
+        }
+        let expired = model
+            .horizons
+            .get(&base)
+            .is_some_and(|horizon| now_ms >= *horizon);
+        let mut holds_tombstone = false;
+        for entry in batch {
+            let Some(key) = &entry.key else { continue };
             if latest[key] > entry.offset {
-                return false;
+                continue;
             }
-            !(entry.value.is_none() && drop_tombstones)
-        })
-        .cloned()
-        .collect()
+            if entry.value.is_none() {
+                if expired {
+                    counts.removed += 1;
+                    continue;
+                }
+                holds_tombstone = true;
+                counts.kept_before_horizon += 1;
+            }
+            kept.push(entry.clone());
+        }
+        if holds_tombstone {
+            model.horizons.entry(base).or_insert_with(|| {
+                counts.horizons_set += 1;
+                now_ms.saturating_add(delete_retention_ms)
+            });
+        } else {
+            model.horizons.remove(&base);
+        }
+    }
+    model.entries = kept;
+    counts
 }
 
 /// Appends `batches` random batches: `keys` distinct keys, ~15% tombstones, ~3% keyless
@@ -216,22 +293,27 @@ fn append_random(
     written
 }
 
-fn options(dedupe_buffer_bytes: usize, drop_tombstones: bool) -> CleanOptions {
+/// A `delete.retention.ms` no test clock reaches.
+const KEEP_TOMBSTONES_MS: i64 = i64::MAX / 4;
+
+fn options(dedupe_buffer_bytes: usize, delete_retention_ms: i64) -> CleanOptions {
     CleanOptions {
         dedupe_buffer_bytes,
-        // Either every tombstone is past the horizon, or none is.
-        delete_retention_ms: if drop_tombstones { 0 } else { i64::MAX / 4 },
+        delete_retention_ms,
         ..CleanOptions::default()
     }
 }
 
-fn check_round(
+/// Cleans at `now_ms` and checks the log against the model cleaned the same way.
+fn clean_and_check(
     log: &Log,
-    model: &mut Vec<Entry>,
-    report: &CleanReport,
-    drop_tombstones: bool,
+    model: &mut Model,
+    options: CleanOptions,
+    now_ms: i64,
     seed: u64,
-) {
+) -> (CleanReport, TombstoneCounts) {
+    let delete_retention_ms = options.delete_retention_ms;
+    let report = log.clean(options, now_ms).unwrap();
     let active_base = *log.segment_base_offsets().last().unwrap();
     assert_eq!(
         report.cleanable_end_offset,
@@ -243,43 +325,72 @@ fn check_round(
     if !report.map_full {
         assert_eq!(map_end, active_base, "seed {seed}");
     }
-    let before = latest_values(model);
-    *model = expected_after_clean(model, map_end, drop_tombstones);
-    let entries = read_entries(log);
-    assert_eq!(entries, *model, "seed {seed}: {report:?}");
-    if !drop_tombstones {
-        assert_eq!(latest_values(&entries), before, "seed {seed}");
-    }
+    let before = latest_values(&model.entries);
+    let counts = clean_model(model, map_end, now_ms, delete_retention_ms);
+    let (entries, horizons) = read_log(log);
+    assert_eq!(entries, model.entries, "seed {seed}: {report:?}");
+    assert_eq!(horizons, model.horizons, "seed {seed}: {report:?}");
+    assert_eq!(latest_values(&entries), before, "seed {seed}");
+    assert_eq!(report.tombstones_removed, counts.removed, "seed {seed}");
+    assert_eq!(
+        report.delete_horizons_set, counts.horizons_set,
+        "seed {seed}"
+    );
+    // The next clean that can remove a tombstone is the earliest horizon of the covered range.
+    let covered_horizon = model
+        .horizons
+        .range(..map_end)
+        .map(|(_, horizon)| *horizon)
+        .min();
+    assert_eq!(
+        report.next_delete_horizon_ms, covered_horizon,
+        "seed {seed}"
+    );
+    (report, counts)
 }
 
 #[test]
 fn randomized_model_compaction_keeps_latest_per_key() {
     let mut totals = CleanReport::default();
+    let mut tombstones_kept_before_horizon = 0;
     for seed in 1..=24u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let dir = tempfile::tempdir().unwrap();
         let (mut log_dir, mut log, _) = open(dir.path(), config());
         let (mut clock_ms, mut sequence) = (1_000, 0);
         let keys = 5 + rng.below(60);
-        let mut model = append_random(&log, &mut rng, 120, keys, &mut clock_ms, &mut sequence);
-        for round in 0..4 {
+        let mut model = Model {
+            entries: append_random(&log, &mut rng, 120, keys, &mut clock_ms, &mut sequence),
+            ..Model::default()
+        };
+        for round in 0..6 {
             log.flush().unwrap();
             // Small buffers make the map fill part-way (only the covered range is cleaned).
             let dedupe_buffer_bytes = if rng.chance(30) { 2_000 } else { 1 << 20 };
-            let drop_tombstones = rng.chance(50);
-            let report = log
-                .clean(options(dedupe_buffer_bytes, drop_tombstones), clock_ms)
-                .unwrap();
-            check_round(&log, &mut model, &report, drop_tombstones, seed);
+            // Horizons from now to never; the clock (an injected `now`, no sleeping) moves on
+            // by up to ~1 s per round, so some horizons pass and some do not.
+            let delete_retention_ms =
+                [0, 50, 400, 1_500, KEEP_TOMBSTONES_MS][rng.below(5) as usize];
+            clock_ms += rng.below(600) as i64;
+            let (report, counts) = clean_and_check(
+                &log,
+                &mut model,
+                options(dedupe_buffer_bytes, delete_retention_ms),
+                clock_ms,
+                seed,
+            );
+            tombstones_kept_before_horizon += counts.kept_before_horizon;
             totals.map_full |= report.map_full;
             totals.segments_cleaned += report.segments_cleaned;
             totals.tombstones_removed += report.tombstones_removed;
             totals.keyless_records_removed += report.keyless_records_removed;
             totals.empty_batches_retained += report.empty_batches_retained;
             totals.batches_removed += report.batches_removed;
-            if round == 1 {
+            totals.delete_horizons_set += report.delete_horizons_set;
+            if round == 1 || round == 4 {
                 // Reopen (clean on odd seeds, as after a crash on even ones): cleaned segments,
-                // offset gaps and empty batches pass recovery unchanged.
+                // offset gaps, empty batches and delete horizons pass recovery unchanged, and
+                // the scheduling reads the earliest horizon back from the batch headers.
                 if seed % 2 == 1 {
                     log_dir.close(std::slice::from_ref(&log)).unwrap();
                 }
@@ -292,9 +403,21 @@ fn randomized_model_compaction_keeps_latest_per_key() {
                     // included, was verified batch by batch.
                     assert_eq!(report.segments_scanned, report.segments_loaded, "{report}");
                 }
-                assert_eq!(read_entries(&log), model, "seed {seed} after reopen");
+                let (entries, horizons) = read_log(&log);
+                assert_eq!(entries, model.entries, "seed {seed} after reopen");
+                assert_eq!(horizons, model.horizons, "seed {seed} after reopen");
+                let stats = log.dirty_stats(&CleanOptions::default(), clock_ms).unwrap();
+                let below_first_dirty = model
+                    .horizons
+                    .range(..log.first_dirty_offset())
+                    .map(|(_, horizon)| *horizon)
+                    .min();
+                assert_eq!(
+                    stats.earliest_delete_horizon_ms, below_first_dirty,
+                    "seed {seed}"
+                );
             }
-            model.extend(append_random(
+            model.entries.extend(append_random(
                 &log,
                 &mut rng,
                 40,
@@ -308,82 +431,183 @@ fn randomized_model_compaction_keeps_latest_per_key() {
     assert!(totals.map_full, "{totals:?}");
     assert!(totals.segments_cleaned > 100, "{totals:?}");
     assert!(totals.tombstones_removed > 0, "{totals:?}");
+    assert!(totals.delete_horizons_set > 0, "{totals:?}");
+    assert!(tombstones_kept_before_horizon > 0, "{totals:?}");
     assert!(totals.keyless_records_removed > 0, "{totals:?}");
     assert!(totals.empty_batches_retained > 0, "{totals:?}");
     assert!(totals.batches_removed > 0, "{totals:?}");
 }
 
-#[test]
-fn tombstones_outlive_their_segment_by_delete_retention_ms() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_log_dir, log, _) = open(dir.path(), config());
-    append_batch(
-        &log,
-        &[(Some("a"), Some("1".into()))],
-        1_000,
-        Compression::None,
-        None,
-    );
-    append_batch(
-        &log,
-        &[(Some("b"), Some("2".into()))],
-        1_010,
-        Compression::Lz4,
-        None,
-    );
-    append_batch(&log, &[(Some("a"), None)], 1_020, Compression::None, None);
-    // Roll past the tombstone so it lies in a closed segment.
+/// Appends single-record batches `(key, value)` from `timestamp_ms` and rolls past them with
+/// two big records, so they lie in closed segments; flushes.
+fn append_and_close(log: &Log, records: &[(&str, Option<&str>)], timestamp_ms: i64) -> Vec<Entry> {
+    let mut written = Vec::new();
+    for (index, (key, value)) in records.iter().enumerate() {
+        written.extend(append_batch(
+            log,
+            &[(Some(key), value.map(str::to_string))],
+            timestamp_ms + index as i64 * 10,
+            Compression::None,
+            None,
+        ));
+    }
     let filler = "x".repeat(1_600);
-    append_batch(
-        &log,
-        &[(Some("c"), Some(filler.clone()))],
-        1_030,
-        Compression::None,
-        None,
-    );
-    append_batch(
-        &log,
-        &[(Some("d"), Some(filler))],
-        1_040,
-        Compression::None,
-        None,
-    );
+    for key in ["filler-1", "filler-2"] {
+        append_batch(
+            log,
+            &[(Some(key), Some(filler.clone()))],
+            timestamp_ms,
+            Compression::None,
+            None,
+        );
+    }
     log.flush().unwrap();
+    written
+}
+
+/// The delete horizon of the batch holding `offset`, read from the log.
+fn horizon_at(log: &Log, offset: i64) -> Option<i64> {
+    let bytes = log.read(offset, 1, i64::MAX, true).unwrap().records;
+    check_stored_batch(&bytes).unwrap().delete_horizon_ms()
+}
+
+#[test]
+fn tombstones_live_delete_retention_ms_from_the_first_clean_that_keeps_them() {
+    const NOW: i64 = 1_700_000_000_000;
+    const RETENTION_MS: i64 = 5_000;
     let retention = CleanOptions {
-        delete_retention_ms: 5_000,
+        delete_retention_ms: RETENTION_MS,
         ..CleanOptions::default()
     };
-    // The tombstone's segment ends at 1_020: at 6_020 it is exactly at the horizon, kept.
-    let report = log.clean(retention.clone(), 6_020).unwrap();
-    let keys: Vec<_> = read_entries(&log)
-        .into_iter()
-        .map(|entry| (entry.offset, entry.key.unwrap(), entry.value.is_some()))
-        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (log_dir, log, _) = open(dir.path(), config());
+    // Records stamped (CreateTime) long ago: by the segment's largest timestamp the tombstone
+    // would be far past `delete.retention.ms` already.
+    let written = append_and_close(
+        &log,
+        &[("a", Some("1")), ("b", Some("2")), ("a", None)],
+        1_000,
+    );
+    let tombstone = written[2].clone();
+    assert_eq!((tombstone.offset, tombstone.value.as_ref()), (2, None));
+
+    // First clean: "a"=1 goes (superseded), the tombstone stays and its batch gets the horizon
+    // NOW + delete.retention.ms; its record timestamp is unchanged.
+    let report = log.clean(retention.clone(), NOW).unwrap();
     assert_eq!(
-        keys[..2],
-        [(1, Bytes::from("b"), true), (2, Bytes::from("a"), false)],
+        (
+            report.records_removed,
+            report.tombstones_removed,
+            report.delete_horizons_set
+        ),
+        (1, 0, 1),
         "{report:?}"
     );
-    assert_eq!(report.records_removed, 1, "{report:?}");
-    // One millisecond later the tombstone goes; the batch that held it stays as an empty
-    // header (last batch of its segment), so the offsets after it do not move.
-    let report = log.clean(retention, 6_021).unwrap();
-    assert_eq!(report.tombstones_removed, 1, "{report:?}");
+    assert_eq!(report.next_delete_horizon_ms, Some(NOW + RETENTION_MS));
+    assert_eq!(horizon_at(&log, 2), Some(NOW + RETENTION_MS));
+    assert_eq!(horizon_at(&log, 1), None);
     let entries = read_entries(&log);
-    assert_eq!(entries[0].offset, 1);
+    assert_eq!(entries[..2], [written[1].clone(), tombstone.clone()]);
+
+    // Scheduling: nothing is dirty, but the horizon triggers a clean once reached.
+    let stats = log.dirty_stats(&retention, NOW + RETENTION_MS - 1).unwrap();
+    assert_eq!(stats.dirty_bytes, 0);
+    assert_eq!(stats.earliest_delete_horizon_ms, Some(NOW + RETENTION_MS));
+    assert!(!stats.should_clean(0.5, i64::MAX, NOW + RETENTION_MS - 1));
+    assert!(stats.should_clean(0.5, i64::MAX, NOW + RETENTION_MS));
+
+    // A clean before the horizon keeps the tombstone and does not move the horizon.
+    let report = log
+        .clean(retention.clone(), NOW + RETENTION_MS - 1)
+        .unwrap();
+    assert_eq!(
+        (
+            report.tombstones_removed,
+            report.delete_horizons_set,
+            report.segments_cleaned
+        ),
+        (0, 0, 0),
+        "{report:?}"
+    );
+    assert_eq!(horizon_at(&log, 2), Some(NOW + RETENTION_MS));
+
+    // After a restart the horizon is read back from the batch headers.
+    log_dir.close(std::slice::from_ref(&log)).unwrap();
+    drop((log_dir, log));
+    let (_log_dir, log, _) = open(dir.path(), config());
+    let stats = log.dirty_stats(&retention, NOW + RETENTION_MS).unwrap();
+    assert_eq!(stats.earliest_delete_horizon_ms, Some(NOW + RETENTION_MS));
+    assert!(stats.should_clean(0.5, i64::MAX, NOW + RETENTION_MS));
+
+    // At the horizon the tombstone goes; its batch stays as an empty header (last batch of its
+    // segment), so the offsets after it do not move, and no horizon is left to wait for.
+    let report = log.clean(retention.clone(), NOW + RETENTION_MS).unwrap();
+    assert_eq!(report.tombstones_removed, 1, "{report:?}");
+    assert_eq!(report.next_delete_horizon_ms, None);
+    let entries = read_entries(&log);
+    assert_eq!(entries[0], written[1]);
     assert_eq!(entries[1].offset, 3);
     assert!(
         entries
             .iter()
             .all(|entry| entry.key.as_deref() != Some(b"a".as_slice()))
     );
+    let stats = log.dirty_stats(&retention, NOW + RETENTION_MS).unwrap();
+    assert_eq!(stats.earliest_delete_horizon_ms, None);
+    assert!(!stats.should_clean(0.5, i64::MAX, i64::MAX));
     // A fetch at the removed offset gets the (empty) batch that covers it, then moves on.
-    assert!(
-        !log.read(2, 1 << 20, i64::MAX, true)
-            .unwrap()
-            .records
-            .is_empty()
+    let bytes = log.read(2, 1 << 20, i64::MAX, true).unwrap().records;
+    let header = check_stored_batch(&bytes).unwrap();
+    assert_eq!(
+        (
+            header.last_offset(),
+            header.records_count,
+            header.delete_horizon_ms()
+        ),
+        (2, 0, None)
     );
+}
+
+#[test]
+fn a_batch_keeps_its_horizon_while_it_holds_a_tombstone_and_loses_it_after() {
+    const NOW: i64 = 1_700_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let (_log_dir, log, _) = open(dir.path(), config());
+    // One batch: x=1, t=null (tombstone), y=1.
+    let first = append_batch(
+        &log,
+        &[
+            (Some("x"), Some("1".into())),
+            (Some("t"), None),
+            (Some("y"), Some("1".into())),
+        ],
+        1_000,
+        Compression::Zstd,
+        None,
+    );
+    let clean = |log: &Log, now_ms: i64| log.clean(options(1 << 20, 1_000), now_ms).unwrap();
+    append_and_close(&log, &[("x", Some("2"))], 2_000);
+    let report = clean(&log, NOW);
+    assert_eq!(report.delete_horizons_set, 1, "{report:?}");
+    assert_eq!(horizon_at(&log, 0), Some(NOW + 1_000));
+    // y=1 is superseded later: the batch is rewritten, and the tombstone's horizon stays the
+    // one the first clean set, not moved to the second clean's time.
+    append_and_close(&log, &[("y", Some("2"))], 3_000);
+    let report = clean(&log, NOW + 500);
+    assert_eq!(
+        (report.delete_horizons_set, report.tombstones_removed),
+        (0, 0),
+        "{report:?}"
+    );
+    assert_eq!(horizon_at(&log, 0), Some(NOW + 1_000));
+    let entries = read_entries(&log);
+    assert_eq!(entries[0], first[1]);
+    assert_ne!(entries[1].batch_base, 0);
+    // At the horizon the tombstone goes too: an empty header remains, without a horizon.
+    let report = clean(&log, NOW + 1_000);
+    assert_eq!(report.tombstones_removed, 1, "{report:?}");
+    assert_eq!(horizon_at(&log, 0), None);
+    assert!(read_entries(&log).iter().all(|entry| entry.offset > 2));
 }
 
 #[test]
@@ -566,7 +790,9 @@ fn crash_fixture() -> CrashFixture {
     drop((log_dir, log));
     copy_dir(&old, &new);
     let (log_dir, log, _) = open(&new, config());
-    let report = log.clean(options(1 << 20, false), clock_ms).unwrap();
+    let report = log
+        .clean(options(1 << 20, KEEP_TOMBSTONES_MS), clock_ms)
+        .unwrap();
     assert!(report.segments_cleaned >= 3, "{report:?}");
     let new_entries = read_entries(&log);
     assert_ne!(old_entries, new_entries);
@@ -784,7 +1010,7 @@ fn cleaning_runs_beside_appends_and_reads() {
             let mut cleaned = 0;
             while !done.load(Ordering::Acquire) {
                 cleaned += log
-                    .clean(options(1 << 20, false), 10_000)
+                    .clean(options(1 << 20, KEEP_TOMBSTONES_MS), 10_000)
                     .unwrap()
                     .segments_cleaned;
             }
@@ -807,7 +1033,8 @@ fn cleaning_runs_beside_appends_and_reads() {
     let cleaned = cleaner.join().unwrap();
     let reads = reader.join().unwrap();
     assert!(cleaned > 0 && reads > 0, "cleaned {cleaned}, reads {reads}");
-    log.clean(options(1 << 20, false), 10_000).unwrap();
+    log.clean(options(1 << 20, KEEP_TOMBSTONES_MS), 10_000)
+        .unwrap();
     let entries = read_entries(&log);
     assert!(entries.len() < written.len());
     assert_eq!(latest_values(&entries), latest_values(&written));

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Kafka's own `kafka-dump-log` (kafka.tools.DumpLogSegments) reads our segment, index, time
-//! index and producer snapshot files. Runs only when `KAFKA_TOOLS_CP` holds the tool's Java
+//! index and producer snapshot files, and the KIP-534 delete horizons the cleaner writes. Runs only when `KAFKA_TOOLS_CP` holds the tool's Java
 //! classpath, e.g.
 //!
 //! ```text
@@ -12,8 +12,11 @@ mod common;
 
 use std::process::Command;
 
+use bytes::Bytes;
 use common::*;
-use takhin_storage::{Compression, LogConfig};
+use takhin_storage::{
+    BatchBuilderParams, CleanOptions, Compression, LogConfig, Record, encode_batch, validate,
+};
 
 fn dump(classpath: &str, args: &[&str]) -> String {
     let output = Command::new("java")
@@ -117,4 +120,79 @@ fn kafka_dump_log_reads_our_files() {
         output.contains(&format!("lastSequence: {}", sequence - 1)),
         "{output}"
     );
+}
+
+/// KIP-534: Kafka's own reader sees the delete horizon the cleaner wrote into a batch header, and
+/// the record timestamps (deltas re-encoded against the horizon) it reports are the original
+/// ones.
+#[test]
+fn kafka_dump_log_reads_a_delete_horizon() {
+    const NOW: i64 = 1_700_000_000_000;
+    const RETENTION_MS: i64 = 60_000;
+    let Ok(classpath) = std::env::var("KAFKA_TOOLS_CP") else {
+        eprintln!("KAFKA_TOOLS_CP not set: skipping the kafka-dump-log check");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (log_dir, log, _) = open(dir.path(), small_segments(600));
+    for (index, codec) in [Compression::None, Compression::Lz4, Compression::Zstd]
+        .into_iter()
+        .enumerate()
+    {
+        // key-0 = value, key-1 = tombstone, key-2 = value, at 1_000 + 10 * batch + record.
+        let records: Vec<Record> = (0..3)
+            .map(|record| Record {
+                offset: record,
+                timestamp: 1_000 + 10 * index as i64 + record,
+                key: Some(Bytes::from(format!("key-{index}-{record}"))),
+                value: (record != 1).then(|| Bytes::from_static(b"value")),
+                headers: vec![],
+            })
+            .collect();
+        let params = BatchBuilderParams {
+            compression: codec,
+            ..BatchBuilderParams::default()
+        };
+        let batch = validate(encode_batch(&params, &records).unwrap()).unwrap();
+        log.append(batch, options(1_000)).unwrap();
+    }
+    for _ in 0..6 {
+        append(&log, &BatchSpec::plain(1, 300));
+    }
+    log.flush().unwrap();
+    let clean = CleanOptions {
+        delete_retention_ms: RETENTION_MS,
+        ..CleanOptions::default()
+    };
+    let report = log.clean(clean, NOW).unwrap();
+    assert_eq!(report.delete_horizons_set, 3, "{report:?}");
+    log_dir.close(std::slice::from_ref(&log)).unwrap();
+    let base = log.segment_base_offsets()[0];
+    let file = log
+        .dir()
+        .join(format!("{base:020}.log"))
+        .display()
+        .to_string();
+    let output = dump(
+        &classpath,
+        &["--deep-iteration", "--print-data-log", "--files", &file],
+    );
+    assert!(output.contains("isvalid: true"), "{output}");
+    assert!(!output.contains("isvalid: false"), "{output}");
+    let horizon = format!("deleteHorizonMs: OptionalLong[{}]", NOW + RETENTION_MS);
+    assert_eq!(output.matches(&horizon).count(), 3, "{output}");
+    for (index, codec) in ["none", "lz4", "zstd"].into_iter().enumerate() {
+        assert!(
+            output.contains(&format!("compresscodec: {codec}")),
+            "{output}"
+        );
+        for record in 0..3i64 {
+            let offset = 3 * index as i64 + record;
+            let timestamp = 1_000 + 10 * index as i64 + record;
+            assert!(
+                output.contains(&format!("offset: {offset} CreateTime: {timestamp} ")),
+                "record {offset} should read back at {timestamp}:\n{output}"
+            );
+        }
+    }
 }
