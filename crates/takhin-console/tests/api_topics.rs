@@ -380,3 +380,22 @@ async fn delete_records_and_empty_move_the_log_start() {
         .problem(StatusCode::NOT_FOUND);
     console.stop().await;
 }
+
+#[tokio::test]
+async fn oversized_and_non_json_bodies_are_refused_before_the_cluster_is_asked() {
+    let console = start().await;
+    let huge = "x".repeat(3 * 1024 * 1024);
+    let answer = console
+        .post(&TestConsole::path("/topics"), json!({ "name": huge }))
+        .await;
+    answer.problem(StatusCode::PAYLOAD_TOO_LARGE);
+    let answer = console
+        .call(
+            axum::http::Method::POST,
+            &TestConsole::path("/topics"),
+            None,
+        )
+        .await;
+    answer.problem(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    console.stop().await;
+}

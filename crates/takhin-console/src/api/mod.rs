@@ -166,9 +166,44 @@ async fn not_found() -> Problem {
     Problem::not_found("no such API endpoint")
 }
 
+/// API requests served at once; more wait up to [`REQUEST_QUEUE_WAIT`],
+/// then get 503. Each holds a few Kafka requests' worth of memory at most.
+pub const REQUESTS_CONCURRENT_MAX: usize = 256;
+/// How long a request waits for a free slot before 503.
+pub const REQUEST_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Largest request body accepted (a produced record of 1 MiB, base64-encoded,
+/// fits).
+pub const REQUEST_BODY_BYTES_MAX: usize = 2 * 1024 * 1024;
+
+/// Bounds the requests in progress (see [`REQUESTS_CONCURRENT_MAX`]). The
+/// slot is held until the response head is ready; long searches have their
+/// own bound.
+async fn limit_concurrency(
+    axum::extract::State(slots): axum::extract::State<Arc<tokio::sync::Semaphore>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let permit = tokio::time::timeout(REQUEST_QUEUE_WAIT, slots.acquire_owned()).await;
+    let Ok(Ok(_permit)) = permit else {
+        let mut response = Problem::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("the console is serving {REQUESTS_CONCURRENT_MAX} requests; retry shortly"),
+        )
+        .into_response();
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        return response;
+    };
+    next.run(request).await
+}
+
 /// The console's routes: `/api/v1/...`.
 pub fn router(config: ConsoleConfig) -> Router {
     let state = AppState::new(&config);
+    let slots = Arc::new(tokio::sync::Semaphore::new(REQUESTS_CONCURRENT_MAX));
     let v1 = Router::new()
         .route("/openapi.json", get(openapi_json))
         .merge(cluster::routes())
@@ -181,6 +216,11 @@ pub fn router(config: ConsoleConfig) -> Router {
             state.clone(),
             auth::guard,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            slots,
+            limit_concurrency,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(state);
     Router::new().nest("/api/v1", v1)
 }

@@ -138,7 +138,8 @@ impl From<axum::extract::rejection::JsonRejection> for Problem {
             JsonRejection::MissingJsonContentType(error) => {
                 Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, error.body_text())
             }
-            other => Problem::bad_request(other.body_text()),
+            // Syntax errors are 400, a body over the limit 413.
+            other => Problem::new(other.status(), other.body_text()),
         }
     }
 }
