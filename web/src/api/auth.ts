@@ -29,6 +29,17 @@ export function useMe() {
   });
 }
 
+/**
+ * Whether the caller has the read-only role, so the UI can disable what
+ * changes things. Until `me` answers (or when it fails) this is false: the
+ * server enforces the role on every call anyway (403), and most users are
+ * admins, who should not see their buttons flicker.
+ */
+export function useReadOnly(): boolean {
+  const me = useMe();
+  return me.data?.role === 'read-only';
+}
+
 export function useLogin() {
   const queryClient = useQueryClient();
   return useMutation({

@@ -22,6 +22,7 @@ import {
   TableRow,
 } from '@/components/ui/table';
 import { Tooltip } from '@/components/ui/tooltip';
+import { WriteButton } from '@/components/write-action';
 import { validateConfigValue } from '@/lib/config-validation';
 import { useUrlState } from '@/lib/url-state';
 
@@ -154,7 +155,7 @@ export function ConfigTable({
                 {editing ? (
                   <TableCell className="text-right">
                     <div className="inline-flex gap-1">
-                      <Button
+                      <WriteButton
                         variant="ghost"
                         size="icon-sm"
                         aria-label={`Edit ${entry.name}`}
@@ -162,8 +163,8 @@ export function ConfigTable({
                         onClick={() => setEditingEntry(entry)}
                       >
                         <PencilIcon />
-                      </Button>
-                      <Button
+                      </WriteButton>
+                      <WriteButton
                         variant="ghost"
                         size="icon-sm"
                         aria-label={`Reset ${entry.name} to default`}
@@ -171,7 +172,7 @@ export function ConfigTable({
                         onClick={() => void editing.onReset(entry.name)}
                       >
                         <RotateCcwIcon />
-                      </Button>
+                      </WriteButton>
                     </div>
                   </TableCell>
                 ) : null}

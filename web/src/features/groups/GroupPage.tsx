@@ -8,7 +8,6 @@ import { LazyBarChart } from '@/components/charts';
 import { ConfirmDialog } from '@/components/confirm-dialog';
 import { PageHeader } from '@/components/page-header';
 import { describeError, EmptyState, QueryView } from '@/components/states';
-import { Button } from '@/components/ui/button';
 import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
 import {
   Table,
@@ -18,6 +17,7 @@ import {
   TableHeader,
   TableRow,
 } from '@/components/ui/table';
+import { WriteButton } from '@/components/write-action';
 import { paths, useCluster } from '@/lib/cluster';
 import { formatNumber } from '@/lib/format';
 import { GroupStateBadge } from './GroupStateBadge';
@@ -50,12 +50,16 @@ export default function GroupPage() {
         }
         actions={
           <>
-            <Button variant="outline" onClick={() => setDialog('reset')} disabled={!details.data}>
+            <WriteButton
+              variant="outline"
+              onClick={() => setDialog('reset')}
+              disabled={!details.data}
+            >
               <RotateCcwIcon /> Reset offsets
-            </Button>
-            <Button variant="outline" onClick={() => setDialog('delete')}>
+            </WriteButton>
+            <WriteButton variant="outline" onClick={() => setDialog('delete')}>
               <Trash2Icon /> Delete
-            </Button>
+            </WriteButton>
           </>
         }
       />

@@ -1,7 +1,15 @@
-import { ChevronDownIcon, EraserIcon, Layers2Icon, SendIcon, Trash2Icon } from 'lucide-react';
+import {
+  ChevronDownIcon,
+  EraserIcon,
+  Layers2Icon,
+  ScissorsIcon,
+  SendIcon,
+  Trash2Icon,
+} from 'lucide-react';
 import { lazy, Suspense, useState } from 'react';
 import { Link, Outlet, useNavigate, useParams } from 'react-router';
 import { toast } from 'sonner';
+import { useReadOnly } from '@/api/auth';
 import { useDeleteTopic, useEmptyTopic, useTopic } from '@/api/topics';
 import { ConfirmDialog } from '@/components/confirm-dialog';
 import { PageHeader } from '@/components/page-header';
@@ -16,9 +24,11 @@ import {
   DropdownMenuTrigger,
 } from '@/components/ui/dropdown-menu';
 import { TabLinks } from '@/components/ui/tab-links';
+import { WriteButton } from '@/components/write-action';
 import { paths, useCluster } from '@/lib/cluster';
 import { formatBytes, formatNumber } from '@/lib/format';
 import { AddPartitionsDialog } from './AddPartitionsDialog';
+import { DeleteRecordsDialog } from './DeleteRecordsDialog';
 
 const ProduceDialog = lazy(() => import('@/features/messages/ProduceDialog'));
 
@@ -28,7 +38,7 @@ export function useTopicName(): string {
   return topic;
 }
 
-type OpenDialog = 'produce' | 'partitions' | 'empty' | 'delete' | null;
+type OpenDialog = 'produce' | 'partitions' | 'records' | 'empty' | 'delete' | null;
 
 export default function TopicPage() {
   const cluster = useCluster();
@@ -37,6 +47,7 @@ export default function TopicPage() {
   const details = useTopic(cluster, topic);
   const deleteTopic = useDeleteTopic(cluster);
   const emptyTopic = useEmptyTopic(cluster, topic);
+  const readOnly = useReadOnly();
   const [dialog, setDialog] = useState<OpenDialog>(null);
   const close = () => setDialog(null);
 
@@ -60,31 +71,42 @@ export default function TopicPage() {
         }
         actions={
           <>
-            <Button onClick={() => setDialog('produce')}>
+            <WriteButton onClick={() => setDialog('produce')}>
               <SendIcon /> Produce
-            </Button>
-            <DropdownMenu>
-              <DropdownMenuTrigger asChild>
-                <Button variant="outline">
-                  Actions <ChevronDownIcon />
-                </Button>
-              </DropdownMenuTrigger>
-              <DropdownMenuContent align="end">
-                <DropdownMenuItem onSelect={() => setDialog('partitions')}>
-                  <Layers2Icon /> Add partitions
-                </DropdownMenuItem>
-                <DropdownMenuItem onSelect={() => setDialog('empty')}>
-                  <EraserIcon /> Empty topic
-                </DropdownMenuItem>
-                <DropdownMenuSeparator />
-                <DropdownMenuItem
-                  className="text-destructive focus:text-destructive"
-                  onSelect={() => setDialog('delete')}
-                >
-                  <Trash2Icon /> Delete topic
-                </DropdownMenuItem>
-              </DropdownMenuContent>
-            </DropdownMenu>
+            </WriteButton>
+            {/* Every action of the menu changes the topic: a read-only role gets the
+                disabled trigger and its reason instead of a menu of disabled items. */}
+            {readOnly ? (
+              <WriteButton variant="outline">
+                Actions <ChevronDownIcon />
+              </WriteButton>
+            ) : (
+              <DropdownMenu>
+                <DropdownMenuTrigger asChild>
+                  <Button variant="outline">
+                    Actions <ChevronDownIcon />
+                  </Button>
+                </DropdownMenuTrigger>
+                <DropdownMenuContent align="end">
+                  <DropdownMenuItem onSelect={() => setDialog('partitions')}>
+                    <Layers2Icon /> Add partitions
+                  </DropdownMenuItem>
+                  <DropdownMenuItem onSelect={() => setDialog('records')}>
+                    <ScissorsIcon /> Delete records
+                  </DropdownMenuItem>
+                  <DropdownMenuItem onSelect={() => setDialog('empty')}>
+                    <EraserIcon /> Empty topic
+                  </DropdownMenuItem>
+                  <DropdownMenuSeparator />
+                  <DropdownMenuItem
+                    className="text-destructive focus:text-destructive"
+                    onSelect={() => setDialog('delete')}
+                  >
+                    <Trash2Icon /> Delete topic
+                  </DropdownMenuItem>
+                </DropdownMenuContent>
+              </DropdownMenu>
+            )}
           </>
         }
       />
@@ -115,6 +137,13 @@ export default function TopicPage() {
         current={partitions.length}
         open={dialog === 'partitions'}
         onOpenChange={(open) => setDialog(open ? 'partitions' : null)}
+      />
+      <DeleteRecordsDialog
+        cluster={cluster}
+        topic={topic}
+        partitions={partitions}
+        open={dialog === 'records'}
+        onOpenChange={(open) => setDialog(open ? 'records' : null)}
       />
       <ConfirmDialog
         open={dialog === 'empty'}

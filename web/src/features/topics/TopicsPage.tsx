@@ -8,7 +8,6 @@ import { Pagination } from '@/components/pagination';
 import { SortableHeader } from '@/components/sortable-header';
 import { EmptyState, ErrorState, TableSkeleton } from '@/components/states';
 import { Badge } from '@/components/ui/badge';
-import { Button } from '@/components/ui/button';
 import { Checkbox, Input, Label } from '@/components/ui/input';
 import {
   Table,
@@ -18,6 +17,7 @@ import {
   TableHeader,
   TableRow,
 } from '@/components/ui/table';
+import { WriteButton } from '@/components/write-action';
 import { paths, useCluster } from '@/lib/cluster';
 import { formatBytes, formatNumber } from '@/lib/format';
 import { useUrlState } from '@/lib/url-state';
@@ -57,9 +57,9 @@ export default function TopicsPage() {
         title="Topics"
         description={topics.data ? `${formatNumber(topics.data.total)} topics` : undefined}
         actions={
-          <Button onClick={() => setCreateOpen(true)}>
+          <WriteButton onClick={() => setCreateOpen(true)}>
             <PlusIcon /> Create topic
-          </Button>
+          </WriteButton>
         }
       />
       <div className="flex flex-wrap items-center gap-4">
@@ -99,9 +99,9 @@ export default function TopicsPage() {
           }
           action={
             state.search ? null : (
-              <Button variant="outline" onClick={() => setCreateOpen(true)}>
+              <WriteButton variant="outline" onClick={() => setCreateOpen(true)}>
                 <PlusIcon /> Create topic
-              </Button>
+              </WriteButton>
             )
           }
         />
