@@ -45,8 +45,6 @@ export class BrokerPage {
   }
 
   configRow(name: string): Locator {
-    return this.page
-      .getByRole('row')
-      .filter({ has: this.page.getByRole('cell', { name, exact: true }) });
+    return this.page.getByRole('row').filter({ has: this.page.getByText(name, { exact: true }) });
   }
 }

@@ -39,6 +39,17 @@ export class ConsoleApi {
     return this.get('/overview');
   }
 
+  /** Sampled by `takhin serve` every few seconds; only the count of points matters here. */
+  throughput(): Promise<{ available: boolean; points: unknown[] } | null> {
+    return this.get('/throughput');
+  }
+
+  async clusterBootstrapServers(): Promise<string[]> {
+    const response = await fetch(`${baseUrl()}/api/v1/clusters`);
+    const clusters = (await response.json()) as { name: string; bootstrap_servers: string[] }[];
+    return clusters.find((cluster) => cluster.name === CLUSTER)?.bootstrap_servers ?? [];
+  }
+
   topic(name: string): Promise<TopicDetails | null> {
     return this.get(`/topics/${encodeURIComponent(name)}`);
   }

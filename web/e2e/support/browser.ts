@@ -62,11 +62,14 @@ export async function themedContext(browser: Browser, theme: Theme): Promise<Bro
 
 /**
  * Saves `<name>-<theme>.png` under e2e/screenshots/ (build artifacts, ignored
- * by git): what is in the viewport, animations finished, nothing hovered or focused.
+ * by git): what is in the viewport once no skeleton is left, animations
+ * finished, nothing hovered or focused.
  */
 export async function screenshot(page: Page, name: string, theme: Theme): Promise<string> {
   await mkdir(screenshotsDir, { recursive: true });
   const file = path.join(screenshotsDir, `${name}-${theme}.png`);
+  // Real data, not placeholders: every loading skeleton has been replaced.
+  await page.locator('[data-slot="skeleton"]').first().waitFor({ state: 'detached' });
   // No hover state (a chart's tooltip, a row's highlight) and no focus ring in the picture.
   await page.mouse.move(0, 0);
   await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
