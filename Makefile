@@ -75,8 +75,9 @@ bench:
 	bench/run.sh --quick
 
 # The whole suite: lint, Rust unit/property/integration tests, the web
-# console's lint/type/unit checks, real-client suites against a broker
-# started per test module (including schemathesis on the console's OpenAPI
-# document), the console API tests against Apache Kafka, a short fuzz run, and a
-# check that the benchmark harness still resolves and parses.
-test: lint rust-test web-test compat-test console-kafka-test fuzz-smoke bench-check
+# console's lint/type/unit checks and its browser tests (a real `takhin serve`,
+# both themes), real-client suites against a broker started per test module
+# (including schemathesis on the console's OpenAPI document), the console API
+# tests against Apache Kafka, a short fuzz run, and a check that the benchmark
+# harness still resolves and parses.
+test: lint rust-test web-test web-e2e compat-test console-kafka-test fuzz-smoke bench-check
