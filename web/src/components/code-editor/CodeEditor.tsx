@@ -2,6 +2,7 @@ import Editor, { type OnMount } from '@monaco-editor/react';
 import { useEffect, useRef, useState } from 'react';
 import { Skeleton } from '@/components/ui/skeleton';
 import { useTheme } from '@/lib/theme';
+import { type FilterDiagnostic, markerRange } from './filter-diagnostics';
 import { checkFilterSyntax } from './filter-syntax';
 import { monaco } from './monaco-setup';
 
@@ -15,9 +16,13 @@ export interface CodeEditorProps {
   ariaLabel: string;
   /** Ctrl/Cmd+Enter, e.g. to run a search from the filter editor. */
   onSubmit?: () => void;
+  /** Messages from elsewhere (the server's verdict on the filter), drawn as markers. */
+  diagnostics?: FilterDiagnostic[];
 }
 
+/** Markers of the local syntax check; the server's have their own owner so neither clears the other. */
 const MARKER_OWNER = 'takhin-filter';
+const SERVER_MARKER_OWNER = 'takhin-server';
 const FILTER_GLOBALS = [
   { name: 'key', detail: 'the key: parsed JSON when it is JSON, else a string (null for no key)' },
   {
@@ -65,6 +70,7 @@ export default function CodeEditor({
   readOnly = false,
   ariaLabel,
   onSubmit,
+  diagnostics,
 }: CodeEditorProps) {
   const { resolved } = useTheme();
   const editorRef = useRef<Parameters<OnMount>[0] | null>(null);
@@ -112,15 +118,35 @@ export default function CodeEditor({
             {
               severity: monaco.MarkerSeverity.Error,
               message: problem.message,
-              startLineNumber: problem.line,
-              startColumn: problem.column,
-              endLineNumber: problem.line,
-              endColumn: problem.column + 1,
+              ...markerRange(model, problem.line, problem.column),
             },
           ]
         : [],
     );
   }, [value, language, mounted]);
+
+  useEffect(() => {
+    const model = editorRef.current?.getModel();
+    if (!mounted || !model) return;
+    monaco.editor.setModelMarkers(
+      model,
+      SERVER_MARKER_OWNER,
+      (diagnostics ?? []).flatMap((diagnostic) =>
+        diagnostic.line === null
+          ? []
+          : [
+              {
+                severity:
+                  diagnostic.severity === 'error'
+                    ? monaco.MarkerSeverity.Error
+                    : monaco.MarkerSeverity.Warning,
+                message: diagnostic.message,
+                ...markerRange(model, diagnostic.line, diagnostic.column),
+              },
+            ],
+      ),
+    );
+  }, [diagnostics, mounted]);
 
   const onMount: OnMount = (editor) => {
     editorRef.current = editor;

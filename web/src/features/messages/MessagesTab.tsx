@@ -1,9 +1,21 @@
-import { DownloadIcon, PlayIcon, RadioIcon, SquareIcon } from 'lucide-react';
-import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
+import {
+  AlertTriangleIcon,
+  CircleXIcon,
+  DownloadIcon,
+  PlayIcon,
+  RadioIcon,
+  SquareIcon,
+} from 'lucide-react';
+import { type FormEvent, useEffect, useId, useMemo, useRef, useState } from 'react';
 import { exportUrl, useMessageSearch } from '@/api/messages';
 import { useTopic } from '@/api/topics';
 import type { Decoder, MessageSearchParams, MessageStart } from '@/api/types';
 import { LazyCodeEditor } from '@/components/code-editor';
+import {
+  type FilterDiagnostic,
+  filterDiagnosticFromProblem,
+  filterDiagnosticFromThrown,
+} from '@/components/code-editor/filter-diagnostics';
 import { EmptyState, ErrorState } from '@/components/states';
 import { Button } from '@/components/ui/button';
 import { Checkbox, Input, Label, NativeSelect } from '@/components/ui/input';
@@ -11,7 +23,7 @@ import { useTopicName } from '@/features/topics/TopicPage';
 import { useCluster } from '@/lib/cluster';
 import { formatBytes, formatDuration, formatNumber } from '@/lib/format';
 import { useUrlState } from '@/lib/url-state';
-import { range } from '@/lib/utils';
+import { cn, range } from '@/lib/utils';
 import { FILTER_EXAMPLES } from './filter-examples';
 import { MessageTable } from './MessageTable';
 
@@ -64,7 +76,12 @@ export default function MessagesTab() {
   const [state, setState] = useUrlState(MESSAGES_URL_DEFAULTS);
   const search = useMessageSearch(cluster, topic);
   const [filterOpen, setFilterOpen] = useState(state.filter !== '');
-  const run = () => search.start(toSearchParams(state));
+  // The filter text the last search ran with: the server's verdict is about that text only.
+  const [searchedFilter, setSearchedFilter] = useState(state.filter);
+  const run = () => {
+    setSearchedFilter(state.filter);
+    search.start(toSearchParams(state));
+  };
 
   // Opening the tab runs the search in the URL once (a shared link shows its results).
   const ranOnce = useRef(false);
@@ -73,6 +90,16 @@ export default function MessagesTab() {
     ranOnce.current = true;
     search.start(toSearchParams(state));
   }, [search, state]);
+
+  const filterDiagnostic = useSearchFilterDiagnostic(search, state.filter === searchedFilter);
+  const filterDiagnostics = useMemo(
+    () => (filterDiagnostic ? [filterDiagnostic] : []),
+    [filterDiagnostic],
+  );
+  // A filter the server refused is shown where it is edited, even if the editor was folded.
+  useEffect(() => {
+    if (filterDiagnostic?.severity === 'error') setFilterOpen(true);
+  }, [filterDiagnostic]);
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -213,7 +240,9 @@ export default function MessagesTab() {
               value={state.filter}
               onChange={(filter) => setState({ filter }, { replace: true })}
               onSubmit={run}
+              diagnostics={filterDiagnostics}
             />
+            {filterDiagnostic ? <FilterDiagnosticLine diagnostic={filterDiagnostic} /> : null}
             <div className="flex flex-wrap gap-2">
               {FILTER_EXAMPLES.map((example) => (
                 <Button
@@ -295,6 +324,50 @@ function Field({
       </label>
       {children}
     </div>
+  );
+}
+
+/**
+ * What the server said about the filter of the last search: why it refused
+ * it (422, or an `error` event), else the last message it threw on. Null once
+ * the filter was edited since (`current` false): the positions no longer fit.
+ */
+function useSearchFilterDiagnostic(
+  search: ReturnType<typeof useMessageSearch>,
+  current: boolean,
+): FilterDiagnostic | null {
+  const problem = search.error?.problem;
+  const lastThrown = search.progress?.last_filter_error;
+  return useMemo(() => {
+    if (!current) return null;
+    if (problem) return filterDiagnosticFromProblem(problem);
+    return lastThrown ? filterDiagnosticFromThrown(lastThrown) : null;
+  }, [current, problem, lastThrown]);
+}
+
+function FilterDiagnosticLine({ diagnostic }: { diagnostic: FilterDiagnostic }) {
+  const error = diagnostic.severity === 'error';
+  const Icon = error ? CircleXIcon : AlertTriangleIcon;
+  const where =
+    diagnostic.line === null
+      ? null
+      : `line ${diagnostic.line}${diagnostic.column === null ? '' : `, column ${diagnostic.column}`}`;
+  return (
+    <p
+      role={error ? 'alert' : 'status'}
+      data-testid="filter-error"
+      className={cn(
+        'flex items-start gap-2 text-sm',
+        error ? 'text-destructive' : 'text-muted-foreground',
+      )}
+    >
+      <Icon className={cn('mt-0.5 size-4 shrink-0', !error && 'text-warning')} aria-hidden="true" />
+      <span>
+        {error ? null : 'The filter threw on a message (skipped): '}
+        {diagnostic.message}
+        {where ? <span className="font-mono text-xs"> ({where})</span> : null}
+      </span>
+    </p>
   );
 }
 
