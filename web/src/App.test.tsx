@@ -32,6 +32,7 @@ describe('App shell', () => {
       '/clusters/local/topics',
     );
     expect(await screen.findByRole('combobox', { name: 'Cluster' })).toHaveValue('local');
+    expect(screen.getByRole('link', { name: /API docs/ })).toHaveAttribute('href', '/api/docs');
   });
 
   it('switches theme from the menu and remembers it', async () => {

@@ -2,6 +2,10 @@ import type { Problem } from './types';
 
 /** Every API path is under this prefix; the dev server proxies it to takhin. */
 export const API_BASE = '/api/v1';
+/** The API's Swagger UI, served by takhin itself (crates/takhin-console/src/api/docs.rs). */
+export const API_DOCS_PATH = '/api/docs';
+/** The OpenAPI document the docs and `src/generated/` come from. */
+export const OPENAPI_PATH = `${API_BASE}/openapi.json`;
 
 /**
  * An API call that failed: either the server's problem+json, or a problem

@@ -1,4 +1,6 @@
 import {
+  BookOpenIcon,
+  ExternalLinkIcon,
   GaugeIcon,
   LayersIcon,
   LogOutIcon,
@@ -12,7 +14,7 @@ import { Navigate, NavLink, Outlet, useLocation, useNavigate, useParams } from '
 import { toast } from 'sonner';
 import { useLogout, useMe } from '@/api/auth';
 import { defaultCluster, useClusters } from '@/api/clusters';
-import { isApiError } from '@/api/http';
+import { API_DOCS_PATH, isApiError } from '@/api/http';
 import { PageSkeleton } from '@/components/page-skeleton';
 import { Button } from '@/components/ui/button';
 import { FALLBACK_CLUSTER, lastCluster, paths, rememberCluster } from '@/lib/cluster';
@@ -104,6 +106,17 @@ export function AppShell() {
                 </li>
               ))}
             </ul>
+            <a
+              href={API_DOCS_PATH}
+              target="_blank"
+              rel="noopener"
+              className="mt-4 flex h-9 items-center gap-3 rounded-md px-3 text-sm font-medium text-muted-foreground outline-none transition-colors hover:bg-accent/60 hover:text-foreground focus-visible:ring-[3px] focus-visible:ring-ring/50"
+            >
+              <BookOpenIcon className="size-4" aria-hidden="true" />
+              API docs
+              <ExternalLinkIcon className="ml-auto size-3.5" aria-hidden="true" />
+              <span className="sr-only">(opens in a new tab)</span>
+            </a>
           </nav>
           {me.data?.auth_enabled ? (
             <UserFooter username={me.data.username} role={me.data.role} />

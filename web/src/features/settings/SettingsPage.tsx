@@ -2,6 +2,7 @@ import { useNavigate } from 'react-router';
 import { useMe } from '@/api/auth';
 import { useClusters } from '@/api/clusters';
 import { useHealth } from '@/api/health';
+import { API_DOCS_PATH, OPENAPI_PATH } from '@/api/http';
 import { PageHeader } from '@/components/page-header';
 import { QueryView } from '@/components/states';
 import { Badge } from '@/components/ui/badge';
@@ -143,6 +144,16 @@ function AboutCard() {
         <p>
           Server version: <span className="font-mono">{health.data?.version ?? '—'}</span>
           {health.data ? ` · up ${formatDuration(health.data.uptime_seconds * 1000)}` : null}
+        </p>
+        <p>
+          API:{' '}
+          <a href={API_DOCS_PATH} className="text-primary hover:underline">
+            interactive documentation
+          </a>{' '}
+          ·{' '}
+          <a href={OPENAPI_PATH} className="text-primary hover:underline">
+            OpenAPI document
+          </a>
         </p>
         <p>
           Authentication:{' '}
