@@ -13,5 +13,7 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // expect.poll waits for the page like a locator does (1 s is too short on a busy CI machine).
+    expect: { poll: { timeout: 10_000, interval: 100 } },
   },
 });

@@ -26,7 +26,7 @@ export class MessagesTab {
   readonly status: Locator;
   readonly results: Locator;
   readonly rows: Locator;
-  readonly errorState: Locator;
+  readonly failures: Locator;
   readonly emptyState: Locator;
 
   constructor(readonly page: Page) {
@@ -39,10 +39,13 @@ export class MessagesTab {
     this.filterEditor = this.form.locator('.monaco-editor');
     this.filterInput = this.form.getByRole('textbox', { name: 'JavaScript filter' });
     this.searchButton = this.form.getByRole('button', { name: 'Search', exact: true });
-    this.status = this.form.getByRole('status');
+    // The search's own status line (the form may hold other live regions).
+    this.status = this.form.getByRole('status').filter({ hasText: / shown/ });
     this.results = page.getByTestId('message-table');
     this.rows = this.results.getByTestId('message-row');
-    this.errorState = page.getByTestId('error-state');
+    // A failed search is an alert: the error state, and for a refused filter whatever
+    // the page shows beside the editor.
+    this.failures = page.getByRole('alert');
     this.emptyState = page.getByTestId('empty-state');
   }
 
@@ -84,7 +87,7 @@ export class MessagesTab {
   /**
    * Does `action` (a click, a reload: anything that starts a search) and
    * waits for the search it started to end: its event stream finished and
-   * the status line names why, or the error state is shown.
+   * the status line names why, or a failure is shown.
    */
   async whileSearching(action: () => Promise<unknown>) {
     const response = this.page.waitForResponse(
@@ -94,7 +97,7 @@ export class MessagesTab {
     );
     await action();
     await (await response).finished();
-    await this.status.filter({ hasText: DONE_REASON }).or(this.errorState).first().waitFor();
+    await this.status.filter({ hasText: DONE_REASON }).or(this.failures).first().waitFor();
   }
 
   /** The rows on screen (a few dozen at most: the table is virtualised). */

@@ -1,7 +1,6 @@
 import type { Locator, Page } from 'playwright-core';
 import { CLUSTER } from '../support/api';
 import { ConfigurationTab } from './ConfigurationTab';
-import { MessagesTab } from './MessagesTab';
 
 export type TopicTab = 'Messages' | 'Partitions' | 'Configuration' | 'Consumers';
 
@@ -35,13 +34,6 @@ export class TopicPage {
 
   tab(name: TopicTab): Locator {
     return this.tabs.getByRole('link', { name, exact: true });
-  }
-
-  async openMessages(): Promise<MessagesTab> {
-    await this.tab('Messages').click();
-    const messages = new MessagesTab(this.page);
-    await messages.form.waitFor();
-    return messages;
   }
 
   async openConfiguration(): Promise<ConfigurationTab> {

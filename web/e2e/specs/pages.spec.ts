@@ -55,7 +55,8 @@ describe.each(THEMES)('console pages in the %s theme', (theme) => {
   });
 
   afterEach(() => {
-    expect(pageErrors).toEqual([]);
+    // Emptied each time, so one test's error is reported by that test only.
+    expect(pageErrors.splice(0)).toEqual([]);
   });
 
   afterAll(async () => {
