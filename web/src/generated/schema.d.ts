@@ -807,18 +807,22 @@ export interface components {
             cluster_id?: string | null;
             /** Format: int32 */
             controller_id: number;
-            /** @description Topics including internal ones such as `__consumer_offsets`. */
+            /** @description Partitions of internal topics. */
+            internal_partition_count: number;
+            /** @description Internal topics only, such as `__consumer_offsets`. */
             internal_topic_count: number;
-            /** @description Partitions without a leader. */
+            /** @description Partitions (of any topic) without a leader. */
             offline_partitions: number;
+            /** @description Partitions of the topics counted in `topic_count`. */
             partition_count: number;
+            /** @description Topics, not counting internal ones. */
             topic_count: number;
             /**
              * Format: int64
              * @description Bytes of all partition replicas on all brokers.
              */
             total_size_bytes: number;
-            /** @description Partitions whose in-sync replicas are fewer than their replicas. */
+            /** @description Partitions (of any topic) whose in-sync replicas are fewer than their replicas. */
             under_replicated_partitions: number;
         };
         /** @description One partition of a topic. */

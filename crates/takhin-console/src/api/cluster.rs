@@ -98,13 +98,17 @@ pub struct Overview {
     pub cluster_id: Option<String>,
     pub controller_id: i32,
     pub brokers: Vec<Broker>,
+    /// Topics, not counting internal ones.
     pub topic_count: usize,
-    /// Topics including internal ones such as `__consumer_offsets`.
+    /// Internal topics only, such as `__consumer_offsets`.
     pub internal_topic_count: usize,
+    /// Partitions of the topics counted in `topic_count`.
     pub partition_count: usize,
-    /// Partitions whose in-sync replicas are fewer than their replicas.
+    /// Partitions of internal topics.
+    pub internal_partition_count: usize,
+    /// Partitions (of any topic) whose in-sync replicas are fewer than their replicas.
     pub under_replicated_partitions: usize,
-    /// Partitions without a leader.
+    /// Partitions (of any topic) without a leader.
     pub offline_partitions: usize,
     /// Bytes of all partition replicas on all brokers.
     pub total_size_bytes: i64,
@@ -122,13 +126,18 @@ pub async fn overview(
     let metadata = client.refresh_metadata().await?;
     let usage = ops::log_dirs(&client).await?;
     let mut partition_count = 0;
+    let mut internal_partition_count = 0;
     let mut under_replicated = 0;
     let mut offline = 0;
     let mut leaders = std::collections::HashMap::<i32, usize>::new();
     let mut replicas = std::collections::HashMap::<i32, usize>::new();
     for topic in &metadata.topics {
         for partition in &topic.partitions {
-            partition_count += 1;
+            if topic.internal {
+                internal_partition_count += 1;
+            } else {
+                partition_count += 1;
+            }
             if partition.leader < 0 {
                 offline += 1;
             } else {
@@ -172,6 +181,7 @@ pub async fn overview(
         topic_count: metadata.topics.iter().filter(|t| !t.internal).count(),
         internal_topic_count: metadata.topics.iter().filter(|t| t.internal).count(),
         partition_count,
+        internal_partition_count,
         under_replicated_partitions: under_replicated,
         offline_partitions: offline,
         total_size_bytes: usage.partition_bytes.values().sum(),

@@ -39,6 +39,7 @@ const OVERVIEW: ClusterOverview = {
   topic_count: 2,
   internal_topic_count: 1,
   partition_count: 3,
+  internal_partition_count: 50,
   under_replicated_partitions: 0,
   offline_partitions: 0,
   total_size_bytes: 3 * 1024 ** 2,
