@@ -9,6 +9,7 @@ export function NotFoundPage() {
     <EmptyState
       icon={<CompassIcon />}
       title="Page not found"
+      heading="h1"
       description={
         <>
           Nothing lives at <code className="font-mono">{location.pathname}</code>.

@@ -67,13 +67,17 @@ export function EmptyState({
   action,
   icon,
   className,
+  heading,
 }: {
   title: string;
   description?: ReactNode;
   action?: ReactNode;
   icon?: ReactNode;
   className?: string;
+  /** When the state is the whole page (not found), its title is the page's heading. */
+  heading?: 'h1' | 'h2';
 }) {
+  const Title = heading ?? 'p';
   return (
     <div
       data-testid="empty-state"
@@ -86,7 +90,7 @@ export function EmptyState({
         {icon ?? <InboxIcon />}
       </span>
       <div className="space-y-1">
-        <p className="font-semibold">{title}</p>
+        <Title className="font-semibold">{title}</Title>
         {description ? (
           <p className="max-w-prose text-sm text-muted-foreground">{description}</p>
         ) : null}

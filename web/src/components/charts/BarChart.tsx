@@ -1,3 +1,4 @@
+import { useRef } from 'react';
 import {
   Bar,
   CartesianGrid,
@@ -7,6 +8,7 @@ import {
   XAxis,
   YAxis,
 } from 'recharts';
+import { useSingleTabStop } from './chart-focus';
 
 export interface BarDatum {
   label: string;
@@ -26,35 +28,40 @@ export default function BarChart({
   formatValue: (value: number) => string;
   height?: number;
 }) {
+  const container = useRef<HTMLDivElement>(null);
+  useSingleTabStop(container);
   return (
-    <ResponsiveContainer width="100%" height={height}>
-      <RechartsBarChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: 8 }}>
-        <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" vertical={false} />
-        <XAxis dataKey="label" stroke="var(--muted-foreground)" fontSize={12} tickLine={false} />
-        <YAxis
-          stroke="var(--muted-foreground)"
-          fontSize={12}
-          tickLine={false}
-          width={72}
-          tickFormatter={(value: number) => formatValue(value)}
-        />
-        <Tooltip
-          cursor={{ fill: 'var(--muted)' }}
-          contentStyle={{
-            background: 'var(--popover)',
-            border: '1px solid var(--border)',
-            borderRadius: 6,
-            color: 'var(--popover-foreground)',
-          }}
-          formatter={(value) => formatValue(Number(value))}
-        />
-        <Bar
-          dataKey="value"
-          fill="var(--primary)"
-          radius={[4, 4, 0, 0]}
-          isAnimationActive={false}
-        />
-      </RechartsBarChart>
-    </ResponsiveContainer>
+    <div ref={container}>
+      <ResponsiveContainer width="100%" height={height}>
+        <RechartsBarChart data={data} margin={{ top: 8, right: 8, bottom: 0, left: 8 }}>
+          <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" vertical={false} />
+          <XAxis dataKey="label" stroke="var(--muted-foreground)" fontSize={12} tickLine={false} />
+          <YAxis
+            stroke="var(--muted-foreground)"
+            fontSize={12}
+            tickLine={false}
+            width={72}
+            tickFormatter={(value: number) => formatValue(value)}
+          />
+          <Tooltip
+            cursor={{ fill: 'var(--muted)' }}
+            contentStyle={{
+              background: 'var(--popover)',
+              border: '1px solid var(--border)',
+              borderRadius: 6,
+              color: 'var(--popover-foreground)',
+            }}
+            formatter={(value) => formatValue(Number(value))}
+          />
+          <Bar
+            dataKey="value"
+            fill="var(--primary)"
+            radius={[4, 4, 0, 0]}
+            maxBarSize={64}
+            isAnimationActive={false}
+          />
+        </RechartsBarChart>
+      </ResponsiveContainer>
+    </div>
   );
 }

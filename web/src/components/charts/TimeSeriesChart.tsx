@@ -1,3 +1,4 @@
+import { useRef } from 'react';
 import {
   Area,
   AreaChart,
@@ -8,6 +9,7 @@ import {
   YAxis,
 } from 'recharts';
 import { formatClock, formatTimestamp } from '@/lib/format';
+import { useSingleTabStop } from './chart-focus';
 
 /** One line of a time series chart: which field of each point, its name and colour. */
 export interface TimeSeries<K extends string> {
@@ -51,8 +53,10 @@ export default function TimeSeriesChart<K extends string>({
   label,
   height = 220,
 }: TimeSeriesChartProps<K>) {
+  const figure = useRef<HTMLElement>(null);
+  useSingleTabStop(figure);
   return (
-    <figure className="space-y-2" aria-label={label}>
+    <figure ref={figure} className="space-y-2" aria-label={label}>
       <ResponsiveContainer width="100%" height={height}>
         <AreaChart data={[...data]} margin={{ top: 8, right: 8, bottom: 0, left: 8 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" vertical={false} />

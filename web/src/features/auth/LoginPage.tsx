@@ -4,7 +4,7 @@ import { useLogin } from '@/api/auth';
 import { isApiError } from '@/api/http';
 import { describeError } from '@/components/states';
 import { Button } from '@/components/ui/button';
-import { Card, CardContent, CardDescription, CardHeader, CardTitle } from '@/components/ui/card';
+import { Card, CardContent, CardDescription, CardHeader } from '@/components/ui/card';
 import { Input } from '@/components/ui/input';
 
 /** Only same-site paths: `?next=https://evil.example` must not redirect off the console. */
@@ -38,7 +38,7 @@ export default function LoginPage() {
     <main className="grid min-h-screen place-items-center p-4">
       <Card className="w-full max-w-sm">
         <CardHeader>
-          <CardTitle className="text-xl">Sign in to Takhin</CardTitle>
+          <h1 className="text-xl font-semibold leading-none">Sign in to Takhin</h1>
           <CardDescription>This console requires an account.</CardDescription>
         </CardHeader>
         <CardContent>

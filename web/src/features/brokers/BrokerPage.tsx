@@ -1,9 +1,10 @@
-import { useParams } from 'react-router';
+import { Link, useParams } from 'react-router';
 import { useBrokerConfigs, useBrokers } from '@/api/clusters';
 import { ConfigTable } from '@/components/config-table';
 import { PageHeader } from '@/components/page-header';
-import { EmptyState, QueryView } from '@/components/states';
+import { EmptyState, ErrorState, QueryView } from '@/components/states';
 import { Badge } from '@/components/ui/badge';
+import { Button } from '@/components/ui/button';
 import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
 import {
   Table,
@@ -13,7 +14,7 @@ import {
   TableHeader,
   TableRow,
 } from '@/components/ui/table';
-import { useCluster } from '@/lib/cluster';
+import { paths, useCluster } from '@/lib/cluster';
 import { formatBytes } from '@/lib/format';
 
 export default function BrokerPage() {
@@ -24,7 +25,23 @@ export default function BrokerPage() {
   const broker = brokers.data?.find((candidate) => candidate.node_id === brokerId);
 
   if (!Number.isInteger(brokerId)) {
-    return <EmptyState title="No such broker" description="Broker ids are whole numbers." />;
+    return (
+      <EmptyState heading="h1" title="No such broker" description="Broker ids are whole numbers." />
+    );
+  }
+  if (brokers.data && !broker) {
+    return (
+      <EmptyState
+        heading="h1"
+        title={`No broker ${brokerId}`}
+        description="The cluster has no broker with this id (it may have left)."
+        action={
+          <Button asChild variant="outline">
+            <Link to={paths.brokers(cluster)}>All brokers</Link>
+          </Button>
+        }
+      />
+    );
   }
   return (
     <div className="space-y-6">
@@ -37,6 +54,9 @@ export default function BrokerPage() {
         }
         badges={broker?.is_controller ? <Badge variant="secondary">controller</Badge> : null}
       />
+      {brokers.error ? (
+        <ErrorState error={brokers.error} onRetry={() => void brokers.refetch()} />
+      ) : null}
       {broker ? (
         <Card>
           <CardHeader>

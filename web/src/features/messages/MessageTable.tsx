@@ -1,6 +1,6 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { CheckIcon, ChevronRightIcon, CopyIcon } from 'lucide-react';
-import { useRef, useState } from 'react';
+import { useId, useRef, useState } from 'react';
 import type { DecodedPayload, Message } from '@/api/types';
 import { Button } from '@/components/ui/button';
 import { formatBytes, formatTimestamp } from '@/lib/format';
@@ -31,6 +31,7 @@ export function prettyPayload(payload: DecodedPayload | null | undefined): strin
  */
 export function MessageTable({ messages }: { messages: Message[] }) {
   const scrollRef = useRef<HTMLDivElement>(null);
+  const columnsId = useId();
   const [expanded, setExpanded] = useState<Set<string>>(() => new Set());
   const virtualizer = useVirtualizer({
     count: messages.length,
@@ -50,7 +51,11 @@ export function MessageTable({ messages }: { messages: Message[] }) {
 
   return (
     <div className="rounded-md border" data-testid="message-table">
+      {/* Column titles: each row's button is described by them, so a screen reader says
+          what its values are (the button's name stays its visible text, for voice control). */}
       <div
+        id={columnsId}
+        aria-hidden="true"
         className={cn(
           GRID,
           'border-b px-3 py-2 text-xs font-medium uppercase tracking-wide text-muted-foreground',
@@ -64,15 +69,22 @@ export function MessageTable({ messages }: { messages: Message[] }) {
         <span>Value</span>
       </div>
       <div ref={scrollRef} className="max-h-[60vh] overflow-auto">
-        <div className="relative w-full" style={{ height: virtualizer.getTotalSize() }}>
+        <ul
+          aria-label="Messages"
+          className="relative w-full"
+          style={{ height: virtualizer.getTotalSize() }}
+        >
           {virtualizer.getVirtualItems().map((item) => {
             const message = messages[item.index];
             if (!message) return null;
             const id = messageId(message);
             const open = expanded.has(id);
             return (
-              <div
+              <li
                 key={item.key}
+                // Only the rows on screen exist: say where this one is in the whole list.
+                aria-setsize={messages.length}
+                aria-posinset={item.index + 1}
                 data-index={item.index}
                 ref={virtualizer.measureElement}
                 className="absolute left-0 w-full border-b"
@@ -82,6 +94,7 @@ export function MessageTable({ messages }: { messages: Message[] }) {
                   type="button"
                   data-testid="message-row"
                   aria-expanded={open}
+                  aria-describedby={columnsId}
                   onClick={() => toggle(id)}
                   className={cn(
                     GRID,
@@ -116,10 +129,10 @@ export function MessageTable({ messages }: { messages: Message[] }) {
                   </span>
                 </button>
                 {open ? <MessageDetails message={message} /> : null}
-              </div>
+              </li>
             );
           })}
-        </div>
+        </ul>
       </div>
     </div>
   );

@@ -88,7 +88,9 @@ function ClustersCard() {
                 <TableRow>
                   <TableHead>Name</TableHead>
                   <TableHead>Bootstrap servers</TableHead>
-                  <TableHead />
+                  <TableHead>
+                    <span className="sr-only">Actions</span>
+                  </TableHead>
                 </TableRow>
               </TableHeader>
               <TableBody>

@@ -114,7 +114,6 @@ export function CreateTopicDialog({
             <Input
               id={`${id}-name`}
               value={name}
-              autoFocus
               autoComplete="off"
               aria-invalid={submitted && nameError !== null}
               onChange={(event) => setName(event.target.value)}

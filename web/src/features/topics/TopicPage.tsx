@@ -6,7 +6,7 @@ import {
   SendIcon,
   Trash2Icon,
 } from 'lucide-react';
-import { lazy, Suspense, useState } from 'react';
+import { lazy, Suspense, useRef, useState } from 'react';
 import { Link, Outlet, useNavigate, useParams } from 'react-router';
 import { toast } from 'sonner';
 import { useReadOnly } from '@/api/auth';
@@ -50,6 +50,17 @@ export default function TopicPage() {
   const readOnly = useReadOnly();
   const [dialog, setDialog] = useState<OpenDialog>(null);
   const close = () => setDialog(null);
+  // A dialog chosen in the Actions menu opens once the menu has closed and
+  // given focus back to its trigger: closing the dialog then returns there.
+  const chosenInMenu = useRef<OpenDialog>(null);
+  const openChosenDialog = () => {
+    if (chosenInMenu.current === null) return;
+    setDialog(chosenInMenu.current);
+    chosenInMenu.current = null;
+  };
+  const choose = (next: OpenDialog) => () => {
+    chosenInMenu.current = next;
+  };
 
   const partitions = details.data?.partitions ?? [];
 
@@ -87,20 +98,20 @@ export default function TopicPage() {
                     Actions <ChevronDownIcon />
                   </Button>
                 </DropdownMenuTrigger>
-                <DropdownMenuContent align="end">
-                  <DropdownMenuItem onSelect={() => setDialog('partitions')}>
+                <DropdownMenuContent align="end" onCloseAutoFocus={openChosenDialog}>
+                  <DropdownMenuItem onSelect={choose('partitions')}>
                     <Layers2Icon /> Add partitions
                   </DropdownMenuItem>
-                  <DropdownMenuItem onSelect={() => setDialog('records')}>
+                  <DropdownMenuItem onSelect={choose('records')}>
                     <ScissorsIcon /> Delete records
                   </DropdownMenuItem>
-                  <DropdownMenuItem onSelect={() => setDialog('empty')}>
+                  <DropdownMenuItem onSelect={choose('empty')}>
                     <EraserIcon /> Empty topic
                   </DropdownMenuItem>
                   <DropdownMenuSeparator />
                   <DropdownMenuItem
                     className="text-destructive focus:text-destructive"
-                    onSelect={() => setDialog('delete')}
+                    onSelect={choose('delete')}
                   >
                     <Trash2Icon /> Delete topic
                   </DropdownMenuItem>
