@@ -22,6 +22,7 @@ pub mod auth;
 pub mod client;
 pub mod decode;
 pub mod filter;
+pub mod metrics;
 pub mod throughput;
 
 use std::path::PathBuf;
@@ -68,6 +69,9 @@ pub struct ConsoleConfig {
     /// The file mutating calls are appended to as JSON lines (see
     /// [`audit`]); without it they are only traced and kept in memory.
     pub audit_log: Option<PathBuf>,
+    /// Where the API's request metrics go (see [`metrics`]); the process
+    /// renders them at `/metrics`.
+    pub metrics: std::sync::Arc<metrics::ConsoleMetrics>,
 }
 
 impl ConsoleConfig {
@@ -77,6 +81,7 @@ impl ConsoleConfig {
             clusters: vec![cluster],
             auth: auth::AuthConfig::default(),
             audit_log: None,
+            metrics: std::sync::Arc::default(),
         }
     }
 

@@ -146,3 +146,28 @@ async fn throughput_is_unavailable_without_a_metrics_source() {
         .problem(StatusCode::NOT_FOUND);
     console.stop().await;
 }
+
+#[tokio::test]
+async fn api_requests_are_counted_by_route_template() {
+    let metrics = std::sync::Arc::new(takhin_console::metrics::ConsoleMetrics::new());
+    let mut config = takhin_console::ConsoleConfig::single(takhin_console::ClusterConfig::new(
+        CLUSTER,
+        vec!["127.0.0.1:1".to_string()],
+    ));
+    config.metrics = metrics.clone();
+    let console = TestConsoleRouter(takhin_console::router(config));
+    console.get("/api/v1/clusters").await;
+    console.get("/api/v1/clusters/nope/overview").await;
+    console.get("/api/v1/no/such/thing").await;
+    let text = metrics.render();
+    assert!(
+        text.contains(
+            r#"takhin_console_requests_total{method="GET",route="/api/v1/clusters",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/api/v1/clusters/{cluster}/overview",status="404"} 1"#),
+        "{text}"
+    );
+}

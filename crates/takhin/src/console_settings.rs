@@ -143,6 +143,7 @@ pub fn parse(
         clusters,
         auth,
         audit_log,
+        metrics: std::sync::Arc::default(),
     };
     config.validate()?;
     Ok(ConsoleSettings { enabled, config })

@@ -44,6 +44,8 @@ pub struct Health {
     pub console: Option<ConsoleSlot>,
     /// False under `takhin console`: no broker runs in this process.
     pub serves_kafka: bool,
+    /// The console's request metrics, rendered after the broker's.
+    pub console_metrics: Option<Arc<takhin_console::metrics::ConsoleMetrics>>,
 }
 
 /// Whether `path` is the console's: its REST API and API docs.
@@ -134,16 +136,21 @@ async fn metrics(
     State(health): State<Health>,
 ) -> (StatusCode, [(header::HeaderName, &'static str); 1], String) {
     let content_type = [(header::CONTENT_TYPE, takhin_broker::metrics::CONTENT_TYPE)];
+    let console = health
+        .console_metrics
+        .as_ref()
+        .map(|metrics| metrics.render())
+        .unwrap_or_default();
     let Some(broker) = health.broker.get().cloned() else {
         return (
             StatusCode::OK,
             content_type,
-            takhin_broker::metrics::render_process(),
+            takhin_broker::metrics::render_process() + &console,
         );
     };
     // Reading every partition (and /proc) takes a while on a large broker: off the async workers.
     match tokio::task::spawn_blocking(move || broker.metrics.render(&broker)).await {
-        Ok(body) => (StatusCode::OK, content_type, body),
+        Ok(body) => (StatusCode::OK, content_type, body + &console),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             content_type,

@@ -238,6 +238,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         broker: Arc::default(),
         console: console.enabled.then(Arc::default),
         serves_kafka: true,
+        console_metrics: console.enabled.then(|| console.config.metrics.clone()),
     };
     let http_addr = config.http_addr;
     if console.enabled {
@@ -316,6 +317,7 @@ async fn console(args: ConsoleArgs) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown) = watch::channel(false);
     tokio::spawn(wait_for_signal(shutdown_tx));
     let slot: http::ConsoleSlot = Arc::default();
+    let console_metrics = console.config.metrics.clone();
     let _ = slot.set(console_router(console.config));
     let health = http::Health {
         ready: Arc::new(AtomicBool::new(true)),
@@ -323,6 +325,7 @@ async fn console(args: ConsoleArgs) -> anyhow::Result<()> {
         broker: Arc::default(),
         console: Some(slot),
         serves_kafka: false,
+        console_metrics: Some(console_metrics),
     };
     info!(brokers = %args.brokers.join(","), cluster = %args.name, "console starting");
     http::serve(args.http_addr, health, shutdown)

@@ -255,6 +255,16 @@ fn the_console_is_served_next_to_the_broker_and_alone() {
     assert!(body.contains("\"openapi\""), "{body}");
     let (status, _) = http_get(http_port, "/api/docs").unwrap();
     assert_eq!(status, 200);
+    // The console's own requests are in /metrics, by route template.
+    let (status, body) = http_get(http_port, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(
+            r#"takhin_console_requests_total{method="GET",route="/api/v1/clusters/{cluster}/overview",status="200"} 1"#
+        ),
+        "{body}"
+    );
+    assert!(body.contains("takhin_kafka_requests_total"), "{body}");
     // Under serve, the overview's throughput comes from this broker's counters.
     let (status, body) = http_get(http_port, "/api/v1/clusters/local/throughput").unwrap();
     assert_eq!(status, 200, "{body}");

@@ -200,6 +200,30 @@ async fn limit_concurrency(
     next.run(request).await
 }
 
+/// Counts each request by its route template and status (outermost, so
+/// refusals by the other layers count too).
+async fn record_metrics(
+    axum::extract::State(metrics): axum::extract::State<Arc<crate::metrics::ConsoleMetrics>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = request.method().as_str().to_string();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let response = next.run(request).await;
+    metrics.record(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
 /// The console's routes: `/api/v1/...`.
 pub fn router(config: ConsoleConfig) -> Router {
     let state = AppState::new(&config);
@@ -221,6 +245,10 @@ pub fn router(config: ConsoleConfig) -> Router {
             limit_concurrency,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .layer(axum::middleware::from_fn_with_state(
+            config.metrics.clone(),
+            record_metrics,
+        ))
         .with_state(state);
     Router::new().nest("/api/v1", v1)
 }
