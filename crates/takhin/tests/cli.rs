@@ -78,6 +78,29 @@ fn serve(dir: &Path, config: &Path, env: &[(&str, String)], args: &[String]) -> 
     }
 }
 
+/// `takhin serve` on free loopback ports with data in `dir`, once ready;
+/// returns the process and its Kafka and HTTP ports.
+fn serve_ready(dir: &Path) -> (Serve, u16, u16) {
+    let (kafka_port, http_port) = (free_port(), free_port());
+    let config = dir.join("takhin.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "kafka.addr: 127.0.0.1:{kafka_port}\nhttp.addr: 127.0.0.1:{http_port}\ndata.dir: {}\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    let broker = serve(dir, &config, &[], &[]);
+    assert!(
+        wait_until(
+            || http_get(http_port, "/api/health/ready").is_some_and(|(status, _)| status == 200)
+        ),
+        "broker never became ready"
+    );
+    (broker, kafka_port, http_port)
+}
+
 #[test]
 fn flags_beat_env_beat_file_and_sigterm_is_clean() {
     let dir = tempfile::tempdir().unwrap();
@@ -169,23 +192,7 @@ fn a_bad_setting_stops_start_up_with_its_name() {
 #[test]
 fn metrics_are_served_in_the_prometheus_text_format() {
     let dir = tempfile::tempdir().unwrap();
-    let (kafka_port, http_port) = (free_port(), free_port());
-    let config = dir.path().join("takhin.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "kafka.addr: 127.0.0.1:{kafka_port}\nhttp.addr: 127.0.0.1:{http_port}\ndata.dir: {}\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    let _broker = serve(dir.path(), &config, &[], &[]);
-    assert!(
-        wait_until(
-            || http_get(http_port, "/api/health/ready").is_some_and(|(status, _)| status == 200)
-        ),
-        "broker never became ready"
-    );
+    let (_broker, _kafka_port, http_port) = serve_ready(dir.path());
     let mut stream = TcpStream::connect(("127.0.0.1", http_port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -221,23 +228,7 @@ fn metrics_are_served_in_the_prometheus_text_format() {
 #[test]
 fn the_console_is_served_next_to_the_broker_and_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let (kafka_port, http_port) = (free_port(), free_port());
-    let config = dir.path().join("takhin.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "kafka.addr: 127.0.0.1:{kafka_port}\nhttp.addr: 127.0.0.1:{http_port}\ndata.dir: {}\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    let _broker = serve(dir.path(), &config, &[], &[]);
-    assert!(
-        wait_until(
-            || http_get(http_port, "/api/health/ready").is_some_and(|(status, _)| status == 200)
-        ),
-        "broker never became ready"
-    );
+    let (_broker, kafka_port, http_port) = serve_ready(dir.path());
     // Under `serve`, the console manages this broker as cluster "local".
     let (status, body) = http_get(http_port, "/api/v1/clusters").unwrap();
     assert_eq!(status, 200, "{body}");
