@@ -216,7 +216,13 @@ impl Connection {
         }
         let body = match tokio::time::timeout(timeout, response).await {
             Ok(Ok(result)) => result?,
-            Ok(Err(_)) => return Err(ClientError::Closed(self.address.clone())),
+            // The request may have reached the broker: not a plain "closed".
+            Ok(Err(_)) => {
+                return Err(ClientError::Io(format!(
+                    "{}: connection lost awaiting the response",
+                    self.address
+                )));
+            }
             Err(_) => {
                 self.pending.lock().remove(&correlation_id);
                 return Err(ClientError::Timeout(format!(

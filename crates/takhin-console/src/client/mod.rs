@@ -480,7 +480,7 @@ impl KafkaClient {
     ) -> Result<R::Response, ClientError> {
         let connection = self.broker(node_id).await?;
         match connection.send(request).await {
-            Err(ClientError::Closed(_)) | Err(ClientError::Io(_)) => {
+            Err(error) if may_retry(R::KEY, &error) => {
                 self.broker(node_id).await?.send(request).await
             }
             other => other,
@@ -491,11 +491,35 @@ impl KafkaClient {
     /// broker forwards to the controller where needed).
     pub async fn send_any<R: Request>(&self, request: &R) -> Result<R::Response, ClientError> {
         match self.any().await?.send(request).await {
-            Err(ClientError::Closed(_)) | Err(ClientError::Io(_)) => {
-                self.any().await?.send(request).await
-            }
+            Err(error) if may_retry(R::KEY, &error) => self.any().await?.send(request).await,
             other => other,
         }
+    }
+}
+
+/// Requests that change the cluster: sent twice, they act twice (a
+/// produced record written again, an offset committed over a newer one).
+const MUTATING_API_KEYS: [i16; 10] = [
+    0,  // Produce
+    8,  // OffsetCommit
+    19, // CreateTopics
+    20, // DeleteTopics
+    21, // DeleteRecords
+    33, // AlterConfigs
+    37, // CreatePartitions
+    42, // DeleteGroups
+    44, // IncrementalAlterConfigs
+    47, // OffsetDelete
+];
+
+/// Whether a request that failed with `error` on a dead connection may be
+/// sent again on a fresh one. Reads may always; a change only when it never
+/// left this process (`Closed`): after an I/O error it may have been applied.
+fn may_retry(api_key: i16, error: &ClientError) -> bool {
+    match error {
+        ClientError::Closed(_) => true,
+        ClientError::Io(_) => !MUTATING_API_KEYS.contains(&api_key),
+        _ => false,
     }
 }
 
@@ -556,6 +580,21 @@ pub fn broker_id(id: i32) -> BrokerId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_are_never_resent_after_they_may_have_been_applied() {
+        let lost = ClientError::Io("reset by peer".into());
+        let unsent = ClientError::Closed("b:9092".into());
+        let produce = 0;
+        let fetch = 1;
+        let offset_commit = 8;
+        assert!(!may_retry(produce, &lost));
+        assert!(!may_retry(offset_commit, &lost));
+        assert!(may_retry(produce, &unsent));
+        assert!(may_retry(fetch, &lost));
+        assert!(!may_retry(fetch, &ClientError::Timeout("t".into())));
+        assert!(!may_retry(fetch, &ClientError::kafka(6, "x")));
+    }
 
     #[test]
     fn error_names_are_kafkas() {
