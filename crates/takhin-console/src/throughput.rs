@@ -59,7 +59,8 @@ pub struct ThroughputPoint {
 /// A source's readings over the last hour.
 pub struct History {
     source: Arc<dyn ThroughputSource>,
-    readings: Mutex<VecDeque<(i64, Counters)>>,
+    /// (wall-clock ms for display, monotonic ms for rates, counters).
+    readings: Mutex<VecDeque<(i64, i64, Counters)>>,
 }
 
 impl History {
@@ -70,8 +71,14 @@ impl History {
         }
     }
 
-    /// Reads the source once, at `time_ms`.
+    /// Reads the source once, at `time_ms` (used for rates too).
     pub fn sample_at(&self, time_ms: i64) {
+        self.sample(time_ms, time_ms);
+    }
+
+    /// Reads the source once: `time_ms` labels the point, `monotonic_ms`
+    /// (a clock that never jumps) measures the interval.
+    fn sample(&self, time_ms: i64, monotonic_ms: i64) {
         let Some(counters) = self.source.read() else {
             return;
         };
@@ -79,7 +86,7 @@ impl History {
         if readings.len() == HISTORY_SAMPLES {
             readings.pop_front();
         }
-        readings.push_back((time_ms, counters));
+        readings.push_back((time_ms, monotonic_ms, counters));
     }
 
     /// Rates between consecutive readings, oldest first.
@@ -88,8 +95,8 @@ impl History {
         readings
             .iter()
             .zip(readings.iter().skip(1))
-            .filter_map(|((t0, c0), (t1, c1))| {
-                let seconds = (t1 - t0) as f64 / 1000.0;
+            .filter_map(|((_, m0, c0), (t1, m1, c1))| {
+                let seconds = (m1 - m0) as f64 / 1000.0;
                 if seconds <= 0.0 {
                     return None;
                 }
@@ -129,7 +136,11 @@ pub fn spawn_sampler(history: &Arc<History>) {
         return;
     };
     let weak = Arc::downgrade(history);
-    history.sample_at(now_ms());
+    // Wall-clock time can jump (NTP); intervals are measured on tokio's
+    // monotonic clock.
+    let start = tokio::time::Instant::now();
+    let monotonic_ms = move || start.elapsed().as_millis() as i64;
+    history.sample(now_ms(), monotonic_ms());
     runtime.spawn(async move {
         let mut ticker = tokio::time::interval(SAMPLE_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -139,7 +150,7 @@ pub fn spawn_sampler(history: &Arc<History>) {
             let Some(history) = weak.upgrade() else {
                 return;
             };
-            history.sample_at(now_ms());
+            history.sample(now_ms(), monotonic_ms());
         }
     });
 }
@@ -174,6 +185,39 @@ mod tests {
         assert_eq!(points[0].bytes_in_per_sec, 1000.0);
         assert_eq!(points[0].requests_per_sec, 0.0);
         assert_eq!(points[1].bytes_in_per_sec, 200.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_sampler_reads_every_interval_and_stops_with_its_history() {
+        let reads = Arc::new(AtomicU64::new(0));
+        let source = {
+            let reads = reads.clone();
+            move || {
+                let n = reads.fetch_add(1, Ordering::Relaxed) + 1;
+                Some(Counters {
+                    bytes_in: n * 1000,
+                    ..Counters::default()
+                })
+            }
+        };
+        let history = Arc::new(History::new(Arc::new(source)));
+        spawn_sampler(&history);
+        for _ in 0..3 {
+            tokio::time::sleep(SAMPLE_INTERVAL).await;
+            tokio::task::yield_now().await;
+        }
+        let points = history.points();
+        assert!(points.len() >= 2, "{points:?}");
+        assert!(
+            points.iter().all(|p| p.bytes_in_per_sec > 0.0),
+            "{points:?}"
+        );
+        drop(history);
+        let before = reads.load(Ordering::Relaxed);
+        tokio::time::sleep(SAMPLE_INTERVAL * 3).await;
+        tokio::task::yield_now().await;
+        // At most the tick in flight when the history went away.
+        assert!(reads.load(Ordering::Relaxed) <= before + 1);
     }
 
     #[test]
