@@ -80,6 +80,8 @@ pub struct Broker {
     pub groups: crate::groups::GroupCoordinator,
     /// Request and connection counters; [`crate::metrics::Metrics::render`] for all metrics.
     pub metrics: crate::metrics::Metrics,
+    /// Where produce appends run (async worker or blocking pool).
+    pub(crate) append_gate: crate::handlers::produce::AppendGate,
 }
 
 impl Broker {
@@ -109,6 +111,7 @@ impl Broker {
             topic_ids: RwLock::new(HashMap::new()),
             groups: crate::groups::GroupCoordinator::new(config.groups.clone()),
             metrics: crate::metrics::Metrics::new(),
+            append_gate: Default::default(),
             config,
         };
         for (name, topic) in &document.topics {

@@ -43,7 +43,7 @@ mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
 mod offset_for_leader_epoch;
-mod produce;
+pub(crate) mod produce;
 mod sync_group;
 
 /// A request the connection cannot survive.
