@@ -25,7 +25,9 @@ use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
 use takhin_protocol::frame::{LENGTH_PREFIX_BYTES, body_length};
 use takhin_protocol::response::unsupported_api_versions_response;
-use takhin_protocol::{DecodeError, Request, decode_request, encode_response};
+use takhin_protocol::{
+    DecodeError, EncodedResponse, Request, decode_request, encode_response_chain,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -43,7 +45,7 @@ pub const QUEUED_MAX_REQUEST_BYTES: usize = 512 * 1024 * 1024;
 
 /// What the writer does for one request, in order.
 pub enum Outgoing {
-    Frame(Bytes),
+    Frame(EncodedResponse),
     /// acks=0 produce: nothing is sent.
     Nothing,
     /// The request broke the protocol: close after earlier responses.
@@ -200,7 +202,7 @@ impl Connection {
                 Ok(request) => request,
                 Err(DecodeError::UnsupportedApiVersionsVersion { correlation_id, .. }) => {
                     let outgoing = match unsupported_api_versions_response(correlation_id) {
-                        Ok(bytes) => Outgoing::Frame(bytes),
+                        Ok(bytes) => Outgoing::Frame(EncodedResponse { parts: vec![bytes] }),
                         Err(_) => Outgoing::Close,
                     };
                     // Answered with UNSUPPORTED_VERSION: an error.
@@ -237,8 +239,8 @@ impl Connection {
                 let outgoing = match handlers::handle(&broker, request, turn, peer).await {
                     Ok(Some(response)) => {
                         failed = top_level_error_code(&response) != 0;
-                        match encode_response(&response, api_version, correlation_id) {
-                            Ok(bytes) => Outgoing::Frame(bytes),
+                        match encode_response_chain(&response, api_version, correlation_id) {
+                            Ok(frame) => Outgoing::Frame(frame),
                             Err(e) => {
                                 warn!(%peer, ?api_key, api_version, "encoding response: {e}");
                                 Outgoing::Close
@@ -267,8 +269,8 @@ async fn write_responses(
 ) {
     while let Some(response) = pending.recv().await {
         match response.await {
-            Ok(Outgoing::Frame(bytes)) => {
-                if let Err(e) = writer.write_all(&bytes).await {
+            Ok(Outgoing::Frame(frame)) => {
+                if let Err(e) = write_frame(&mut writer, frame.parts).await {
                     debug!(%peer, "write: {e}");
                     break;
                 }
@@ -278,4 +280,39 @@ async fn write_responses(
         }
     }
     let _ = writer.shutdown().await;
+}
+
+/// Most parts handed to one `writev`.
+const MAX_WRITE_PARTS: usize = 64;
+
+/// Writes a frame's parts in order, with vectored writes.
+async fn write_frame(writer: &mut OwnedWriteHalf, mut parts: Vec<Bytes>) -> std::io::Result<()> {
+    if let [only] = parts.as_slice() {
+        return writer.write_all(only).await;
+    }
+    let mut first = 0;
+    while first < parts.len() {
+        let slices: Vec<std::io::IoSlice<'_>> = parts[first..]
+            .iter()
+            .take(MAX_WRITE_PARTS)
+            .map(|part| std::io::IoSlice::new(part))
+            .collect();
+        let mut written = writer.write_vectored(&slices).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while written > 0 && first < parts.len() {
+            let part = &mut parts[first];
+            let step = written.min(part.len());
+            part.advance(step);
+            written -= step;
+            if part.is_empty() {
+                first += 1;
+            }
+        }
+        while first < parts.len() && parts[first].is_empty() {
+            first += 1;
+        }
+    }
+    Ok(())
 }

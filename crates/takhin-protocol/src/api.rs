@@ -74,9 +74,9 @@ macro_rules! apis {
                 }
             }
 
-            pub(crate) fn encode_body(
+            pub(crate) fn encode_body<B: kafka_protocol::protocol::buf::ByteBufMut>(
                 &self,
-                buf: &mut bytes::BytesMut,
+                buf: &mut B,
                 version: i16,
             ) -> anyhow::Result<()> {
                 match self {

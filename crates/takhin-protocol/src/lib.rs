@@ -27,4 +27,6 @@ pub mod request;
 pub mod response;
 
 pub use request::{DecodeError, Request, RequestFrame, decode_request};
-pub use response::{Response, encode_response};
+pub use response::{
+    EncodedResponse, Response, SHARE_MIN_BYTES, encode_response, encode_response_chain,
+};

@@ -233,11 +233,34 @@ impl Segment {
     }
 
     pub fn read_bytes(&self, position: u64, length: usize) -> io::Result<BytesMut> {
-        let mut buf = BytesMut::zeroed(length);
-        self.log_file
-            .read_exact_at(&mut buf, position)
-            .map_err(|err| annotate(&self.log_path, err))?;
-        Ok(buf)
+        // Read into uninitialised capacity: zeroing a buffer that pread then overwrites cost a
+        // tenth of the broker's CPU serving a backlog consumer.
+        let mut buf = Vec::with_capacity(length);
+        while buf.len() < length {
+            let at = position + buf.len() as u64;
+            // Appends what it reads to `buf` (its spare capacity, which
+            // `with_capacity` made at least `length`).
+            let read = match rustix::io::pread(
+                &self.log_file,
+                rustix::buffer::spare_capacity(&mut buf),
+                at,
+            ) {
+                Ok(read) => read,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(errno) => return Err(annotate(&self.log_path, io::Error::from(errno))),
+            };
+            if read == 0 {
+                return Err(annotate(
+                    &self.log_path,
+                    io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("{length} bytes at {position}: file ends after {}", at),
+                    ),
+                ));
+            }
+        }
+        buf.truncate(length);
+        Ok(BytesMut::from(bytes::Bytes::from(buf)))
     }
 
     /// The header of the batch at `position`, if a whole header lies below `end_position`.
