@@ -56,12 +56,15 @@ TOPIC_CONFIG = {
 }
 
 PROFILES = {
-    "quick": dict(rounds=1, produce_records=60_000, rate_seconds=15, backlog_mib=256,
+    "quick": dict(rounds=1, produce_records=250_000, rate_seconds=15, warmup_seconds=5,
+                  backlog_mib=256,
                   e2e_messages=1_000, fio_size_mib=64, fio_runtime=8, tool_timeout=120),
     # Only to test the harness itself (seconds, numbers meaningless): bench.py --profile smoke.
-    "smoke": dict(rounds=1, produce_records=3_000, rate_seconds=3, backlog_mib=8,
+    "smoke": dict(rounds=1, produce_records=3_000, rate_seconds=3, warmup_seconds=1,
+                  backlog_mib=8,
                   e2e_messages=100, fio_size_mib=8, fio_runtime=2, tool_timeout=90),
-    "full": dict(rounds=3, produce_records=500_000, rate_seconds=60, backlog_mib=2048,
+    "full": dict(rounds=3, produce_records=500_000, rate_seconds=60, warmup_seconds=10,
+                 backlog_mib=2048,
                  e2e_messages=10_000, fio_size_mib=512, fio_runtime=30, tool_timeout=600),
 }
 
@@ -215,9 +218,10 @@ group.initial.rebalance.delay.ms=0
 
 class TakhinBroker(Broker):
     def command(self):
+        self.http = f"127.0.0.1:{free_port()}"
         return [self.args.takhin, "serve", "--data-dir", os.path.join(self.dir, "data"),
                 "--kafka-addr", self.bootstrap, "--advertised-kafka-addr", self.bootstrap,
-                "--http-addr", f"127.0.0.1:{free_port()}", "--node-id", "1"]
+                "--http-addr", self.http, "--node-id", "1"]
 
     def env(self):
         e = dict(os.environ)
@@ -308,6 +312,15 @@ class Bench:
             fs = admin.create_topics([NewTopic(name, partitions, 1, config=config)],
                                      operation_timeout=30, request_timeout=30)
             fs[name].result(timeout=60)
+        elif system == "takhin":
+            # Kafka's TopicCommand refuses config names Kafka does not know (write.caching)
+            # before sending anything; the console API takes them.
+            import urllib.request
+            body = json.dumps(dict(name=name, partitions=partitions, replication_factor=1,
+                                   configs=config)).encode()
+            req = urllib.request.Request(f"http://{b.http}/api/v1/clusters/local/topics",
+                                         data=body, headers={"content-type": "application/json"})
+            urllib.request.urlopen(req, timeout=60).read()
         else:
             argv = ["--bootstrap-server", b.bootstrap, "--create", "--topic", name,
                     "--partitions", str(partitions), "--replication-factor", "1"]
@@ -421,6 +434,35 @@ class Bench:
             log(f"    {fmt_res(res, ('rps', 'p50', 'p99', 'p999'))}")
             self.record(workload="rate", round=rnd, mode=mode, system=system, target_rps=rate, **res)
 
+    STEADY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "SteadyLatency.java")
+
+    def w_steady(self, rnd, mode):
+        """The fixed rate again, latency recorded only after a warm-up (bench/SteadyLatency.java)."""
+        rates = [r["target_rps"] for r in self.rows if r["workload"] == "rate" and r["round"] == rnd
+                 and r["mode"] == mode and "target_rps" in r]
+        if not rates:
+            self.notes.append(f"round {rnd} {mode}: steady-state latency skipped (no fixed rate)")
+            return
+        rate, warm, secs = rates[0], self.p["warmup_seconds"], self.p["rate_seconds"]
+        for system in self.order(rnd):
+            topic = f"w2s-{mode}-r{rnd}"
+            log(f"round {rnd} {mode} steady state {rate}/s, {warm} s warm-up + {secs} s: {system}")
+
+            def go():
+                self.create_topic(system, topic, 1, TOPIC_CONFIG[(system, mode)])
+                out = self.java_tool(self.STEADY, [self.brokers[system].bootstrap, topic,
+                                                   str(rate), str(warm), str(secs),
+                                                   str(RECORD_SIZE), "compression.type=none"],
+                                     timeout=self.p["tool_timeout"] + warm + secs)
+                for line in reversed(out.splitlines()):
+                    if line.startswith("{"):
+                        return json.loads(line)
+                raise RuntimeError("no SteadyLatency result: " + out[-500:])
+            res = self.measured(system, go)
+            log(f"    {fmt_res(res, ('achieved_rps', 'p50_us', 'p99_us', 'p999_us'))}")
+            self.record(workload="steady", round=rnd, mode=mode, system=system, target_rps=rate,
+                        **res)
+
     CP_HEADER = "start.time, end.time, data.consumed.in.MB"
 
     def w_consume(self, rnd):
@@ -527,6 +569,7 @@ class Bench:
                     self.w_produce(rnd, mode)
                     self.w_rdkafka(rnd, mode)
                     self.w_rate(rnd, mode)
+                    self.w_steady(rnd, mode)
                     self.w_e2e(rnd, mode)
                 self.w_consume(rnd)
             usage = {s: dict(hwm_kib=self.brokers[s].hwm_kib(), cpu_s=self.brokers[s].cpu(),
@@ -704,7 +747,28 @@ def report(b, info, fio, usage):
             L.append(f"| {name} | {f1(med(k, key))} | {f1(med(t, key))} | "
                      f"{ratio(med(t, key), med(k, key))} |")
         L.append("")
-    L.append("ProducerPerformance reports percentiles in whole milliseconds.\n")
+    L.append("ProducerPerformance reports percentiles in whole milliseconds, and records every record "
+             "from the first, while the producer's JVM is still compiling its hot paths.\n")
+
+    L.append("### 2b. The same rate in steady state (latency, µs)\n")
+    L.append(f"bench/SteadyLatency.java: the same producer settings and rate, "
+             f"{p['warmup_seconds']} s of warm-up not recorded, then {p['rate_seconds']} s "
+             "recorded per record (send() to acknowledgement) in microseconds.\n")
+    for m in MODES:
+        L.append(f"Mode: **{m}** ({MODE_LABEL[m]})\n")
+        L.append("| metric | Kafka | Takhin | ratio |")
+        L.append("|---|---|---|---|")
+        k, t = sel(workload="steady", mode=m, system="kafka"), sel(workload="steady", mode=m,
+                                                                   system="takhin")
+        L.append(f"| achieved rate (rec/s) | {f1(med(k, 'achieved_rps'), 0)} | "
+                 f"{f1(med(t, 'achieved_rps'), 0)} | "
+                 f"{ratio(med(t, 'achieved_rps'), med(k, 'achieved_rps'))} |")
+        for key, name in (("avg_us", "avg"), ("p50_us", "p50"), ("p99_us", "p99"),
+                          ("p999_us", "p99.9"), ("max_us", "max"),
+                          ("broker_cpu_s", "broker CPU s (incl. warm-up)")):
+            L.append(f"| {name} | {f1(med(k, key))} | {f1(med(t, key))} | "
+                     f"{ratio(med(t, key), med(k, key))} |")
+        L.append("")
 
     L.append("## 3. Consume a backlog (MiB/s)\n")
     L.append("Mode: n/a (read path; backlog written in page-cache mode and still in the page cache)\n")

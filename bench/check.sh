@@ -19,4 +19,8 @@ timeout 600 mvn -q -B -f "$ROOT/bench/pom.xml" dependency:build-classpath -Dmdep
 OUT="$(timeout 120 java -cp "$(cat "$CP")" org.apache.kafka.tools.EndToEndLatency 2>&1 || true)"
 grep -q "USAGE" <<<"$OUT" \
   || { echo "bench/check.sh: kafka-tools classes not runnable from bench/pom.xml" >&2; exit 1; }
+# The steady-state latency program compiles and runs against that classpath (usage, exit 2).
+OUT="$(timeout 120 java -cp "$(cat "$CP")" "$ROOT/bench/SteadyLatency.java" 2>&1 || true)"
+grep -q "USAGE: SteadyLatency" <<<"$OUT" \
+  || { echo "bench/check.sh: bench/SteadyLatency.java does not compile: $OUT" >&2; exit 1; }
 echo "bench/check.sh: ok"
