@@ -393,10 +393,15 @@ class Bench:
                                 partitions=parts, compression=comp, **res)
 
     def w_rdkafka(self, rnd, mode):
-        """A second client's view: librdkafka (confluent-kafka) producer, 1 and 8 partitions."""
-        if not HAVE_CK:
+        """A second client's view: librdkafka's producer, 1 and 8 partitions; the C driver
+        (bench/rdkafka_perf.c, built by run.sh) when given, else confluent-kafka."""
+        if self.a.rdkafka_perf:
+            driver = [self.a.rdkafka_perf]
+        elif HAVE_CK:
+            driver = [sys.executable,
+                      os.path.join(os.path.dirname(os.path.abspath(__file__)), "rdkafka_perf.py")]
+        else:
             return
-        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rdkafka_perf.py")
         for parts in (1, 8):
             for system in self.order(rnd):
                 topic = f"w1r-{mode}-p{parts}-r{rnd}"
@@ -405,7 +410,7 @@ class Bench:
                 def go():
                     self.create_topic(system, topic, parts, TOPIC_CONFIG[(system, mode)])
                     t = self.p["tool_timeout"]
-                    out = run([sys.executable, script, self.brokers[system].bootstrap, topic,
+                    out = run(driver + [self.brokers[system].bootstrap, topic,
                                str(self.p["produce_records"]), str(RECORD_SIZE), "none",
                                str(t - 10)], timeout=t)
                     return json.loads(out.strip().splitlines()[-1])
@@ -556,6 +561,7 @@ class Bench:
         info = machine_info(a.workdir)
         info["load_start"] = loadavg()
         log(f"profile {a.profile}: {self.p}; load {info['load_start']}")
+        info["pretouch"] = pretouch_free_memory()
         fio = self.fio()
         pidfile = os.path.join(a.workdir, "broker.pids")
         self.brokers["kafka"] = KafkaBroker("kafka", a.workdir, a)
@@ -587,6 +593,48 @@ class Bench:
             f.write(md)
         shutil.copyfile(self.tsv, os.path.splitext(a.out)[0] + ".jsonl")
         log(f"wrote {a.out} in {info['elapsed_s']:.0f} s; load {info['load_end']}")
+
+
+def pretouch_free_memory(keep_mib=1024, chunk_mib=64):
+    """Writes once to (nearly) all free memory, then frees it.
+
+    On a VM whose host backs guest memory lazily (this machine), the first write to a guest
+    page costs a trip to the host: page-cache writes into never-touched pages ran at ~300 MB/s
+    for both brokers, and at 1.2 GB/s once the pages had been used once. Which broker met
+    fresh pages depended on run order. Touching free memory before measuring gives both the
+    same, warm, memory. Returns (GiB touched, seconds)."""
+    free_kib = proc_meminfo_kib("MemFree")
+    if not free_kib:
+        return None
+    mib = free_kib // 1024 - keep_mib
+    if mib < chunk_mib:
+        return (0.0, 0.0)
+    t0 = time.monotonic()
+    chunk = b"\x01" * (chunk_mib << 20)
+    held = []
+    try:
+        for _ in range(mib // chunk_mib):
+            buf = bytearray(chunk_mib << 20)
+            buf[:] = chunk
+            held.append(buf)
+    except MemoryError:
+        pass
+    touched = len(held) * chunk_mib / 1024.0
+    del held
+    secs = time.monotonic() - t0
+    log(f"pre-touched {touched:.1f} GiB of free memory in {secs:.1f} s")
+    return (touched, secs)
+
+
+def proc_meminfo_kib(key):
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 def fmt_res(res, keys):
@@ -649,6 +697,11 @@ def report(b, info, fio, usage):
     L.append(f"- Load average (1/5/15 min) at start: **{info['load_start']}**, at end: "
              f"**{info['load_end']}**. Brokers and clients share the same {info['nproc']} CPUs; "
              "both brokers stay up for the whole run (the idle one costs a little CPU).")
+    if info.get("pretouch"):
+        gib, secs = info["pretouch"]
+        L.append(f"- Before measuring, {gib:.1f} GiB of free memory was written once and freed "
+                 f"({secs:.0f} s): this VM's host backs guest pages on first write, which made "
+                 "page-cache writes 4x slower for whichever broker met fresh pages first.")
     L.append("- Values are medians over rounds; ratio = Takhin / Kafka (throughput: higher is better "
              "for Takhin; latency, CPU, RSS: lower is better for Takhin).\n")
     L.append("## Settings\n")
@@ -695,8 +748,13 @@ def report(b, info, fio, usage):
                          f"{f1(med(k, 'broker_cpu_s'))} | {f1(med(t, 'broker_cpu_s'))} |")
         L.append("")
     if sel(workload="produce-rdkafka"):
-        L.append("### 1b. The same with librdkafka's producer (confluent-kafka "
-                 f"{confluent_kafka.version()}, librdkafka {confluent_kafka.libversion()[0]})\n")
+        if b.a.rdkafka_perf:
+            versions = sorted({r.get("librdkafka", "?") for r in sel(workload="produce-rdkafka")})
+            client = f"librdkafka {', '.join(versions)}, C driver bench/rdkafka_perf.c"
+        else:
+            client = (f"confluent-kafka {confluent_kafka.version()}, "
+                      f"librdkafka {confluent_kafka.libversion()[0]}")
+        L.append(f"### 1b. The same with librdkafka's producer ({client})\n")
         L.append("acks=all, linger.ms=5, uncompressed, idempotence off (librdkafka's default); "
                  "latency = produce() call to delivery report.\n")
         for m in MODES:
@@ -829,6 +887,8 @@ def main():
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--commit", default="unknown")
+    ap.add_argument("--rdkafka-perf", default="",
+                    help="the built C driver (bench/rdkafka_perf.c); else confluent-kafka")
     a = ap.parse_args()
     with open(a.classpath_file) as f:
         a.classpath = f.read().strip()

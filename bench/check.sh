@@ -23,4 +23,11 @@ grep -q "USAGE" <<<"$OUT" \
 OUT="$(timeout 120 java -cp "$(cat "$CP")" "$ROOT/bench/SteadyLatency.java" 2>&1 || true)"
 grep -q "USAGE: SteadyLatency" <<<"$OUT" \
   || { echo "bench/check.sh: bench/SteadyLatency.java does not compile: $OUT" >&2; exit 1; }
+# The C librdkafka driver compiles (librdkafka-dev, installed by .ci/run).
+BIN="$(mktemp)"
+trap 'rm -f "$CP" "$BIN"' EXIT
+cc -O2 -Wall -Wextra -Werror -o "$BIN" "$ROOT/bench/rdkafka_perf.c" -lrdkafka
+OUT="$("$BIN" 2>&1 || true)"
+grep -q "USAGE: rdkafka_perf" <<<"$OUT" \
+  || { echo "bench/check.sh: bench/rdkafka_perf.c does not run" >&2; exit 1; }
 echo "bench/check.sh: ok"

@@ -81,6 +81,22 @@ if ! command -v fio >/dev/null 2>&1; then
   fi
 fi
 
+# 3b. librdkafka's C producer driver (bench/rdkafka_perf.c), if librdkafka-dev is there or
+#     can be installed; otherwise bench.py falls back to confluent-kafka from Python.
+RDKAFKA_PERF=""
+if [[ ! -f /usr/include/librdkafka/rdkafka.h ]]; then
+  echo "bench: installing librdkafka-dev"
+  timeout 300 apt-get install -y -q librdkafka-dev >/dev/null 2>&1 || {
+    timeout 300 apt-get update -q >/dev/null 2>&1 || true
+    timeout 300 apt-get install -y -q librdkafka-dev >/dev/null 2>&1 || true
+  }
+fi
+if cc -O2 -o "$WORK/rdkafka_perf" "$ROOT/bench/rdkafka_perf.c" -lrdkafka 2>"$WORK/cc.log"; then
+  RDKAFKA_PERF="$WORK/rdkafka_perf"
+else
+  echo "bench: no C librdkafka driver ($(head -1 "$WORK/cc.log")); using confluent-kafka" >&2
+fi
+
 # 4. Python with confluent-kafka (librdkafka) when the compat venv has it: topic creation
 #    and the cold-start probe. Plain python3 works too (slower fallbacks).
 PY=python3
@@ -89,11 +105,11 @@ if [[ -x "$ROOT/tests/compat/.venv/bin/python" ]] && \
   PY="$ROOT/tests/compat/.venv/bin/python"
 fi
 
-# 5. The workloads. quick is stopped at 9 minutes (a run takes ~4); full at 3 hours.
-LIMIT=$([[ "$PROFILE" == quick ]] && echo 540 || echo 10800)
+# 5. The workloads. quick is stopped at 10 minutes (a run takes ~7); full at 3 hours.
+LIMIT=$([[ "$PROFILE" == quick ]] && echo 600 || echo 10800)
 timeout --signal=TERM "$LIMIT" "$PY" -u "$ROOT/bench/bench.py" --profile "$PROFILE" \
   --classpath-file "$WORK/classpath.txt" --takhin "$TAKHIN_BIN" --workdir "$WORK" \
-  --out "$OUT" --commit "$COMMIT" &
+  --out "$OUT" --commit "$COMMIT" --rdkafka-perf "$RDKAFKA_PERF" &
 BENCH_PID=$!
 wait "$BENCH_PID"
 BENCH_PID=""
