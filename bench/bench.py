@@ -57,7 +57,7 @@ TOPIC_CONFIG = {
 
 PROFILES = {
     "quick": dict(rounds=1, produce_records=250_000, rate_seconds=15, warmup_seconds=5,
-                  backlog_mib=256,
+                  backlog_mib=1024,
                   e2e_messages=1_000, fio_size_mib=64, fio_runtime=8, tool_timeout=120),
     # Only to test the harness itself (seconds, numbers meaningless): bench.py --profile smoke.
     "smoke": dict(rounds=1, produce_records=3_000, rate_seconds=3, warmup_seconds=1,
@@ -298,6 +298,7 @@ class Bench:
         open(self.tsv, "w").close()
         self.brokers = {}
         self.notes = []
+        self.warmed = []
 
     # -- helpers -------------------------------------------------------------
     def java_tool(self, cls, argv, timeout=None):
@@ -354,6 +355,13 @@ class Bench:
 
     def order(self, rnd):
         return SYSTEMS if rnd % 2 == 1 else tuple(reversed(SYSTEMS))
+
+    def warm(self, write_mib):
+        """Re-warms free memory for a phase about to write `write_mib` MiB (see
+        pretouch_free_memory); the time it takes is not part of any measurement."""
+        res = pretouch_free_memory(max_mib=int(write_mib * 1.25) + 256)
+        if res:
+            self.warmed.append(res)
 
     # -- workloads -----------------------------------------------------------
     PP_RE = re.compile(
@@ -501,6 +509,18 @@ class Bench:
             res = self.measured(system, go)
             log(f"    {fmt_res(res, ('mibps', 'fetch_mibps', 'rebalance_ms'))}")
             self.record(workload="consume", round=rnd, mode="read", system=system, **res)
+            if not self.a.rdkafka_perf:
+                continue
+            log(f"round {rnd} consume {mib} MiB with librdkafka: {system}")
+
+            def go_c():
+                t = self.p["tool_timeout"]
+                out = run([self.a.rdkafka_perf, "consume", self.brokers[system].bootstrap, topic,
+                           str(records), str(t - 10)], timeout=t)
+                return json.loads(out.strip().splitlines()[-1])
+            res = self.measured(system, go_c)
+            log(f"    {fmt_res(res, ('mibps', 'fetch_mibps', 'join_ms'))}")
+            self.record(workload="consume-rdkafka", round=rnd, mode="read", system=system, **res)
 
     E2E_RE = re.compile(r"Percentiles: 50th = (\d+), 99th = (\d+), 99.9th = (\d+)")
     AVG_RE = re.compile(r"Avg latency: ([\d.]+) ms")
@@ -572,11 +592,14 @@ class Bench:
                 self.brokers[s].start(pidfile)
             for rnd in range(1, self.p["rounds"] + 1):
                 for mode in MODES:
+                    # Workloads 1 and 1b write 12 runs' worth of records (both systems).
+                    self.warm(12 * self.p["produce_records"] * RECORD_SIZE / 2**20)
                     self.w_produce(rnd, mode)
                     self.w_rdkafka(rnd, mode)
                     self.w_rate(rnd, mode)
                     self.w_steady(rnd, mode)
                     self.w_e2e(rnd, mode)
+                self.warm(2 * self.p["backlog_mib"])
                 self.w_consume(rnd)
             usage = {s: dict(hwm_kib=self.brokers[s].hwm_kib(), cpu_s=self.brokers[s].cpu(),
                              cold_ms=self.brokers[s].cold_start_ms,
@@ -595,18 +618,23 @@ class Bench:
         log(f"wrote {a.out} in {info['elapsed_s']:.0f} s; load {info['load_end']}")
 
 
-def pretouch_free_memory(keep_mib=1024, chunk_mib=64):
+def pretouch_free_memory(keep_mib=1024, chunk_mib=64, max_mib=None):
     """Writes once to (nearly) all free memory, then frees it.
 
     On a VM whose host backs guest memory lazily (this machine), the first write to a guest
     page costs a trip to the host: page-cache writes into never-touched pages ran at ~300 MB/s
     for both brokers, and at 1.2 GB/s once the pages had been used once. Which broker met
     fresh pages depended on run order. Touching free memory before measuring gives both the
-    same, warm, memory. Returns (GiB touched, seconds)."""
+    same, warm, memory. The host takes freed pages back after a few minutes (re-touching 8 GiB
+    ten minutes later took 27 s again, and page-cache writes were back at ~300 MB/s), so the
+    workloads that write much re-warm what they are about to use (`Bench.warm`).
+    Returns (GiB touched, seconds)."""
     free_kib = proc_meminfo_kib("MemFree")
     if not free_kib:
         return None
     mib = free_kib // 1024 - keep_mib
+    if max_mib is not None:
+        mib = min(mib, max_mib)
     if mib < chunk_mib:
         return (0.0, 0.0)
     t0 = time.monotonic()
@@ -702,6 +730,11 @@ def report(b, info, fio, usage):
         L.append(f"- Before measuring, {gib:.1f} GiB of free memory was written once and freed "
                  f"({secs:.0f} s): this VM's host backs guest pages on first write, which made "
                  "page-cache writes 4x slower for whichever broker met fresh pages first.")
+    if b.warmed:
+        L.append(f"- The host takes freed pages back within minutes, so before each mode's produce "
+                 f"workloads and before the backlog fill the harness re-warmed what they write: "
+                 f"{len(b.warmed)} times, {sum(g for g, _ in b.warmed):.1f} GiB in "
+                 f"{sum(t for _, t in b.warmed):.0f} s, outside every measurement.")
     L.append("- Values are medians over rounds; ratio = Takhin / Kafka (throughput: higher is better "
              "for Takhin; latency, CPU, RSS: lower is better for Takhin).\n")
     L.append("## Settings\n")
@@ -839,6 +872,23 @@ def report(b, info, fio, usage):
         L.append(f"| {name} | {f1(med(k, key))} | {f1(med(t, key))} | "
                  f"{ratio(med(t, key), med(k, key))} |")
     L.append("")
+
+    if sel(workload="consume-rdkafka"):
+        versions = sorted({r.get("librdkafka", "?") for r in sel(workload="consume-rdkafka")})
+        L.append(f"### 3b. The same backlog with librdkafka's consumer (librdkafka "
+                 f"{', '.join(versions)}, C driver bench/rdkafka_perf.c)\n")
+        L.append("A new group reads the same backlog from the start, librdkafka's fetch defaults.\n")
+        L.append("| metric | Kafka | Takhin | ratio |")
+        L.append("|---|---|---|---|")
+        k = sel(workload="consume-rdkafka", system="kafka")
+        t = sel(workload="consume-rdkafka", system="takhin")
+        for key, name in (("mibps", "MiB/s incl. group join"),
+                          ("fetch_mibps", "MiB/s from the first record"),
+                          ("join_ms", "ms to the first record"),
+                          ("broker_cpu_s", "broker CPU s")):
+            L.append(f"| {name} | {f1(med(k, key))} | {f1(med(t, key))} | "
+                     f"{ratio(med(t, key), med(k, key))} |")
+        L.append("")
 
     L.append("## 4. End-to-end latency at low rate (ms)\n")
     for m in MODES:

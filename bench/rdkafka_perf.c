@@ -11,6 +11,12 @@
  * percentiles in ms (produce() call to delivery report, rd_kafka_message_latency()).
  * Exit status 1 with a message on stderr when a record is not delivered.
  *
+ *   rdkafka_perf consume BOOTSTRAP TOPIC RECORDS DEADLINE_S
+ *
+ * Consumes RECORDS records from the start of TOPIC in a new consumer group (librdkafka's
+ * fetch defaults) and prints one JSON line: MiB and records consumed, MiB/s including the
+ * group join and MiB/s from the first record on.
+ *
  * Build: cc -O2 -o rdkafka_perf rdkafka_perf.c -lrdkafka   (Debian: librdkafka-dev)
  */
 #include <librdkafka/rdkafka.h>
@@ -62,7 +68,71 @@ static void set(rd_kafka_conf_t *conf, const char *key, const char *value) {
     }
 }
 
+static int consume(int argc, char **argv) {
+    if (argc != 6) {
+        fprintf(stderr, "USAGE: rdkafka_perf consume BOOTSTRAP TOPIC RECORDS DEADLINE_S\n");
+        return 2;
+    }
+    const char *bootstrap = argv[2], *topic = argv[3];
+    long records = atol(argv[4]);
+    double deadline = now_s() + atof(argv[5]);
+    char group[64];
+    snprintf(group, sizeof group, "rdkafka-perf-%ld", (long)time(NULL));
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    set(conf, "bootstrap.servers", bootstrap);
+    set(conf, "group.id", group);
+    set(conf, "auto.offset.reset", "earliest");
+    set(conf, "enable.auto.commit", "false");
+    char err[512];
+    double t0 = now_s();
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "rd_kafka_new: %s\n", err);
+        return 1;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e) {
+        fprintf(stderr, "subscribe: %s\n", rd_kafka_err2str(e));
+        return 1;
+    }
+    long got = 0;
+    double bytes = 0, first = 0;
+    while (got < records) {
+        if (now_s() > deadline) {
+            fprintf(stderr, "deadline after %ld of %ld records\n", got, records);
+            return 1;
+        }
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 100);
+        if (!msg) continue;
+        if (msg->err) {
+            if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                fprintf(stderr, "consume: %s\n", rd_kafka_message_errstr(msg));
+                rd_kafka_message_destroy(msg);
+                return 1;
+            }
+        } else {
+            if (got++ == 0) first = now_s();
+            bytes += (double)msg->len;
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    double end = now_s();
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    double mib = bytes / 1048576.0;
+    printf("{\"msgs\": %ld, \"mib\": %.1f, \"mibps\": %.1f, \"fetch_mibps\": %.1f, "
+           "\"rps\": %.1f, \"join_ms\": %.0f, \"librdkafka\": \"%s\"}\n",
+           got, mib, mib / (end - t0), mib / (end - first), (double)got / (end - t0),
+           (first - t0) * 1000.0, rd_kafka_version_str());
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "consume") == 0) return consume(argc, argv);
     if (argc != 7) {
         fprintf(stderr, "USAGE: rdkafka_perf BOOTSTRAP TOPIC RECORDS SIZE COMPRESSION DEADLINE_S\n");
         return 2;
