@@ -356,10 +356,10 @@ class Bench:
     def order(self, rnd):
         return SYSTEMS if rnd % 2 == 1 else tuple(reversed(SYSTEMS))
 
-    def warm(self, write_mib):
-        """Re-warms free memory for a phase about to write `write_mib` MiB (see
-        pretouch_free_memory); the time it takes is not part of any measurement."""
-        res = pretouch_free_memory(max_mib=int(write_mib * 1.25) + 256)
+    def warm(self):
+        """Warms free memory (pretouch_free_memory) before a phase that writes much; the time it
+        takes is not part of any measurement."""
+        res = pretouch_free_memory()
         if res:
             self.warmed.append(res)
 
@@ -581,7 +581,6 @@ class Bench:
         info = machine_info(a.workdir)
         info["load_start"] = loadavg()
         log(f"profile {a.profile}: {self.p}; load {info['load_start']}")
-        info["pretouch"] = pretouch_free_memory()
         fio = self.fio()
         pidfile = os.path.join(a.workdir, "broker.pids")
         self.brokers["kafka"] = KafkaBroker("kafka", a.workdir, a)
@@ -592,14 +591,13 @@ class Bench:
                 self.brokers[s].start(pidfile)
             for rnd in range(1, self.p["rounds"] + 1):
                 for mode in MODES:
-                    # Workloads 1 and 1b write 12 runs' worth of records (both systems).
-                    self.warm(12 * self.p["produce_records"] * RECORD_SIZE / 2**20)
+                    self.warm()
                     self.w_produce(rnd, mode)
                     self.w_rdkafka(rnd, mode)
                     self.w_rate(rnd, mode)
                     self.w_steady(rnd, mode)
                     self.w_e2e(rnd, mode)
-                self.warm(2 * self.p["backlog_mib"])
+                self.warm()
                 self.w_consume(rnd)
             usage = {s: dict(hwm_kib=self.brokers[s].hwm_kib(), cpu_s=self.brokers[s].cpu(),
                              cold_ms=self.brokers[s].cold_start_ms,
@@ -618,23 +616,22 @@ class Bench:
         log(f"wrote {a.out} in {info['elapsed_s']:.0f} s; load {info['load_end']}")
 
 
-def pretouch_free_memory(keep_mib=1024, chunk_mib=64, max_mib=None):
+def pretouch_free_memory(keep_mib=1024, chunk_mib=64):
     """Writes once to (nearly) all free memory, then frees it.
 
     On a VM whose host backs guest memory lazily (this machine), the first write to a guest
     page costs a trip to the host: page-cache writes into never-touched pages ran at ~300 MB/s
     for both brokers, and at 1.2 GB/s once the pages had been used once. Which broker met
     fresh pages depended on run order. Touching free memory before measuring gives both the
-    same, warm, memory. The host takes freed pages back after a few minutes (re-touching 8 GiB
-    ten minutes later took 27 s again, and page-cache writes were back at ~300 MB/s), so the
-    workloads that write much re-warm what they are about to use (`Bench.warm`).
+    same, warm, memory. The host takes freed pages back after a while (re-touching 8 GiB ten
+    minutes later took 27 s again, and page-cache writes were back at ~300 MB/s), and warming
+    only as much as a phase would write did not help (the kernel does not hand the same pages
+    back), so all of it is re-warmed before each phase that writes much (`Bench.warm`).
     Returns (GiB touched, seconds)."""
     free_kib = proc_meminfo_kib("MemFree")
     if not free_kib:
         return None
     mib = free_kib // 1024 - keep_mib
-    if max_mib is not None:
-        mib = min(mib, max_mib)
     if mib < chunk_mib:
         return (0.0, 0.0)
     t0 = time.monotonic()
@@ -725,16 +722,13 @@ def report(b, info, fio, usage):
     L.append(f"- Load average (1/5/15 min) at start: **{info['load_start']}**, at end: "
              f"**{info['load_end']}**. Brokers and clients share the same {info['nproc']} CPUs; "
              "both brokers stay up for the whole run (the idle one costs a little CPU).")
-    if info.get("pretouch"):
-        gib, secs = info["pretouch"]
-        L.append(f"- Before measuring, {gib:.1f} GiB of free memory was written once and freed "
-                 f"({secs:.0f} s): this VM's host backs guest pages on first write, which made "
-                 "page-cache writes 4x slower for whichever broker met fresh pages first.")
     if b.warmed:
-        L.append(f"- The host takes freed pages back within minutes, so before each mode's produce "
-                 f"workloads and before the backlog fill the harness re-warmed what they write: "
-                 f"{len(b.warmed)} times, {sum(g for g, _ in b.warmed):.1f} GiB in "
-                 f"{sum(t for _, t in b.warmed):.0f} s, outside every measurement.")
+        L.append(f"- Warm memory: before each mode's produce workloads and before the backlog fill, "
+                 f"the harness wrote all free memory but 1 GiB once and freed it ({len(b.warmed)} "
+                 f"times, {sum(g for g, _ in b.warmed):.1f} GiB in "
+                 f"{sum(t for _, t in b.warmed):.0f} s, outside every measurement). This VM's host "
+                 "backs guest pages on first write and takes freed ones back after a while; "
+                 "page-cache writes into such pages ran 4x slower for whichever broker met them.")
     L.append("- Values are medians over rounds; ratio = Takhin / Kafka (throughput: higher is better "
              "for Takhin; latency, CPU, RSS: lower is better for Takhin).\n")
     L.append("## Settings\n")
