@@ -715,6 +715,17 @@ def ratio(t, k):
 def report(b, info, fio, usage):
     rows = b.rows
     p = b.p
+    def compare(k, t, metrics):
+        """A "metric | Kafka | Takhin | ratio" table; each metric is (key, name) or
+        (key, name, digits) or (key, name, digits, with_ratio)."""
+        L.append("| metric | Kafka | Takhin | ratio |")
+        L.append("|---|---|---|---|")
+        for key, name, *rest in metrics:
+            digits = rest[0] if rest else 1
+            with_ratio = rest[1] if len(rest) > 1 else True
+            r = f" {ratio(med(t, key), med(k, key))} |" if with_ratio else " |"
+            L.append(f"| {name} | {f1(med(k, key), digits)} | {f1(med(t, key), digits)} |{r}")
+
     L = []
     L.append(f"# Takhin vs Apache Kafka — {b.a.profile} run\n")
     L.append(f"- Date: {info['date']}; rounds: {p['rounds']}; wall time {info['elapsed_s']:.0f} s")
@@ -822,18 +833,12 @@ def report(b, info, fio, usage):
     L.append("## 2. Produce at a fixed rate (latency, ms)\n")
     for m in MODES:
         L.append(f"Mode: **{m}** ({MODE_LABEL[m]})\n")
-        L.append("| metric | Kafka | Takhin | ratio |")
-        L.append("|---|---|---|---|")
-        k, t = sel(workload="rate", mode=m, system="kafka"), sel(workload="rate", mode=m,
-                                                                 system="takhin")
-        L.append(f"| target rate (rec/s) | {f1(med(k, 'target_rps'), 0)} | "
-                 f"{f1(med(t, 'target_rps'), 0)} | |")
-        L.append(f"| achieved rate (rec/s) | {f1(med(k, 'rps'), 0)} | {f1(med(t, 'rps'), 0)} | "
-                 f"{ratio(med(t, 'rps'), med(k, 'rps'))} |")
-        for key, name in (("avg_ms", "avg"), ("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"),
-                          ("max_ms", "max"), ("broker_cpu_s", "broker CPU s")):
-            L.append(f"| {name} | {f1(med(k, key))} | {f1(med(t, key))} | "
-                     f"{ratio(med(t, key), med(k, key))} |")
+        compare(sel(workload="rate", mode=m, system="kafka"),
+                sel(workload="rate", mode=m, system="takhin"),
+                (("target_rps", "target rate (rec/s)", 0, False),
+                 ("rps", "achieved rate (rec/s)", 0), ("avg_ms", "avg"), ("p50", "p50"),
+                 ("p99", "p99"), ("p999", "p99.9"), ("max_ms", "max"),
+                 ("broker_cpu_s", "broker CPU s")))
         L.append("")
     L.append("ProducerPerformance reports percentiles in whole milliseconds, and records every record "
              "from the first, while the producer's JVM is still compiling its hot paths.\n")
@@ -844,30 +849,19 @@ def report(b, info, fio, usage):
              "recorded per record (send() to acknowledgement) in microseconds.\n")
     for m in MODES:
         L.append(f"Mode: **{m}** ({MODE_LABEL[m]})\n")
-        L.append("| metric | Kafka | Takhin | ratio |")
-        L.append("|---|---|---|---|")
-        k, t = sel(workload="steady", mode=m, system="kafka"), sel(workload="steady", mode=m,
-                                                                   system="takhin")
-        L.append(f"| achieved rate (rec/s) | {f1(med(k, 'achieved_rps'), 0)} | "
-                 f"{f1(med(t, 'achieved_rps'), 0)} | "
-                 f"{ratio(med(t, 'achieved_rps'), med(k, 'achieved_rps'))} |")
-        for key, name in (("avg_us", "avg"), ("p50_us", "p50"), ("p99_us", "p99"),
-                          ("p999_us", "p99.9"), ("max_us", "max"),
-                          ("broker_cpu_s", "broker CPU s (incl. warm-up)")):
-            L.append(f"| {name} | {f1(med(k, key))} | {f1(med(t, key))} | "
-                     f"{ratio(med(t, key), med(k, key))} |")
+        compare(sel(workload="steady", mode=m, system="kafka"),
+                sel(workload="steady", mode=m, system="takhin"),
+                (("achieved_rps", "achieved rate (rec/s)", 0), ("avg_us", "avg"),
+                 ("p50_us", "p50"), ("p99_us", "p99"), ("p999_us", "p99.9"), ("max_us", "max"),
+                 ("broker_cpu_s", "broker CPU s (incl. warm-up)")))
         L.append("")
 
     L.append("## 3. Consume a backlog (MiB/s)\n")
     L.append("Mode: n/a (read path; backlog written in page-cache mode and still in the page cache)\n")
-    L.append("| metric | Kafka | Takhin | ratio |")
-    L.append("|---|---|---|---|")
-    k, t = sel(workload="consume", system="kafka"), sel(workload="consume", system="takhin")
-    for key, name in (("mibps", "MiB/s incl. group join"), ("fetch_mibps", "MiB/s fetching only"),
-                      ("rps", "records/s incl. join"), ("rebalance_ms", "group join ms"),
-                      ("broker_cpu_s", "broker CPU s (consume only)")):
-        L.append(f"| {name} | {f1(med(k, key))} | {f1(med(t, key))} | "
-                 f"{ratio(med(t, key), med(k, key))} |")
+    compare(sel(workload="consume", system="kafka"), sel(workload="consume", system="takhin"),
+            (("mibps", "MiB/s incl. group join"), ("fetch_mibps", "MiB/s fetching only"),
+             ("rps", "records/s incl. join"), ("rebalance_ms", "group join ms"),
+             ("broker_cpu_s", "broker CPU s (consume only)")))
     L.append("")
 
     if sel(workload="consume-rdkafka"):
@@ -875,28 +869,18 @@ def report(b, info, fio, usage):
         L.append(f"### 3b. The same backlog with librdkafka's consumer (librdkafka "
                  f"{', '.join(versions)}, C driver bench/rdkafka_perf.c)\n")
         L.append("A new group reads the same backlog from the start, librdkafka's fetch defaults.\n")
-        L.append("| metric | Kafka | Takhin | ratio |")
-        L.append("|---|---|---|---|")
-        k = sel(workload="consume-rdkafka", system="kafka")
-        t = sel(workload="consume-rdkafka", system="takhin")
-        for key, name in (("mibps", "MiB/s incl. group join"),
-                          ("fetch_mibps", "MiB/s from the first record"),
-                          ("join_ms", "ms to the first record"),
-                          ("broker_cpu_s", "broker CPU s")):
-            L.append(f"| {name} | {f1(med(k, key))} | {f1(med(t, key))} | "
-                     f"{ratio(med(t, key), med(k, key))} |")
+        compare(sel(workload="consume-rdkafka", system="kafka"),
+                sel(workload="consume-rdkafka", system="takhin"),
+                (("mibps", "MiB/s incl. group join"), ("fetch_mibps", "MiB/s from the first record"),
+                 ("join_ms", "ms to the first record"), ("broker_cpu_s", "broker CPU s")))
         L.append("")
 
     L.append("## 4. End-to-end latency at low rate (ms)\n")
     for m in MODES:
         L.append(f"Mode: **{m}** ({MODE_LABEL[m]})\n")
-        L.append("| metric | Kafka | Takhin | ratio |")
-        L.append("|---|---|---|---|")
-        k, t = sel(workload="e2e", mode=m, system="kafka"), sel(workload="e2e", mode=m,
-                                                                system="takhin")
-        for key, name in (("avg_ms", "avg"), ("p50", "p50"), ("p99", "p99"), ("p999", "p99.9")):
-            L.append(f"| {name} | {f1(med(k, key), 2)} | {f1(med(t, key), 2)} | "
-                     f"{ratio(med(t, key), med(k, key))} |")
+        compare(sel(workload="e2e", mode=m, system="kafka"),
+                sel(workload="e2e", mode=m, system="takhin"),
+                (("avg_ms", "avg", 2), ("p50", "p50", 2), ("p99", "p99", 2), ("p999", "p99.9", 2)))
         L.append("")
     L.append("EndToEndLatency reports percentiles in whole milliseconds.\n")
 
