@@ -97,9 +97,10 @@ def proc_cpu_seconds(pid):
         return float("nan")
 
 
-def proc_status_kib(pid, key):
+def proc_kib(path, key):
+    """A "Key: N kB" value of a /proc file (status, meminfo), in KiB."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(path) as f:
             for line in f:
                 if line.startswith(key + ":"):
                     return int(line.split()[1])
@@ -152,7 +153,7 @@ class Broker:
         return proc_cpu_seconds(self.proc.pid)
 
     def hwm_kib(self):
-        return proc_status_kib(self.proc.pid, "VmHWM")
+        return proc_kib(f"/proc/{self.proc.pid}/status", "VmHWM")
 
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:
@@ -630,7 +631,7 @@ def pretouch_free_memory(keep_mib=1024, chunk_mib=64):
     only as much as a phase would write did not help (the kernel does not hand the same pages
     back), so all of it is re-warmed before each phase that writes much (`Bench.warm`).
     Returns (GiB touched, seconds)."""
-    free_kib = proc_meminfo_kib("MemFree")
+    free_kib = proc_kib("/proc/meminfo", "MemFree")
     if not free_kib:
         return None
     mib = free_kib // 1024 - keep_mib
@@ -651,17 +652,6 @@ def pretouch_free_memory(keep_mib=1024, chunk_mib=64):
     secs = time.monotonic() - t0
     log(f"pre-touched {touched:.1f} GiB of free memory in {secs:.1f} s")
     return (touched, secs)
-
-
-def proc_meminfo_kib(key):
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
 
 
 def fmt_res(res, keys):
