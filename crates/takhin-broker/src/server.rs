@@ -316,3 +316,44 @@ async fn write_frame(writer: &mut OwnedWriteHalf, mut parts: Vec<Bytes>) -> std:
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame of many parts, larger than the socket buffers, arrives whole and in order
+    /// although each `writev` takes only part of it.
+    #[tokio::test]
+    async fn a_chained_frame_survives_partial_vectored_writes() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            let mut got = Vec::new();
+            stream.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        let (stream, _) = listener.accept().await.unwrap();
+        let (_reader, mut writer) = stream.into_split();
+        // Odd sizes, an empty part, and more parts than one writev takes.
+        let parts: Vec<Bytes> = (0..100u32)
+            .map(|i| {
+                let len = if i == 7 {
+                    0
+                } else {
+                    1 + (i as usize * 7919) % 200_000
+                };
+                Bytes::from(vec![(i % 251) as u8; len])
+            })
+            .collect();
+        let expected: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+        assert!(
+            expected.len() > 8 * 1024 * 1024,
+            "must exceed the socket buffers"
+        );
+        write_frame(&mut writer, parts).await.unwrap();
+        writer.shutdown().await.unwrap();
+        drop(writer);
+        assert_eq!(client.await.unwrap(), expected);
+    }
+}
