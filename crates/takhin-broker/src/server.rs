@@ -26,9 +26,9 @@ use kafka_protocol::messages::ApiKey;
 use takhin_protocol::frame::{LENGTH_PREFIX_BYTES, body_length};
 use takhin_protocol::response::unsupported_api_versions_response;
 use takhin_protocol::{
-    DecodeError, EncodedResponse, Request, decode_request, encode_response_chain,
+    DecodeError, EncodedResponse, FilePart, Part, Request, decode_request, encode_response_chain,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, Semaphore, mpsc, oneshot, watch};
@@ -202,7 +202,9 @@ impl Connection {
                 Ok(request) => request,
                 Err(DecodeError::UnsupportedApiVersionsVersion { correlation_id, .. }) => {
                     let outgoing = match unsupported_api_versions_response(correlation_id) {
-                        Ok(bytes) => Outgoing::Frame(EncodedResponse { parts: vec![bytes] }),
+                        Ok(bytes) => Outgoing::Frame(EncodedResponse {
+                            parts: vec![Part::Memory(bytes)],
+                        }),
                         Err(_) => Outgoing::Close,
                     };
                     // Answered with UNSUPPORTED_VERSION: an error.
@@ -237,9 +239,14 @@ impl Connection {
                 let correlation_id = request.correlation_id;
                 let mut failed = false;
                 let outgoing = match handlers::handle(&broker, request, turn, peer).await {
-                    Ok(Some(response)) => {
-                        failed = top_level_error_code(&response) != 0;
-                        match encode_response_chain(&response, api_version, correlation_id) {
+                    Ok(Some(reply)) => {
+                        failed = top_level_error_code(&reply.response) != 0;
+                        match encode_response_chain(
+                            &reply.response,
+                            &reply.file_records,
+                            api_version,
+                            correlation_id,
+                        ) {
                             Ok(frame) => Outgoing::Frame(frame),
                             Err(e) => {
                                 warn!(%peer, ?api_key, api_version, "encoding response: {e}");
@@ -285,12 +292,35 @@ async fn write_responses(
 /// Most parts handed to one `writev`.
 const MAX_WRITE_PARTS: usize = 64;
 
-/// Writes a frame's parts in order, with vectored writes.
-async fn write_frame(writer: &mut OwnedWriteHalf, mut parts: Vec<Bytes>) -> std::io::Result<()> {
-    if let [only] = parts.as_slice() {
+/// Writes a frame's parts in order: runs of parts in memory with vectored
+/// writes, file parts with `sendfile`.
+async fn write_frame(writer: &mut OwnedWriteHalf, parts: Vec<Part>) -> std::io::Result<()> {
+    let mut run = Vec::with_capacity(parts.len());
+    for part in parts {
+        match part {
+            Part::Memory(bytes) => run.push(bytes),
+            Part::File(file) => {
+                write_all_vectored(writer, &mut run).await?;
+                run.clear();
+                send_file(writer, &file).await?;
+            }
+        }
+    }
+    write_all_vectored(writer, &mut run).await
+}
+
+/// Writes `parts` in order, with vectored writes.
+async fn write_all_vectored(
+    writer: &mut OwnedWriteHalf,
+    parts: &mut [Bytes],
+) -> std::io::Result<()> {
+    if let [only] = parts {
         return writer.write_all(only).await;
     }
     let mut first = 0;
+    while first < parts.len() && parts[first].is_empty() {
+        first += 1;
+    }
     while first < parts.len() {
         let slices: Vec<std::io::IoSlice<'_>> = parts[first..]
             .iter()
@@ -317,14 +347,51 @@ async fn write_frame(writer: &mut OwnedWriteHalf, mut parts: Vec<Bytes>) -> std:
     Ok(())
 }
 
+/// Sends a file range with `sendfile(2)`: the kernel moves page-cache pages to
+/// the socket; the bytes never enter this process. The fetch handler only
+/// hands over ranges that were cached, so this does not wait for the disk.
+async fn send_file(writer: &OwnedWriteHalf, part: &FilePart) -> std::io::Result<()> {
+    let stream: &TcpStream = writer.as_ref();
+    let mut position = part.position;
+    let end = part.position + part.len as u64;
+    while position < end {
+        let count = usize::try_from(end - position).unwrap_or(usize::MAX);
+        stream.writable().await?;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            rustix::fs::sendfile(stream, &*part.file, Some(&mut position), count)
+                .map_err(std::io::Error::from)
+        });
+        match sent {
+            Ok(0) => {
+                // Segment files only grow while open; a shorter one was cut
+                // by something else. The frame cannot be completed.
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("record set file ended at byte {position}, before {end}"),
+                ));
+            }
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A frame of many parts, larger than the socket buffers, arrives whole and in order
-    /// although each `writev` takes only part of it.
+    /// A frame of many parts, in memory and in a file, larger than the socket
+    /// buffers, arrives whole and in order although each `writev` and
+    /// `sendfile` takes only part of it.
     #[tokio::test]
-    async fn a_chained_frame_survives_partial_vectored_writes() {
+    async fn a_chained_frame_survives_partial_vectored_writes_and_sendfile() {
+        use std::io::Write;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let client = tokio::spawn(async move {
@@ -335,18 +402,35 @@ mod tests {
         });
         let (stream, _) = listener.accept().await.unwrap();
         let (_reader, mut writer) = stream.into_split();
-        // Odd sizes, an empty part, and more parts than one writev takes.
-        let parts: Vec<Bytes> = (0..100u32)
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        let content: Vec<u8> = (0..6_000_000u32).map(|i| (i % 253) as u8).collect();
+        file.write_all(&content).unwrap();
+        let shared = std::sync::Arc::new(file.reopen().unwrap());
+        // Odd sizes, an empty part, more parts than one writev takes, and
+        // every fifth part a file range (two of them back to back).
+        let mut expected = Vec::new();
+        let parts: Vec<Part> = (0..100u32)
             .map(|i| {
                 let len = if i == 7 {
                     0
                 } else {
                     1 + (i as usize * 7919) % 200_000
                 };
-                Bytes::from(vec![(i % 251) as u8; len])
+                if i % 5 == 0 || i == 21 {
+                    let position = (i as usize * 50_000) % (content.len() - len);
+                    expected.extend_from_slice(&content[position..][..len]);
+                    Part::File(FilePart {
+                        file: shared.clone(),
+                        position: position as u64,
+                        len,
+                    })
+                } else {
+                    let bytes = vec![(i % 251) as u8; len];
+                    expected.extend_from_slice(&bytes);
+                    Part::Memory(Bytes::from(bytes))
+                }
             })
             .collect();
-        let expected: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
         assert!(
             expected.len() > 8 * 1024 * 1024,
             "must exceed the socket buffers"
@@ -354,6 +438,32 @@ mod tests {
         write_frame(&mut writer, parts).await.unwrap();
         writer.shutdown().await.unwrap();
         drop(writer);
-        assert_eq!(client.await.unwrap(), expected);
+        assert!(client.await.unwrap() == expected, "bytes differ");
+    }
+
+    /// A file cut shorter than its part fails the write instead of sending a
+    /// short frame the client would misread.
+    #[tokio::test]
+    async fn a_file_part_past_the_end_of_its_file_fails_the_write() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            let mut got = Vec::new();
+            let _ = stream.read_to_end(&mut got).await;
+        });
+        let (stream, _) = listener.accept().await.unwrap();
+        let (_reader, mut writer) = stream.into_split();
+        let file = tempfile::tempfile().unwrap();
+        file.set_len(1000).unwrap();
+        let part = Part::File(FilePart {
+            file: std::sync::Arc::new(file),
+            position: 500,
+            len: 1000,
+        });
+        let error = write_frame(&mut writer, vec![part]).await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
+        drop(writer);
+        client.await.unwrap();
     }
 }

@@ -28,5 +28,6 @@ pub mod response;
 
 pub use request::{DecodeError, Request, RequestFrame, decode_request};
 pub use response::{
-    EncodedResponse, Response, SHARE_MIN_BYTES, encode_response, encode_response_chain,
+    EncodedResponse, FilePart, MAX_FILE_RECORD_SETS, MAX_FILE_RECORDS_BYTES, Part, Reply, Response,
+    SHARE_MIN_BYTES, encode_response, encode_response_chain, file_records_placeholder,
 };

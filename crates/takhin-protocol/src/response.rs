@@ -1,12 +1,23 @@
 //! Response encoding: length prefix, response header, body.
 //!
-//! A response is encoded as a chain of buffers ([`EncodedResponse`]): the
-//! encoder's output, with a fetch's record sets left where they are (the
-//! buffers they were read into) rather than copied into the frame. The
-//! connection writes the chain with vectored writes. Measured on a backlog
-//! consumer (8 partitions, 1 MiB per partition per fetch): copying record sets
-//! into the frame was a fifth of the broker's CPU, and it delayed each
-//! response by the copy of several MiB.
+//! A response is encoded as a chain of parts ([`EncodedResponse`]) that the
+//! connection writes in order, so a fetch's record sets are never copied
+//! into the frame:
+//! - record sets already in memory stay in the buffers they were read into
+//!   (vectored writes);
+//! - record sets in the page cache stay in their segment files: the fetch
+//!   handler puts a placeholder in the response ([`file_records_placeholder`])
+//!   and hands the file ranges beside it ([`Reply`]); the connection sends
+//!   them with `sendfile`.
+//!
+//! Measured on a backlog consumer (8 partitions, 1 MiB per partition per
+//! fetch): copying record sets into the frame was a fifth of the broker's
+//! CPU, and it delayed each response by the copy of several MiB.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use bytes::buf::UninitSlice;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -23,36 +34,113 @@ use crate::api::api_versions;
 /// cheaper than another entry in the write.
 pub const SHARE_MIN_BYTES: usize = 4 * 1024;
 
-/// A complete response frame (length prefix included) as a chain of buffers
+/// Longest record set a response can keep in files (a placeholder's length).
+pub const MAX_FILE_RECORDS_BYTES: usize = 64 * 1024 * 1024;
+
+/// Most record sets one response can keep in files.
+pub const MAX_FILE_RECORD_SETS: usize = 64 * 1024;
+
+/// Placeholders are slices of this: the `i`th set's starts at byte `i`, so its
+/// address says which set it stands for. Never read; zero-initialised, it
+/// costs address space only.
+static PLACEHOLDERS: [u8; MAX_FILE_RECORDS_BYTES + MAX_FILE_RECORD_SETS] =
+    [0; MAX_FILE_RECORDS_BYTES + MAX_FILE_RECORD_SETS];
+
+/// A range of a file, written to the connection with `sendfile`.
+#[derive(Debug, Clone)]
+pub struct FilePart {
+    pub file: Arc<File>,
+    pub position: u64,
+    pub len: usize,
+}
+
+/// One part of an encoded frame.
+#[derive(Debug, Clone)]
+pub enum Part {
+    Memory(Bytes),
+    File(FilePart),
+}
+
+impl Part {
+    pub fn len(&self) -> usize {
+        match self {
+            Part::Memory(bytes) => bytes.len(),
+            Part::File(file) => file.len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A handler's answer: the response, and the record sets that stand in it
+/// as placeholders (`file_records[i]` for [`file_records_placeholder`]`(i, _)`).
+#[derive(Debug)]
+pub struct Reply {
+    pub response: Response,
+    pub file_records: Vec<Vec<FilePart>>,
+}
+
+impl From<Response> for Reply {
+    fn from(response: Response) -> Reply {
+        Reply {
+            response,
+            file_records: Vec::new(),
+        }
+    }
+}
+
+/// The stand-in for the `index`th record set a response keeps in files,
+/// `len` bytes long; `None` past [`MAX_FILE_RECORD_SETS`] or
+/// [`MAX_FILE_RECORDS_BYTES`] (keep such a set in memory).
+pub fn file_records_placeholder(index: usize, len: usize) -> Option<Bytes> {
+    (index < MAX_FILE_RECORD_SETS && len <= MAX_FILE_RECORDS_BYTES)
+        .then(|| Bytes::from_static(&PLACEHOLDERS[index..index + len]))
+}
+
+/// Which placeholder `bytes` is, if it is one.
+fn placeholder_index(bytes: &[u8]) -> Option<usize> {
+    let base = PLACEHOLDERS.as_ptr() as usize;
+    let at = bytes.as_ptr() as usize;
+    (!bytes.is_empty() && at >= base && at < base + MAX_FILE_RECORD_SETS).then(|| at - base)
+}
+
+/// A complete response frame (length prefix included) as a chain of parts
 /// to be written in order.
 #[derive(Debug, Clone, Default)]
 pub struct EncodedResponse {
-    pub parts: Vec<Bytes>,
+    pub parts: Vec<Part>,
 }
 
 impl EncodedResponse {
     /// Total bytes of the frame.
     pub fn len(&self) -> usize {
-        self.parts.iter().map(Bytes::len).sum()
+        self.parts.iter().map(Part::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.parts.iter().all(Bytes::is_empty)
+        self.parts.iter().all(Part::is_empty)
     }
 
-    /// The frame as one buffer (copies when there are several parts).
-    pub fn to_bytes(&self) -> Bytes {
-        match self.parts.as_slice() {
-            [] => Bytes::new(),
-            [only] => only.clone(),
-            parts => {
-                let mut all = BytesMut::with_capacity(self.len());
-                for part in parts {
-                    all.extend_from_slice(part);
+    /// The frame as one buffer: copies when there are several parts, reads
+    /// the file parts.
+    pub fn to_bytes(&self) -> io::Result<Bytes> {
+        if let [Part::Memory(only)] = self.parts.as_slice() {
+            return Ok(only.clone());
+        }
+        let mut all = BytesMut::with_capacity(self.len());
+        for part in &self.parts {
+            match part {
+                Part::Memory(bytes) => all.extend_from_slice(bytes),
+                Part::File(file) => {
+                    let start = all.len();
+                    all.resize(start + file.len, 0);
+                    file.file.read_exact_at(&mut all[start..], file.position)?;
                 }
-                all.freeze()
             }
         }
+        Ok(all.freeze())
     }
 }
 
@@ -68,13 +156,15 @@ pub fn encode_response(
     api_version: i16,
     correlation_id: i32,
 ) -> anyhow::Result<Bytes> {
-    Ok(encode_response_chain(response, api_version, correlation_id)?.to_bytes())
+    Ok(encode_response_chain(response, &[], api_version, correlation_id)?.to_bytes()?)
 }
 
-/// [`encode_response`], with a fetch's record sets of [`SHARE_MIN_BYTES`] or
-/// more referenced instead of copied.
+/// [`encode_response`] as a chain: a fetch's record sets of
+/// [`SHARE_MIN_BYTES`] or more referenced instead of copied, and
+/// `file_records` (a [`Reply`]'s) in place of their placeholders.
 pub fn encode_response_chain(
     response: &Response,
+    file_records: &[Vec<FilePart>],
     api_version: i16,
     correlation_id: i32,
 ) -> anyhow::Result<EncodedResponse> {
@@ -84,7 +174,7 @@ pub fn encode_response_chain(
     } else {
         api_key.response_header_version(api_version)
     };
-    let mut buf = ChainBuf::new(shared_fields(response));
+    let mut buf = ChainBuf::new(shared_fields(response), file_records);
     buf.put_i32(0);
     ResponseHeader::default()
         .with_correlation_id(correlation_id)
@@ -92,7 +182,7 @@ pub fn encode_response_chain(
     response.encode_body(&mut buf, api_version)?;
     let body_length = i32::try_from(buf.offset() - 4)?;
     Ok(EncodedResponse {
-        parts: buf.finish(body_length.to_be_bytes()),
+        parts: buf.finish(body_length.to_be_bytes())?,
     })
 }
 
@@ -107,7 +197,7 @@ fn shared_fields(response: &Response) -> Vec<Bytes> {
         .iter()
         .flat_map(|topic| topic.partitions.iter())
         .filter_map(|partition| partition.records.clone())
-        .filter(|records| records.len() >= SHARE_MIN_BYTES)
+        .filter(|records| records.len() >= SHARE_MIN_BYTES && placeholder_index(records).is_none())
         .collect()
 }
 
@@ -115,22 +205,29 @@ fn shared_fields(response: &Response) -> Vec<Bytes> {
 /// reference: when the encoder copies a slice that *is* the next expected
 /// field (same address and length), the bytes written so far become one part
 /// and the field another. Anything else is copied as usual, so an encoder
-/// that wrote fields in another order would only lose the saving.
+/// that wrote fields in another order would only lose the saving. A
+/// placeholder becomes its file parts; one that matches no file record set
+/// (which would put zeros on the wire) fails the encoding.
 ///
 /// Message encoders only append. (Record-batch encoders seek back to fill in
 /// lengths and CRCs; they never write into a `ChainBuf`.) `seek` and `range`
 /// therefore work within the current part only.
-struct ChainBuf {
-    parts: Vec<Bytes>,
+struct ChainBuf<'a> {
+    parts: Vec<Part>,
     head: BytesMut,
     /// Bytes in `parts`.
     before_head: usize,
     shared: std::vec::IntoIter<Bytes>,
     next_shared: Option<Bytes>,
+    file_records: &'a [Vec<FilePart>],
+    /// Which file record sets were written.
+    files_written: Vec<bool>,
+    /// A placeholder that matched no file record set, or matched one twice.
+    bad_placeholder: Option<usize>,
 }
 
-impl ChainBuf {
-    fn new(shared: Vec<Bytes>) -> ChainBuf {
+impl<'a> ChainBuf<'a> {
+    fn new(shared: Vec<Bytes>, file_records: &'a [Vec<FilePart>]) -> ChainBuf<'a> {
         let mut shared = shared.into_iter();
         let next_shared = shared.next();
         ChainBuf {
@@ -139,28 +236,69 @@ impl ChainBuf {
             before_head: 0,
             shared,
             next_shared,
+            file_records,
+            files_written: vec![false; file_records.len()],
+            bad_placeholder: None,
         }
+    }
+
+    /// Ends the current part (if it has bytes) so a referenced one can follow.
+    fn close_head(&mut self) {
+        if !self.head.is_empty() {
+            let head = self.head.split().freeze();
+            self.before_head += head.len();
+            self.parts.push(Part::Memory(head));
+        }
+    }
+
+    /// Writes the file record set `index` in place of its placeholder `src`.
+    fn put_file_records(&mut self, index: usize, src: &[u8]) {
+        let Some(set) = self.file_records.get(index) else {
+            self.bad_placeholder = Some(index);
+            return;
+        };
+        let len: usize = set.iter().map(|part| part.len).sum();
+        if len != src.len() || self.files_written[index] {
+            self.bad_placeholder = Some(index);
+            return;
+        }
+        self.files_written[index] = true;
+        self.close_head();
+        self.before_head += len;
+        self.parts.extend(set.iter().cloned().map(Part::File));
     }
 
     /// The parts, with the first four bytes (written as a placeholder, never
     /// shared) replaced by `prefix`.
-    fn finish(mut self, prefix: [u8; 4]) -> Vec<Bytes> {
+    fn finish(mut self, prefix: [u8; 4]) -> anyhow::Result<Vec<Part>> {
+        if let Some(index) = self.bad_placeholder {
+            anyhow::bail!(
+                "file record set placeholder {index} does not match the response's file record sets"
+            );
+        }
+        if let Some(index) = self.files_written.iter().position(|written| !written) {
+            anyhow::bail!("file record set {index} has no placeholder in the response");
+        }
         if self.parts.is_empty() {
             self.head[..4].copy_from_slice(&prefix);
-            return vec![self.head.freeze()];
+            return Ok(vec![Part::Memory(self.head.freeze())]);
         }
         // The first part was split off the buffer and is referenced nowhere
         // else, so taking it back is not a copy.
-        let mut first = match std::mem::take(&mut self.parts[0]).try_into_mut() {
+        let Part::Memory(first) = std::mem::replace(&mut self.parts[0], Part::Memory(Bytes::new()))
+        else {
+            anyhow::bail!("a frame must start with its length prefix in memory");
+        };
+        let mut first = match first.try_into_mut() {
             Ok(first) => first,
             Err(shared) => BytesMut::from(&shared[..]),
         };
         first[..4].copy_from_slice(&prefix);
-        self.parts[0] = first.freeze();
+        self.parts[0] = Part::Memory(first.freeze());
         if !self.head.is_empty() {
-            self.parts.push(self.head.freeze());
+            self.parts.push(Part::Memory(self.head.freeze()));
         }
-        self.parts
+        Ok(self.parts)
     }
 }
 
@@ -168,7 +306,7 @@ impl ChainBuf {
 // written (`head`), which upholds `BufMut`'s contract; `put_slice` only adds
 // whole parts before forwarding.
 #[allow(unsafe_code)]
-unsafe impl BufMut for ChainBuf {
+unsafe impl BufMut for ChainBuf<'_> {
     fn remaining_mut(&self) -> usize {
         self.head.remaining_mut()
     }
@@ -186,17 +324,18 @@ unsafe impl BufMut for ChainBuf {
     }
 
     fn put_slice(&mut self, src: &[u8]) {
+        if let Some(index) = placeholder_index(src) {
+            self.put_file_records(index, src);
+            return;
+        }
         if let Some(next) = &self.next_shared
             && next.len() == src.len()
             && std::ptr::eq(next.as_ptr(), src.as_ptr())
         {
-            if !self.head.is_empty() {
-                let head = self.head.split().freeze();
-                self.before_head += head.len();
-                self.parts.push(head);
-            }
+            let next = next.clone();
+            self.close_head();
             self.before_head += next.len();
-            self.parts.push(next.clone());
+            self.parts.push(Part::Memory(next));
             self.next_shared = self.shared.next();
             return;
         }
@@ -204,7 +343,7 @@ unsafe impl BufMut for ChainBuf {
     }
 }
 
-impl ByteBufMut for ChainBuf {
+impl ByteBufMut for ChainBuf<'_> {
     fn offset(&self) -> usize {
         self.before_head + self.head.len()
     }
@@ -322,9 +461,9 @@ mod tests {
         ];
         let response = fetch_response(&records);
         for version in 4..=18 {
-            let chain = encode_response_chain(&response, version, 42).unwrap();
+            let chain = encode_response_chain(&response, &[], version, 42).unwrap();
             assert_eq!(
-                chain.to_bytes().to_vec(),
+                chain.to_bytes().unwrap().to_vec(),
                 plain_frame(&response, version, 42),
                 "fetch v{version}"
             );
@@ -334,6 +473,9 @@ mod tests {
                 .parts
                 .iter()
                 .filter(|part| {
+                    let Part::Memory(part) = part else {
+                        return false;
+                    };
                     records.iter().flatten().any(|records| {
                         records.len() >= SHARE_MIN_BYTES
                             && std::ptr::eq(part.as_ptr(), records.as_ptr())
@@ -349,10 +491,103 @@ mod tests {
         }
     }
 
+    /// A file with distinct bytes everywhere, and the parts of it that make
+    /// the record sets of `fetch_response`: index 0 one range, index 1 two.
+    fn file_records() -> (tempfile::NamedTempFile, Vec<Vec<FilePart>>, Vec<Bytes>) {
+        use std::io::Write;
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        let content: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        file.write_all(&content).unwrap();
+        let shared = Arc::new(file.reopen().unwrap());
+        let part = |position: usize, len: usize| FilePart {
+            file: shared.clone(),
+            position: position as u64,
+            len,
+        };
+        let sets = vec![
+            vec![part(10, 50_000)],
+            vec![part(100_000, 8_000), part(60_000, 30_000)],
+        ];
+        let bytes = sets
+            .iter()
+            .map(|set| {
+                set.iter()
+                    .flat_map(|p| content[p.position as usize..][..p.len].iter().copied())
+                    .collect::<Vec<u8>>()
+                    .into()
+            })
+            .collect();
+        (file, sets, bytes)
+    }
+
+    #[test]
+    fn file_record_sets_take_their_placeholders_places() {
+        let (_file, sets, bytes) = file_records();
+        let placeholder = |index: usize| file_records_placeholder(index, bytes[index].len());
+        // Placeholders given in the order opposite to the sets: the address decides.
+        let with_placeholders = fetch_response(&[
+            placeholder(1),
+            Some(Bytes::from_static(b"small")),
+            placeholder(0),
+        ]);
+        let with_bytes = fetch_response(&[
+            Some(bytes[1].clone()),
+            Some(Bytes::from_static(b"small")),
+            Some(bytes[0].clone()),
+        ]);
+        // Both topics carry the same partitions; give each topic its own sets.
+        let Response::Fetch(mut fetch) = with_placeholders else {
+            unreachable!()
+        };
+        let mut all_sets = sets.clone();
+        all_sets.extend(sets.iter().cloned());
+        for (index, partition) in fetch.responses[1].partitions.iter_mut().enumerate() {
+            if index != 1 {
+                let set = if index == 0 { 1 } else { 0 };
+                partition.records = file_records_placeholder(2 + set, bytes[set].len());
+            }
+        }
+        let with_placeholders = Response::Fetch(fetch);
+        for version in 4..=18 {
+            let chain = encode_response_chain(&with_placeholders, &all_sets, version, 5).unwrap();
+            assert_eq!(
+                chain.to_bytes().unwrap().to_vec(),
+                plain_frame(&with_bytes, version, 5),
+                "fetch v{version}"
+            );
+            let file_parts = chain
+                .parts
+                .iter()
+                .filter(|part| matches!(part, Part::File(_)))
+                .count();
+            assert_eq!(file_parts, 6, "fetch v{version}");
+        }
+    }
+
+    #[test]
+    fn a_placeholder_without_its_file_records_fails_rather_than_send_zeros() {
+        let (_file, sets, bytes) = file_records();
+        let response = fetch_response(&[file_records_placeholder(0, bytes[0].len())]);
+        // No sets at all, and a set of another length.
+        assert!(encode_response_chain(&response, &[], 12, 1).is_err());
+        assert!(encode_response_chain(&response, &sets[1..], 12, 1).is_err());
+        // A set no placeholder stands for would never be sent.
+        let response = fetch_response(&[Some(Bytes::from_static(b"x"))]);
+        assert!(encode_response_chain(&response, &sets[..1], 12, 1).is_err());
+    }
+
+    #[test]
+    fn placeholders_are_bounded() {
+        assert!(file_records_placeholder(MAX_FILE_RECORD_SETS, 1).is_none());
+        assert!(file_records_placeholder(0, MAX_FILE_RECORDS_BYTES + 1).is_none());
+        let last = file_records_placeholder(MAX_FILE_RECORD_SETS - 1, MAX_FILE_RECORDS_BYTES);
+        assert_eq!(last.map(|p| p.len()), Some(MAX_FILE_RECORDS_BYTES));
+    }
+
     #[test]
     fn other_responses_are_one_part() {
         let body = ApiVersionsResponse::default().with_api_keys(api_versions());
-        let chain = encode_response_chain(&Response::ApiVersions(body), 3, 1).unwrap();
+        let chain = encode_response_chain(&Response::ApiVersions(body), &[], 3, 1).unwrap();
         assert_eq!(chain.parts.len(), 1);
     }
 

@@ -162,6 +162,22 @@ impl SegmentIndexes {
         }
     }
 
+    /// Position of the last indexed batch that starts at or below `max_position` and whose last
+    /// relative offset is below `below_relative`, or 0. Every batch before it ends at or below
+    /// `max_position` and has a smaller last offset: a reader may take them without reading
+    /// their headers.
+    pub fn last_position_within(&self, max_position: u64, below_relative: u32) -> u32 {
+        let offsets = self.offsets.read();
+        let count = offsets.partition_point(|entry| {
+            u64::from(entry.position) <= max_position && entry.relative_offset < below_relative
+        });
+        if count == 0 {
+            0
+        } else {
+            offsets[count - 1].position
+        }
+    }
+
     /// The largest entry with timestamp <= `timestamp`.
     pub fn lookup_time(&self, timestamp: i64) -> Option<TimeEntry> {
         let times = self.times.read();

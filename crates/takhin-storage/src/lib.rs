@@ -128,6 +128,7 @@ mod cleaner;
 mod index;
 mod log;
 mod log_dir;
+mod page_cache;
 mod producer_state;
 mod segment;
 
@@ -140,8 +141,8 @@ pub use cleaner::{
     MAP_ENTRY_OVERHEAD_BYTES,
 };
 pub use log::{
-    AppendError, AppendOptions, AppendOutcome, Log, MAX_DECOMPRESSED_BATCH_BYTES, ReadError,
-    ReadResult, RecoveryReport, RetentionOutcome, RetentionPolicy, TruncationPoint,
+    AppendError, AppendOptions, AppendOutcome, FileSlice, Log, MAX_DECOMPRESSED_BATCH_BYTES,
+    ReadError, ReadResult, RecoveryReport, RetentionOutcome, RetentionPolicy, TruncationPoint,
 };
 pub use log_dir::{CLEAN_SHUTDOWN_MARKER, LogDir, StorageError};
 

@@ -110,6 +110,63 @@ pub struct ReadResult {
     pub records: Bytes,
 }
 
+/// A range of whole batches in one segment file, as [`Log::read_slices`] found them. Holds the
+/// segment's file open, so the bytes stay readable after retention or compaction deletes it.
+#[derive(Clone)]
+pub struct FileSlice {
+    segment: Arc<Segment>,
+    position: u64,
+    len: usize,
+}
+
+impl fmt::Debug for FileSlice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileSlice")
+            .field("file", &self.segment.log_path)
+            .field("position", &self.position)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl FileSlice {
+    pub fn file(&self) -> &Arc<std::fs::File> {
+        self.segment.log_file()
+    }
+
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies the bytes into memory.
+    pub fn read(&self) -> io::Result<BytesMut> {
+        self.segment.read_bytes(self.position, self.len)
+    }
+
+    /// Slices read into one buffer.
+    pub fn read_all(slices: &[FileSlice]) -> io::Result<Bytes> {
+        let mut out = BytesMut::new();
+        for slice in slices {
+            out.unsplit(slice.read()?);
+        }
+        Ok(out.freeze())
+    }
+
+    /// Whether every page of the slice is in the page cache, so sending it cannot wait for the
+    /// disk. `None` where the kernel cannot say (`cachestat(2)` is Linux 6.5+).
+    pub fn is_cached(&self) -> Option<bool> {
+        crate::page_cache::is_cached(self.file(), self.position, self.len)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("offset {requested} is out of range [{log_start_offset}, {log_end_offset}]")]
@@ -663,6 +720,24 @@ impl Log {
         max_offset: i64,
         min_one_batch: bool,
     ) -> Result<ReadResult, ReadError> {
+        let slices = self.read_slices(fetch_offset, max_bytes, max_offset, min_one_batch)?;
+        let records = FileSlice::read_all(&slices).map_err(read_io(format!(
+            "reading offset {fetch_offset} of {}",
+            self.dir.display()
+        )))?;
+        Ok(ReadResult { records })
+    }
+
+    /// [`Log::read`] without the reading: where the batches lie, one slice per segment, so a
+    /// fetch can send them from the page cache (`sendfile`) instead of copying them twice.
+    /// Batch boundaries come from the offset index and batch headers; the data is not touched.
+    pub fn read_slices(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        min_one_batch: bool,
+    ) -> Result<Vec<FileSlice>, ReadError> {
         let log_end_offset = self.log_end_offset();
         let log_start_offset = self.log_start_offset();
         if fetch_offset < log_start_offset || fetch_offset > log_end_offset {
@@ -672,15 +747,10 @@ impl Log {
                 log_end_offset,
             });
         }
-        let empty = || {
-            Ok(ReadResult {
-                records: Bytes::new(),
-            })
-        };
+        let mut slices = Vec::new();
         if fetch_offset == log_end_offset || fetch_offset >= max_offset {
-            return empty();
+            return Ok(slices);
         }
-        let mut out = BytesMut::new();
         let mut remaining_bytes = max_bytes;
         // Segments are looked up one at a time so the map lock is never held during I/O and a
         // read near the start of a long log does not clone every segment handle.
@@ -721,8 +791,8 @@ impl Log {
             else {
                 continue;
             };
-            let take_oversized = min_one_batch && out.is_empty();
-            let (chunk, stop) = read_chunk(
+            let take_oversized = min_one_batch && slices.is_empty();
+            let (end, stop) = chunk_end(
                 &segment,
                 position,
                 header,
@@ -732,15 +802,20 @@ impl Log {
                 take_oversized,
             )
             .map_err(read_io(context()))?;
-            remaining_bytes = remaining_bytes.saturating_sub(chunk.len());
-            out.unsplit(chunk);
+            let len = (end - position) as usize;
+            remaining_bytes = remaining_bytes.saturating_sub(len);
+            if len > 0 {
+                slices.push(FileSlice {
+                    segment,
+                    position,
+                    len,
+                });
+            }
             if stop || remaining_bytes == 0 {
                 break;
             }
         }
-        Ok(ReadResult {
-            records: out.freeze(),
-        })
+        Ok(slices)
     }
 
     /// ListOffsets by timestamp: the first record (in offset order, at or above the log start)
@@ -1455,10 +1530,14 @@ fn roll_reason(
     None
 }
 
-/// Reads whole batches from `position` (whose header is `first`) below `end_position`, within
-/// `remaining_bytes` (except an oversized first batch when `take_oversized`), stopping before a
-/// batch whose last offset reaches `max_offset`. Returns the bytes and whether to stop.
-fn read_chunk(
+/// Where the whole batches to read from `position` (whose header is `first`) end: below
+/// `end_position`, within `remaining_bytes` (except an oversized first batch when
+/// `take_oversized`), before a batch whose last offset reaches `max_offset`. Returns that end
+/// and whether to stop (the read ended inside this segment).
+///
+/// The offset index skips to the last indexed batch inside those bounds; only the headers after
+/// it are read (a few: entries are at most `index.interval.bytes` apart).
+fn chunk_end(
     segment: &Segment,
     position: u64,
     first: BatchHeader,
@@ -1466,40 +1545,32 @@ fn read_chunk(
     remaining_bytes: usize,
     max_offset: i64,
     take_oversized: bool,
-) -> io::Result<(BytesMut, bool)> {
+) -> io::Result<(u64, bool)> {
     if first.last_offset() >= max_offset {
-        return Ok((BytesMut::new(), true));
+        return Ok((position, true));
     }
     if first.total_size() > remaining_bytes {
-        if take_oversized {
-            return Ok((segment.read_bytes(position, first.total_size())?, true));
-        }
-        return Ok((BytesMut::new(), true));
+        let end = if take_oversized {
+            position + first.total_size() as u64
+        } else {
+            position
+        };
+        return Ok((end, true));
     }
-    let available = end_position - position;
-    let length = (remaining_bytes as u64).min(available) as usize;
-    let mut buf = segment.read_bytes(position, length)?;
-    let mut used = 0usize;
-    while used + BatchHeader::SIZE <= length {
-        let header = BatchHeader::parse(&buf[used..])
-            .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err.to_string()))?;
-        if header.total_size() < BatchHeader::SIZE {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "{}: bad batch length at byte {}",
-                    segment.log_path.display(),
-                    position + used as u64
-                ),
-            ));
-        }
-        if used + header.total_size() > length || header.last_offset() >= max_offset {
+    let limit = end_position.min(position.saturating_add(remaining_bytes as u64));
+    let below_relative = max_offset
+        .saturating_sub(segment.base_offset)
+        .clamp(0, i64::from(u32::MAX)) as u32;
+    let mut end = position.max(u64::from(
+        segment.indexes.last_position_within(limit, below_relative),
+    ));
+    while let Some(header) = segment.read_header(end, end_position)? {
+        if end + header.total_size() as u64 > limit || header.last_offset() >= max_offset {
             break;
         }
-        used += header.total_size();
+        end += header.total_size() as u64;
     }
-    buf.truncate(used);
-    Ok((buf, (used as u64) < available))
+    Ok((end, end < end_position))
 }
 
 /// Scans batches from the index position of `start_offset`; decodes those accepted by

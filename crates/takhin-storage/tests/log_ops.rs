@@ -127,6 +127,71 @@ fn max_offset_bounds_reads() {
     assert!(log.read(2, 1 << 20, 0, true).unwrap().records.is_empty());
 }
 
+/// Where reads end is worked out from the offset index and batch headers, without reading the
+/// data. Checked against a plain walk over every batch, for many start offsets, byte limits and
+/// offset limits, with index entries every few batches and reads that cross segments.
+#[test]
+fn reads_end_at_the_last_whole_batch_within_bytes_and_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_log_dir, log, _) = open(dir.path(), small_segments(6_000));
+    // (base offset, last offset, size) of every batch, in order.
+    let mut batches = Vec::new();
+    for index in 0..80usize {
+        let spec = BatchSpec::plain(1 + index % 3, 10 + (index * 37) % 300);
+        let size = spec.encode().len();
+        let outcome = append(&log, &spec);
+        batches.push((outcome.base_offset, outcome.last_offset, size));
+    }
+    assert!(log.segment_count() > 3, "reads must cross segments");
+    let end_offset = log.log_end_offset();
+    // Kafka's rule: from the batch holding `fetch_offset`, whole batches below `max_offset`,
+    // stopping before `max_bytes` is exceeded, the first one whole when `min_one_batch`.
+    let expected = |fetch_offset: i64, max_bytes: usize, max_offset: i64, min_one: bool| {
+        let mut taken = Vec::new();
+        let mut used = 0usize;
+        let first = batches.iter().position(|b| b.1 >= fetch_offset).unwrap();
+        for &(base, last, size) in &batches[first..] {
+            if last >= max_offset {
+                break;
+            }
+            if used + size > max_bytes {
+                if taken.is_empty() && min_one {
+                    taken.push(base);
+                }
+                break;
+            }
+            used += size;
+            taken.push(base);
+        }
+        taken
+    };
+    for fetch_offset in (0..end_offset).step_by(7) {
+        for max_bytes in [1, 200, 700, 2_500, 6_100, 20_000] {
+            for max_offset in [fetch_offset + 1, fetch_offset + 9, end_offset] {
+                for min_one in [true, false] {
+                    let read = log
+                        .read(fetch_offset, max_bytes, max_offset, min_one)
+                        .unwrap();
+                    let got: Vec<i64> = batch_headers(&read.records)
+                        .iter()
+                        .map(|h| h.base_offset)
+                        .collect();
+                    assert_eq!(
+                        got,
+                        expected(fetch_offset, max_bytes, max_offset, min_one),
+                        "read({fetch_offset}, {max_bytes}, {max_offset}, {min_one})"
+                    );
+                    let slices = log
+                        .read_slices(fetch_offset, max_bytes, max_offset, min_one)
+                        .unwrap();
+                    let len: usize = slices.iter().map(|slice| slice.len()).sum();
+                    assert_eq!(len, read.records.len());
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn offset_out_of_range_and_end_of_log() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,6 +10,11 @@
 //! - Long poll: with fewer than `min_bytes` available the request waits until
 //!   a partition's high watermark moves or `max_wait_ms` passes. Waiting is a
 //!   notification per partition, never a timer loop.
+//! - Record sets are not copied: a cached one of [`FILE_SEND_MIN_BYTES`] or
+//!   more is sent from its segment file with `sendfile` (the response holds
+//!   a placeholder, see `takhin_protocol::Reply`); anything else is read on
+//!   the blocking pool and written from that buffer. So a connection task
+//!   never waits for the disk.
 //! - Fetch sessions (KIP-227) are declined by answering session id 0, which
 //!   clients treat as "send full fetch requests"; that is always correct.
 
@@ -20,7 +25,8 @@ use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
-use takhin_storage::ReadError;
+use takhin_protocol::{FilePart, Reply, Response, file_records_placeholder};
+use takhin_storage::{FileSlice, ReadError};
 use tokio::sync::Notify;
 
 use super::blocking;
@@ -29,6 +35,11 @@ use crate::partition::{LEADER_EPOCH, Partition};
 
 /// Longest a fetch may wait, whatever the client asks for.
 pub const MAX_WAIT_MS_CAP: i32 = 5 * 60 * 1000;
+
+/// A partition's record set this long or longer, when cached, is sent from
+/// its file; a shorter one is copied (one read and one write cost less than
+/// a `sendfile` call then).
+pub const FILE_SEND_MIN_BYTES: usize = 32 * 1024;
 
 struct Target {
     topic_index: usize,
@@ -48,7 +59,7 @@ pub(crate) fn check_leader_epoch(current_leader_epoch: i32) -> Result<(), Respon
     }
 }
 
-pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -> FetchResponse {
+pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -> Reply {
     let wait = Duration::from_millis(request.max_wait_ms.clamp(0, MAX_WAIT_MS_CAP) as u64);
     let deadline = tokio::time::Instant::now() + wait;
     let max_bytes = usize::try_from(request.max_bytes)
@@ -93,7 +104,7 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -
     let targets = Arc::new(targets);
 
     let waiter = Arc::new(Notify::new());
-    let results = loop {
+    let (results, file_records) = loop {
         let may_wait = tokio::time::Instant::now() < deadline;
         if may_wait {
             for target in targets.iter() {
@@ -103,17 +114,18 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -
             }
         }
         let reading = targets.clone();
-        let results = blocking(move || read_all(&reading, max_bytes))
+        let (results, file_records) = blocking(move || read_all(&reading, max_bytes))
             .await
             .unwrap_or_else(|error| {
-                (0..targets.len())
+                let results = (0..targets.len())
                     .map(|_| PartitionRead::error(error, -1, -1))
-                    .collect()
+                    .collect();
+                (results, Vec::new())
             });
         let bytes: usize = results.iter().map(|r| r.records.len()).sum();
         let any_error = results.iter().any(|r| r.error != 0);
         if !may_wait || bytes >= min_bytes.max(1) || any_error {
-            break results;
+            break (results, file_records);
         }
         tokio::select! {
             _ = waiter.notified() => {}
@@ -137,16 +149,21 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, request: FetchRequest) -
             .with_records(Some(read.records));
         topics[target.topic_index].partitions.push(data);
     }
-    FetchResponse::default()
+    let response = FetchResponse::default()
         .with_error_code(0)
         .with_session_id(0)
-        .with_responses(topics)
+        .with_responses(topics);
+    Reply {
+        response: Response::Fetch(response),
+        file_records,
+    }
 }
 
 struct PartitionRead {
     error: i16,
     high_watermark: i64,
     log_start_offset: i64,
+    /// In memory, or a placeholder for file record sets.
     records: Bytes,
 }
 
@@ -161,10 +178,12 @@ impl PartitionRead {
     }
 }
 
-/// Reads every target, filling the response budget in request order.
-fn read_all(targets: &[Target], max_bytes: usize) -> Vec<PartitionRead> {
+/// Reads every target, filling the response budget in request order. Returns
+/// the reads and the record sets their placeholders stand for.
+fn read_all(targets: &[Target], max_bytes: usize) -> (Vec<PartitionRead>, Vec<Vec<FilePart>>) {
     let mut total_bytes = 0usize;
     let mut results = Vec::with_capacity(targets.len());
+    let mut file_records = Vec::new();
     for target in targets {
         let partition = match &target.partition {
             Ok(partition) => partition,
@@ -195,9 +214,14 @@ fn read_all(targets: &[Target], max_bytes: usize) -> Vec<PartitionRead> {
         } else {
             match partition
                 .log
-                .read(offset, budget, high_watermark, total_bytes == 0)
-            {
-                Ok(read) => read.records,
+                .read_slices(offset, budget, high_watermark, total_bytes == 0)
+                .and_then(|slices| {
+                    records_of(&slices, &mut file_records).map_err(|source| ReadError::Io {
+                        context: format!("reading {}-{}", partition.topic, partition.index),
+                        source,
+                    })
+                }) {
+                Ok(records) => records,
                 Err(ReadError::OffsetOutOfRange { .. }) => {
                     results.push(PartitionRead::error(
                         ResponseError::OffsetOutOfRange,
@@ -225,5 +249,32 @@ fn read_all(targets: &[Target], max_bytes: usize) -> Vec<PartitionRead> {
             records,
         });
     }
-    results
+    (results, file_records)
+}
+
+/// The record set of `slices`: a placeholder (its file parts pushed onto
+/// `file_records`) when it is long enough and cached, else read into memory.
+fn records_of(
+    slices: &[FileSlice],
+    file_records: &mut Vec<Vec<FilePart>>,
+) -> std::io::Result<Bytes> {
+    let len: usize = slices.iter().map(FileSlice::len).sum();
+    let cached = || slices.iter().all(|slice| slice.is_cached() == Some(true));
+    if len >= FILE_SEND_MIN_BYTES
+        && let Some(placeholder) = file_records_placeholder(file_records.len(), len)
+        && cached()
+    {
+        file_records.push(
+            slices
+                .iter()
+                .map(|slice| FilePart {
+                    file: slice.file().clone(),
+                    position: slice.position(),
+                    len: slice.len(),
+                })
+                .collect(),
+        );
+        return Ok(placeholder);
+    }
+    FileSlice::read_all(slices)
 }

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
-use takhin_protocol::{Request, RequestFrame, Response};
+use takhin_protocol::{Reply, Request, RequestFrame, Response};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::broker::{Broker, TopicError};
@@ -67,7 +67,7 @@ pub async fn handle(
     frame: RequestFrame,
     produce_turn: Option<OwnedMutexGuard<()>>,
     peer: std::net::SocketAddr,
-) -> Result<Option<Response>, HandlerError> {
+) -> Result<Option<Reply>, HandlerError> {
     let version = frame.api_version;
     let context = RequestContext {
         client_id: frame.client_id.clone().unwrap_or_default(),
@@ -79,9 +79,9 @@ pub async fn handle(
         Request::Produce(r) => {
             return Ok(produce::handle(broker, version, r, produce_turn)
                 .await?
-                .map(Response::Produce));
+                .map(|response| Response::Produce(response).into()));
         }
-        Request::Fetch(r) => Response::Fetch(fetch::handle(broker, version, r).await),
+        Request::Fetch(r) => return Ok(Some(fetch::handle(broker, version, r).await)),
         Request::JoinGroup(r) => {
             Response::JoinGroup(join_group::handle(broker, version, r, &context).await)
         }
@@ -153,7 +153,7 @@ pub async fn handle(
             Response::DescribeTopicPartitions(describe_topic_partitions::handle(broker, version, r))
         }
     };
-    Ok(Some(response))
+    Ok(Some(response.into()))
 }
 
 /// Runs blocking broker work (file I/O, fsync) on the blocking pool.
