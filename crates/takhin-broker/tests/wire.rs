@@ -106,6 +106,91 @@ async fn produce_then_fetch_round_trips_every_codec_and_version() {
     broker.stop().await;
 }
 
+/// Large record sets leave the broker by `sendfile` when cached and from memory when not; both
+/// must put the same bytes on the wire, in every partition of a response, at every version.
+#[tokio::test]
+async fn large_fetches_are_the_same_from_the_page_cache_and_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    let mut expected = Vec::new();
+    for partition in 0..2 {
+        // 40 batches of 50 records with ~300-byte values: ~600 KiB per partition.
+        let mut partition_records = Vec::new();
+        for i in 0..40 {
+            let mut batch_records = records(50, 1_700_000_000_000 + i);
+            for (j, record) in batch_records.iter_mut().enumerate() {
+                record.value = Some(Bytes::from(vec![(i as usize * 50 + j) as u8; 300]));
+            }
+            let mut request =
+                produce_request("big", 0, batch(&batch_records, Compression::None, None), -1);
+            request.topic_data[0].partition_data[0].index = partition;
+            if i == 0 && partition == 0 {
+                let create = CreateTopicsRequest::default().with_topics(vec![
+                    create_topics_request::CreatableTopic::default()
+                        .with_name(topic_name("big"))
+                        .with_num_partitions(2)
+                        .with_replication_factor(1),
+                ]);
+                let created = client.call(7, &create).await;
+                assert_eq!(created.topics[0].error_code, 0);
+            }
+            let response = client.call(9, &request).await;
+            assert_eq!(produced(&response).error_code, 0);
+            partition_records.extend(batch_records.into_iter().enumerate().map(|(j, mut r)| {
+                r.offset = (i * 50) as i64 + j as i64;
+                r
+            }));
+        }
+        expected.push(partition_records);
+    }
+    let fetch_both = |offset: i64| {
+        let mut request = fetch_request("big", offset, 0).with_max_bytes(8 << 20);
+        let mut second = request.topics[0].partitions[0].clone();
+        second.partition = 1;
+        request.topics[0].partitions.push(second);
+        request
+    };
+    let check = |response: &FetchResponse, from: usize, what: &str| {
+        for partition in 0..2 {
+            let data = &response.responses[0].partitions[partition];
+            assert_eq!(data.error_code, 0, "{what}");
+            let fetched = decode_all(data.records.clone().unwrap());
+            assert_eq!(
+                fetched,
+                expected[partition][from..],
+                "{what}, partition {partition}"
+            );
+        }
+    };
+    for version in [4, 12, 17] {
+        let topic_id = broker.broker.topic("big").unwrap().topic_id;
+        let mut request = fetch_both(0);
+        request.topics[0].topic_id = topic_id;
+        check(
+            &client.call(version, &request).await,
+            0,
+            &format!("cached, v{version}"),
+        );
+    }
+    // Starting mid-batch: the batch holding the offset comes first.
+    check(
+        &client.call(12, &fetch_both(1_025)).await,
+        1_000,
+        "cached, mid-batch",
+    );
+    // Drop the pages (the topic is durable, so they are clean): now read from disk.
+    for partition in 0..2 {
+        let log = dir
+            .path()
+            .join(format!("big-{partition}/00000000000000000000.log"));
+        let file = std::fs::File::open(&log).unwrap();
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+    }
+    check(&client.call(12, &fetch_both(0)).await, 0, "from disk");
+    broker.stop().await;
+}
+
 #[tokio::test]
 async fn responses_come_back_in_request_order_and_acks_zero_gets_none() {
     let dir = tempfile::tempdir().unwrap();
