@@ -281,3 +281,88 @@ fn records_of(
     }
     FileSlice::read_all(slices)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use takhin_storage::{
+        AppendOptions, BatchBuilderParams, Compression, LogConfig, LogDir, Record, TimestampType,
+        encode_batch, validate,
+    };
+
+    use super::*;
+
+    fn append(log: &takhin_storage::Log, records: usize, value_bytes: usize) {
+        let records: Vec<Record> = (0..records)
+            .map(|i| Record {
+                offset: i as i64,
+                timestamp: 1_000,
+                key: None,
+                value: Some(Bytes::from(vec![i as u8; value_bytes])),
+                headers: vec![],
+            })
+            .collect();
+        let params = BatchBuilderParams {
+            base_offset: 0,
+            compression: Compression::None,
+            timestamp_type: TimestampType::CreateTime,
+            producer_id: -1,
+            producer_epoch: -1,
+            base_sequence: -1,
+            is_transactional: false,
+            partition_leader_epoch: -1,
+        };
+        let batch = validate(encode_batch(&params, &records).unwrap()).unwrap();
+        let options = AppendOptions {
+            now_ms: 1_000,
+            leader_epoch: 0,
+        };
+        log.append(batch, options).unwrap();
+    }
+
+    /// Large cached record sets become placeholders with their file ranges; short ones and
+    /// ones not in the page cache are read, with the same bytes.
+    #[test]
+    fn only_large_cached_record_sets_are_left_in_their_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let log_dir = LogDir::open(dir.path()).unwrap();
+        let (log, _) = log_dir
+            .open_log("t", 0, uuid::Uuid::new_v4(), LogConfig::default())
+            .unwrap();
+        append(&log, 10, 10); // offsets 0-9: a short batch
+        append(&log, 100, 1_000); // offsets 10-109: ~100 KiB
+        log.sync_to(log.log_end_offset()).unwrap();
+        let end = log.log_end_offset();
+
+        let short = log.read_slices(0, 100, end, true).unwrap();
+        let mut files = Vec::new();
+        let records = records_of(&short, &mut files).unwrap();
+        assert!(files.is_empty(), "a short set is copied");
+        assert_eq!(records, FileSlice::read_all(&short).unwrap());
+
+        let large = log.read_slices(10, 1 << 20, end, true).unwrap();
+        let bytes = FileSlice::read_all(&large).unwrap();
+        assert!(bytes.len() >= FILE_SEND_MIN_BYTES);
+        let Some(true) = large[0].is_cached() else {
+            return; // no cachestat on this kernel: every set is copied
+        };
+        let records = records_of(&large, &mut files).unwrap();
+        assert_eq!(files.len(), 1);
+        let placeholder = file_records_placeholder(0, bytes.len()).unwrap();
+        assert_eq!(records.as_ptr(), placeholder.as_ptr(), "a placeholder");
+        assert_eq!(
+            files[0].iter().map(|part| part.len).sum::<usize>(),
+            bytes.len()
+        );
+        assert_eq!(files[0][0].position, large[0].position());
+
+        // Not cached any more: read, same bytes, no file part.
+        rustix::fs::fadvise(&**large[0].file(), 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        let mut files = Vec::new();
+        let records = records_of(&large, &mut files).unwrap();
+        assert!(files.is_empty(), "an uncached set is read");
+        assert_eq!(records, bytes);
+        log_dir.close(&[log]).unwrap();
+    }
+}
