@@ -287,8 +287,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use takhin_storage::{
-        AppendOptions, BatchBuilderParams, Compression, LogConfig, LogDir, Record, TimestampType,
-        encode_batch, validate,
+        AppendOptions, BatchBuilderParams, LogConfig, LogDir, Record, encode_batch, validate,
     };
 
     use super::*;
@@ -303,17 +302,8 @@ mod tests {
                 headers: vec![],
             })
             .collect();
-        let params = BatchBuilderParams {
-            base_offset: 0,
-            compression: Compression::None,
-            timestamp_type: TimestampType::CreateTime,
-            producer_id: -1,
-            producer_epoch: -1,
-            base_sequence: -1,
-            is_transactional: false,
-            partition_leader_epoch: -1,
-        };
-        let batch = validate(encode_batch(&params, &records).unwrap()).unwrap();
+        let batch =
+            validate(encode_batch(&BatchBuilderParams::default(), &records).unwrap()).unwrap();
         let options = AppendOptions {
             now_ms: 1_000,
             leader_epoch: 0,
