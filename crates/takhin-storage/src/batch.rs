@@ -304,7 +304,7 @@ fn batch_crc(batch: &[u8]) -> u32 {
 /// One or more batches that passed [`validate`]; only `validate` constructs it.
 #[derive(Debug)]
 pub struct ValidatedBatches {
-    buf: BytesMut,
+    buf: Bytes,
     headers: Vec<BatchHeader>,
 }
 
@@ -326,7 +326,7 @@ impl ValidatedBatches {
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf
     }
-    pub(crate) fn into_parts(self) -> (BytesMut, Vec<BatchHeader>) {
+    pub(crate) fn into_parts(self) -> (Bytes, Vec<BatchHeader>) {
         (self.buf, self.headers)
     }
 }
@@ -349,15 +349,19 @@ impl ValidatedBatches {
 ///
 /// As in Kafka's `LogValidator`, a payload holding a compressed batch must hold exactly one
 /// batch, and an empty payload is rejected (`NotExactlyOneBatch(0)`).
-pub fn validate(buf: BytesMut) -> Result<ValidatedBatches, BatchError> {
-    validate_with_limit(buf, crate::log::MAX_DECOMPRESSED_BATCH_BYTES)
+///
+/// `buf` is kept as it is (a produce request's records are a slice of the request frame): the
+/// log writes it without copying it.
+pub fn validate(buf: impl Into<Bytes>) -> Result<ValidatedBatches, BatchError> {
+    validate_with_limit(buf.into(), crate::log::MAX_DECOMPRESSED_BATCH_BYTES)
 }
 
 /// [`validate`] with a chosen decompressed-size limit per batch (tests use small ones).
 fn validate_with_limit(
-    buf: BytesMut,
+    buf: impl Into<Bytes>,
     decompressed_limit_bytes: usize,
 ) -> Result<ValidatedBatches, BatchError> {
+    let buf = buf.into();
     let mut headers = Vec::new();
     let mut position = 0usize;
     let mut any_compressed = false;
@@ -811,27 +815,35 @@ impl Read for SnappyBlocks<'_> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// In-place rewrites used by the log on append.
+// The header a batch is stored with.
 
-/// Rewrites baseOffset (outside the CRC).
-pub(crate) fn set_base_offset(batch: &mut [u8], base_offset: i64) {
-    batch[BASE_OFFSET_POS..BASE_OFFSET_POS + 8].copy_from_slice(&base_offset.to_be_bytes());
-}
-
-/// Rewrites partitionLeaderEpoch (outside the CRC).
-pub(crate) fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
-    batch[PARTITION_LEADER_EPOCH_POS..PARTITION_LEADER_EPOCH_POS + 4]
-        .copy_from_slice(&epoch.to_be_bytes());
-}
-
-/// Sets maxTimestamp and the LogAppendTime attribute bit, then recomputes the CRC (both fields
-/// are inside it). `batch` must be exactly one whole batch.
-pub(crate) fn set_log_append_time(batch: &mut [u8], timestamp_ms: i64) {
-    batch[MAX_TIMESTAMP_POS..MAX_TIMESTAMP_POS + 8].copy_from_slice(&timestamp_ms.to_be_bytes());
-    let attributes = be_i16(batch, ATTRIBUTES_POS) | TIMESTAMP_TYPE_BIT;
-    batch[ATTRIBUTES_POS..ATTRIBUTES_POS + 2].copy_from_slice(&attributes.to_be_bytes());
-    let crc = batch_crc(batch);
-    batch[CRC_POS..CRC_POS + 4].copy_from_slice(&crc.to_be_bytes());
+/// The header `batch` (one whole validated batch) is stored with: baseOffset and
+/// partitionLeaderEpoch set (both outside the CRC) and, for LogAppendTime, maxTimestamp and the
+/// timestamp-type bit set with the CRC recomputed over the new header and the unchanged records.
+/// Only the header changes, so the log writes the records section from the request as it is.
+pub(crate) fn stored_header(
+    batch: &[u8],
+    base_offset: i64,
+    leader_epoch: i32,
+    log_append_time_ms: Option<i64>,
+) -> [u8; BatchHeader::SIZE] {
+    let mut header = [0u8; BatchHeader::SIZE];
+    header.copy_from_slice(&batch[..BatchHeader::SIZE]);
+    header[BASE_OFFSET_POS..BASE_OFFSET_POS + 8].copy_from_slice(&base_offset.to_be_bytes());
+    header[PARTITION_LEADER_EPOCH_POS..PARTITION_LEADER_EPOCH_POS + 4]
+        .copy_from_slice(&leader_epoch.to_be_bytes());
+    if let Some(timestamp_ms) = log_append_time_ms {
+        header[MAX_TIMESTAMP_POS..MAX_TIMESTAMP_POS + 8]
+            .copy_from_slice(&timestamp_ms.to_be_bytes());
+        let attributes = be_i16(&header, ATTRIBUTES_POS) | TIMESTAMP_TYPE_BIT;
+        header[ATTRIBUTES_POS..ATTRIBUTES_POS + 2].copy_from_slice(&attributes.to_be_bytes());
+        let crc = crc32c::crc32c_append(
+            crc32c::crc32c(&header[ATTRIBUTES_POS..]),
+            &batch[BatchHeader::SIZE..],
+        );
+        header[CRC_POS..CRC_POS + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+    header
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1811,12 +1823,16 @@ mod tests {
         batch[CRC_POS..CRC_POS + 4].copy_from_slice(&crc.to_be_bytes());
     }
 
+    /// Rewrites `batch`'s header in place as the log stores it.
+    fn restamp(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) {
+        let header = stored_header(batch, base_offset, leader_epoch, log_append_time);
+        batch[..BatchHeader::SIZE].copy_from_slice(&header);
+    }
+
     #[test]
     fn log_append_time_rewrite_keeps_crc_valid() {
         let mut encoded = batch(Compression::Lz4, 2);
-        set_base_offset(&mut encoded, 42);
-        set_partition_leader_epoch(&mut encoded, 7);
-        set_log_append_time(&mut encoded, 99_000);
+        restamp(&mut encoded, 42, 7, Some(99_000));
         let validated = validate(encoded.clone()).unwrap();
         let header = validated.headers()[0];
         assert_eq!(
@@ -1871,7 +1887,7 @@ mod tests {
             for timestamp_type in [TimestampType::CreateTime, TimestampType::LogAppendTime] {
                 let mut original = horizon_fixture(codec, timestamp_type);
                 if timestamp_type == TimestampType::LogAppendTime {
-                    set_log_append_time(&mut original, 5_000);
+                    restamp(&mut original, 100, 3, Some(5_000));
                 }
                 let (header, records) = decode_records(&original, 1 << 20).unwrap();
                 assert_eq!(header.delete_horizon_ms(), None);

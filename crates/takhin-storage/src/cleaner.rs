@@ -822,7 +822,7 @@ fn write_cleaned(
             source,
         })?;
         cleaned
-            .append(&output, &[written], limits)
+            .append(&[&output], &[written], limits)
             .map_err(io_error(context()))?;
     }
     Ok(changed)

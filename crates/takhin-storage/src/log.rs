@@ -557,25 +557,29 @@ impl Log {
             return Err(self.offline_error());
         }
         let config = self.config();
-        let (mut buf, mut headers) = batches.into_parts();
+        let (buf, mut headers) = batches.into_parts();
         let base_offset = self.log_end_offset();
         let log_append_time = (config.message_timestamp_type == TimestampType::LogAppendTime)
             .then_some(options.now_ms);
 
-        // Assign offsets first: producer checks compare the assigned offsets.
+        // Assign offsets first: producer checks compare the assigned offsets. Only headers are
+        // rewritten; the records sections are written from `buf` as they came.
+        let mut stored_headers = Vec::with_capacity(headers.len());
         let mut position = 0usize;
         let mut next_offset = base_offset;
         for header in headers.iter_mut() {
-            let batch_bytes = &mut buf[position..position + header.total_size()];
-            batch::set_base_offset(batch_bytes, next_offset);
-            batch::set_partition_leader_epoch(batch_bytes, options.leader_epoch);
-            if let Some(now_ms) = log_append_time {
-                batch::set_log_append_time(batch_bytes, now_ms);
-            }
-            *header = BatchHeader::parse(batch_bytes).map_err(|err| AppendError::Io {
+            let batch_bytes = &buf[position..position + header.total_size()];
+            let stored = batch::stored_header(
+                batch_bytes,
+                next_offset,
+                options.leader_epoch,
+                log_append_time,
+            );
+            *header = BatchHeader::parse(&stored).map_err(|err| AppendError::Io {
                 context: "re-reading a rewritten batch header".to_string(),
                 source: io::Error::other(err.to_string()),
             })?;
+            stored_headers.push(stored);
             next_offset = header.last_offset() + 1;
             position += header.total_size();
         }
@@ -625,10 +629,17 @@ impl Log {
             .map(|header| header.max_timestamp)
             .max()
             .unwrap_or(-1);
+        let mut parts = Vec::with_capacity(2 * headers.len());
+        let mut position = 0usize;
+        for (header, stored) in headers.iter().zip(&stored_headers) {
+            parts.push(&stored[..]);
+            parts.push(&buf[position + BatchHeader::SIZE..position + header.total_size()]);
+            position += header.total_size();
+        }
         let result = self.write_batches(
             &producers,
             &config,
-            &buf,
+            &parts,
             &headers,
             max_timestamp,
             options.now_ms,
@@ -649,11 +660,12 @@ impl Log {
         &self,
         producers: &ProducerStateManager,
         config: &LogConfig,
-        buf: &BytesMut,
+        parts: &[&[u8]],
         headers: &[BatchHeader],
         max_timestamp: i64,
         now_ms: i64,
     ) -> Result<(), AppendError> {
+        let size_bytes: usize = parts.iter().map(|part| part.len()).sum();
         let limits = IndexLimits::new(config.index_interval_bytes, config.segment_index_bytes);
         let last_offset = headers
             .last()
@@ -663,7 +675,7 @@ impl Log {
             &segment,
             config,
             limits,
-            buf.len() as u64,
+            size_bytes as u64,
             max_timestamp,
             last_offset,
             now_ms,
@@ -672,10 +684,9 @@ impl Log {
         }
         segment.set_created_ms(now_ms);
         segment
-            .append(buf, headers, limits)
+            .append(parts, headers, limits)
             .map_err(append_io(format!(
-                "appending {} bytes to {}",
-                buf.len(),
+                "appending {size_bytes} bytes to {}",
                 segment.log_path.display()
             )))
     }

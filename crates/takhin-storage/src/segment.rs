@@ -108,6 +108,32 @@ fn open_rw(path: &Path, create_truncate: bool) -> io::Result<File> {
         .open(path)
 }
 
+/// Most slices one `pwritev` takes (Linux's `IOV_MAX`).
+const IOV_MAX: usize = 1024;
+
+/// Writes `parts` one after another at `offset` with `pwritev`, retrying short writes, so an
+/// append of rewritten headers and the producer's records sections is one system call.
+fn write_all_vectored_at(file: &File, parts: &[&[u8]], mut offset: u64) -> io::Result<()> {
+    let mut slices: Vec<io::IoSlice<'_>> = parts
+        .iter()
+        .filter(|part| !part.is_empty())
+        .map(|part| io::IoSlice::new(part))
+        .collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        let count = rest.len().min(IOV_MAX);
+        let written = match rustix::io::pwritev(file, &rest[..count], offset) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => written,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(errno) => return Err(errno.into()),
+        };
+        offset += written as u64;
+        io::IoSlice::advance_slices(&mut rest, written);
+    }
+    Ok(())
+}
+
 fn annotate(path: &Path, err: io::Error) -> io::Error {
     io::Error::new(err.kind(), format!("{}: {err}", path.display()))
 }
@@ -320,12 +346,12 @@ impl Segment {
     /// file is cut back to its previous size; nothing is published.
     pub fn append(
         &self,
-        bytes: &[u8],
+        parts: &[&[u8]],
         headers: &[BatchHeader],
         limits: IndexLimits,
     ) -> io::Result<()> {
         let start = self.size_bytes.load(Ordering::Acquire);
-        if let Err(err) = self.log_file.write_all_at(bytes, start) {
+        if let Err(err) = write_all_vectored_at(&self.log_file, parts, start) {
             let _ = self.log_file.set_len(start);
             return Err(annotate(&self.log_path, err));
         }
@@ -336,7 +362,10 @@ impl Segment {
                 .map_err(|err| annotate(&self.index_path, err))?;
             position += header.total_size() as u64;
         }
-        debug_assert_eq!(position, start + bytes.len() as u64);
+        debug_assert_eq!(
+            position,
+            start + parts.iter().map(|part| part.len() as u64).sum::<u64>()
+        );
         self.size_bytes.store(position, Ordering::Release);
         Ok(())
     }

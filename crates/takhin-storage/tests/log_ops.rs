@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use common::*;
 use takhin_storage::{
-    AppendOptions, Compression, LogConfig, ReadError, TimestampType, decode_records, validate,
+    AppendOptions, BatchHeader, Compression, LogConfig, ReadError, TimestampType, decode_records,
+    validate,
 };
 
 #[test]
@@ -335,6 +336,57 @@ fn log_append_time_rewrites_timestamps() {
     assert_eq!(header.timestamp_type(), TimestampType::LogAppendTime);
     let (_, records) = decode_records(&bytes, 1 << 20).unwrap();
     assert!(records.iter().all(|record| record.timestamp == 777_000));
+}
+
+#[test]
+fn one_append_of_many_batches_is_stored_whole_and_leaves_the_input_untouched() {
+    // 700 batches are 1,400 slices (rewritten header + records section each): more than one
+    // pwritev takes, so the write continues across calls.
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        message_timestamp_type: TimestampType::LogAppendTime,
+        ..LogConfig::default()
+    };
+    let (_log_dir, log, _) = open(dir.path(), config);
+    append(&log, &BatchSpec::plain(2, 5));
+    let specs: Vec<BatchSpec> = (0..700)
+        .map(|index| BatchSpec::plain(1 + index % 3, index % 50))
+        .collect();
+    let mut input = bytes::BytesMut::new();
+    for spec in &specs {
+        input.extend_from_slice(&spec.encode());
+    }
+    let input = input.freeze();
+    let outcome = log
+        .append(validate(input.clone()).unwrap(), options(123_000))
+        .unwrap();
+    let expected_records: usize = specs.iter().map(|spec| spec.records).sum();
+    assert_eq!(outcome.base_offset, 2);
+    assert_eq!(outcome.last_offset, 2 + expected_records as i64 - 1);
+
+    let stored = log.read(2, 1 << 30, i64::MAX, true).unwrap().records;
+    assert_eq!(stored.len(), input.len());
+    // Every stored batch passes validation (so its CRC covers the new timestamp) and carries its
+    // assigned offset; the producer's records sections are stored byte for byte.
+    let validated = validate(stored.clone()).unwrap();
+    let mut next_offset = 2;
+    let mut position = 0;
+    for (header, spec) in validated.headers().iter().zip(&specs) {
+        assert_eq!(header.base_offset, next_offset);
+        assert_eq!(header.max_timestamp, 123_000);
+        let size = header.total_size();
+        assert_eq!(
+            stored[position + BatchHeader::SIZE..position + size],
+            input[position + BatchHeader::SIZE..position + size]
+        );
+        next_offset += spec.records as i64;
+        position += size;
+    }
+    assert_eq!(validated.headers().len(), specs.len());
+    // The input still holds what the producer sent: offsets from 0, CreateTime.
+    let first = BatchHeader::parse(&input).unwrap();
+    assert_eq!(first.base_offset, 0);
+    assert_eq!(first.timestamp_type(), TimestampType::CreateTime);
 }
 
 #[test]

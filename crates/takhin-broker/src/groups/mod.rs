@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use parking_lot::Mutex;
 use takhin_storage::{AppendOptions, BatchBuilderParams, Compression, Record, TimestampType};
@@ -544,7 +544,7 @@ pub async fn write_records(
         warn!("encoding {OFFSETS_TOPIC} records: {e}");
         ResponseError::UnknownServerError
     })?;
-    let batches = takhin_storage::validate(BytesMut::from(&encoded[..])).map_err(|e| {
+    let batches = takhin_storage::validate(encoded).map_err(|e| {
         warn!("validating {OFFSETS_TOPIC} records: {e}");
         ResponseError::UnknownServerError
     })?;

@@ -46,7 +46,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
@@ -421,7 +420,7 @@ fn append_one(
             ),
         ));
     }
-    let batches = takhin_storage::validate(BytesMut::from(&records[..])).map_err(batch_error)?;
+    let batches = takhin_storage::validate(records.clone()).map_err(batch_error)?;
     if batches.headers().len() != 1 {
         return Err((
             ResponseError::InvalidRecord,
