@@ -1824,7 +1824,12 @@ mod tests {
     }
 
     /// Rewrites `batch`'s header in place as the log stores it.
-    fn restamp(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) {
+    fn restamp(
+        batch: &mut [u8],
+        base_offset: i64,
+        leader_epoch: i32,
+        log_append_time: Option<i64>,
+    ) {
         let header = stored_header(batch, base_offset, leader_epoch, log_append_time);
         batch[..BatchHeader::SIZE].copy_from_slice(&header);
     }
