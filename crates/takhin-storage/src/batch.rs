@@ -39,6 +39,7 @@
 //! Nothing here panics on malformed input and nothing allocates based on a count read from the
 //! wire beyond the bytes actually present: this module is fuzzed.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -471,10 +472,7 @@ fn walk_records(
 ) -> Result<(), BatchError> {
     let error = |err: std::io::Error| BatchError::Decompress(format!("{compression:?}: {err}"));
     match compression {
-        Compression::None => walk_stream(
-            header,
-            &mut RecordStream::new(section, compression, usize::MAX),
-        ),
+        Compression::None => walk_stream(header, &mut RecordStream::over(section)),
         Compression::Gzip => walk_stream(
             header,
             &mut RecordStream::new(
@@ -509,7 +507,7 @@ fn walk_records(
 
 fn walk_stream<R: Read>(
     header: &BatchHeader,
-    stream: &mut RecordStream<R>,
+    stream: &mut RecordStream<'_, R>,
 ) -> Result<(), BatchError> {
     let count_mismatch = |found: i64| BatchError::RecordCountMismatch {
         records_count: header.records_count,
@@ -540,23 +538,40 @@ fn walk_stream<R: Read>(
     Ok(())
 }
 
-/// A `Read` (decompressor or plain slice) seen through a fixed buffer, counting what it yields.
-struct RecordStream<R> {
+/// A decompressor seen through a fixed buffer, counting what it yields; or an uncompressed
+/// records section walked where it lies (no buffer, no copy).
+struct RecordStream<'a, R> {
     source: R,
     compression: Compression,
-    buffer: Vec<u8>,
+    /// Borrowed: the whole uncompressed section. Owned: the decompression buffer.
+    buffer: Cow<'a, [u8]>,
     start: usize,
     end: usize,
     produced_bytes: usize,
     limit_bytes: usize,
 }
 
-impl<R: Read> RecordStream<R> {
+impl<'a> RecordStream<'a, std::io::Empty> {
+    /// An uncompressed section.
+    fn over(section: &'a [u8]) -> Self {
+        RecordStream {
+            source: std::io::empty(),
+            compression: Compression::None,
+            buffer: Cow::Borrowed(section),
+            start: 0,
+            end: section.len(),
+            produced_bytes: section.len(),
+            limit_bytes: usize::MAX,
+        }
+    }
+}
+
+impl<R: Read> RecordStream<'_, R> {
     fn new(source: R, compression: Compression, limit_bytes: usize) -> Self {
         RecordStream {
             source,
             compression,
-            buffer: vec![0; WALK_BUFFER_BYTES],
+            buffer: Cow::Owned(vec![0; WALK_BUFFER_BYTES]),
             start: 0,
             end: 0,
             produced_bytes: 0,
@@ -569,8 +584,12 @@ impl<R: Read> RecordStream<R> {
         if self.start < self.end {
             return Ok(true);
         }
+        let Cow::Owned(buffer) = &mut self.buffer else {
+            // A borrowed section is the whole stream.
+            return Ok(false);
+        };
         loop {
-            match self.source.read(&mut self.buffer) {
+            match self.source.read(buffer) {
                 Ok(0) => return Ok(false),
                 Ok(read) => {
                     self.produced_bytes = self.produced_bytes.saturating_add(read);
@@ -640,13 +659,13 @@ impl<R: Read> RecordStream<R> {
 }
 
 /// What is left of one record's body while checking it: every read is charged to `remaining`.
-struct RecordBody<'a, R> {
-    stream: &'a mut RecordStream<R>,
+struct RecordBody<'a, 'b, R> {
+    stream: &'a mut RecordStream<'b, R>,
     remaining: usize,
     index: i64,
 }
 
-impl<R: Read> RecordBody<'_, R> {
+impl<R: Read> RecordBody<'_, '_, R> {
     fn invalid(&self, what: &str) -> BatchError {
         BatchError::InvalidRecord(format!("record {}: {what}", self.index))
     }
@@ -710,7 +729,7 @@ impl<R: Read> RecordBody<'_, R> {
 
 /// Checks one record body (the layout in the module docs) without keeping any of it: it must
 /// parse and fill exactly its declared length, as Kafka's `DefaultRecord.readFrom` requires.
-fn check_record_body<R: Read>(body: &mut RecordBody<'_, R>) -> Result<(), BatchError> {
+fn check_record_body<R: Read>(body: &mut RecordBody<'_, '_, R>) -> Result<(), BatchError> {
     body.byte("attributes")?;
     body.unsigned_varint(10, "timestamp delta")?;
     body.varint("offset delta")?;
