@@ -543,10 +543,11 @@ impl Log {
     /// Appends validated batches; see the crate docs for the full contract.
     ///
     /// Under the append lock: checks idempotent-producer state (a duplicate returns the original
-    /// offsets and writes nothing), assigns offsets by rewriting each batch's base offset and
-    /// partitionLeaderEpoch, applies LogAppendTime (maxTimestamp + attribute + CRC), rolls the
-    /// segment if needed, writes to the page cache (no fsync) and updates indexes, producer
-    /// state and the leader-epoch cache.
+    /// offsets and writes nothing), assigns offsets by rewriting a copy of each batch's header
+    /// (base offset, partitionLeaderEpoch; for LogAppendTime maxTimestamp + attribute + CRC),
+    /// rolls the segment if needed, writes the new headers and the untouched records sections to
+    /// the page cache with one `pwritev` (no fsync) and updates indexes, producer state and the
+    /// leader-epoch cache. `batches` itself is never modified.
     pub fn append(
         &self,
         batches: ValidatedBatches,
