@@ -42,7 +42,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use crate::batch::{self, BatchError, BatchHeader, ValidatedBatches};
 use crate::checkpoint;
 use crate::cleaner::{self, CleanError, CleanOptions, CleanReport};
-use crate::log_dir::StorageError;
+use crate::log_dir::{StorageError, storage_io};
 use crate::producer_state::{self, Prepared, ProducerStateManager};
 use crate::segment::{self, IndexLimits, Segment};
 use crate::{LogConfig, TimestampType};
@@ -413,19 +413,21 @@ pub struct Log {
     delete_horizon_watch: Mutex<cleaner::DeleteHorizonWatch>,
 }
 
-fn append_io(context: impl Into<String>) -> impl FnOnce(io::Error) -> AppendError {
-    let context = context.into();
-    move |source| AppendError::Io { context, source }
+/// Wraps an I/O error with what was being done. `context` runs only on error: it formats paths,
+/// and append, sync and fetch would otherwise pay for that on every call.
+fn append_io(context: impl FnOnce() -> String) -> impl FnOnce(io::Error) -> AppendError {
+    move |source| AppendError::Io {
+        context: context(),
+        source,
+    }
 }
 
-fn read_io(context: impl Into<String>) -> impl FnOnce(io::Error) -> ReadError {
-    let context = context.into();
-    move |source| ReadError::Io { context, source }
-}
-
-fn storage_io(context: impl Into<String>) -> impl FnOnce(io::Error) -> StorageError {
-    let context = context.into();
-    move |source| StorageError::Io { context, source }
+/// [`append_io`] for reads.
+fn read_io(context: impl FnOnce() -> String) -> impl FnOnce(io::Error) -> ReadError {
+    move |source| ReadError::Io {
+        context: context(),
+        source,
+    }
 }
 
 impl Log {
@@ -617,10 +619,9 @@ impl Log {
             {
                 let result = epochs
                     .assign(options.leader_epoch, base_offset)
-                    .map_err(append_io(format!(
-                        "writing leader epoch checkpoint in {}",
-                        self.dir.display()
-                    )));
+                    .map_err(append_io(|| {
+                        format!("writing leader epoch checkpoint in {}", self.dir.display())
+                    }));
                 self.fail(result)?;
             }
         }
@@ -686,10 +687,12 @@ impl Log {
         segment.set_created_ms(now_ms);
         segment
             .append(parts, headers, limits)
-            .map_err(append_io(format!(
-                "appending {size_bytes} bytes to {}",
-                segment.log_path.display()
-            )))
+            .map_err(append_io(|| {
+                format!(
+                    "appending {size_bytes} bytes to {}",
+                    segment.log_path.display()
+                )
+            }))
     }
 
     /// Makes a new active segment at the log end offset.
@@ -701,15 +704,13 @@ impl Log {
         now_ms: i64,
     ) -> Result<Arc<Segment>, AppendError> {
         let base_offset = self.log_end_offset();
-        previous.on_become_inactive().map_err(append_io(format!(
-            "finishing segment {}",
-            previous.log_path.display()
-        )))?;
+        previous.on_become_inactive().map_err(append_io(|| {
+            format!("finishing segment {}", previous.log_path.display())
+        }))?;
         let segment = Arc::new(
-            Segment::create(&self.dir, base_offset, Some(now_ms)).map_err(append_io(format!(
-                "creating segment {base_offset} in {}",
-                self.dir.display()
-            )))?,
+            Segment::create(&self.dir, base_offset, Some(now_ms)).map_err(append_io(|| {
+                format!("creating segment {base_offset} in {}", self.dir.display())
+            }))?,
         );
         self.segments.write().insert(base_offset, segment.clone());
         self.dir_needs_sync.store(true, Ordering::Release);
@@ -733,10 +734,9 @@ impl Log {
         min_one_batch: bool,
     ) -> Result<ReadResult, ReadError> {
         let slices = self.read_slices(fetch_offset, max_bytes, max_offset, min_one_batch)?;
-        let records = FileSlice::read_all(&slices).map_err(read_io(format!(
-            "reading offset {fetch_offset} of {}",
-            self.dir.display()
-        )))?;
+        let records = FileSlice::read_all(&slices).map_err(read_io(|| {
+            format!("reading offset {fetch_offset} of {}", self.dir.display())
+        }))?;
         Ok(ReadResult { records })
     }
 
@@ -799,7 +799,7 @@ impl Log {
             };
             let Some((position, header)) = segment
                 .find_batch(fetch_offset, end_position)
-                .map_err(read_io(context()))?
+                .map_err(read_io(context))?
             else {
                 continue;
             };
@@ -813,7 +813,7 @@ impl Log {
                 max_offset,
                 take_oversized,
             )
-            .map_err(read_io(context()))?;
+            .map_err(read_io(context))?;
             let len = (end - position) as usize;
             remaining_bytes = remaining_bytes.saturating_sub(len);
             if len > 0 {
@@ -918,17 +918,15 @@ impl Log {
             doomed.iter().filter_map(|base| map.remove(base)).collect()
         };
         for segment in &removed {
-            segment.delete_files().map_err(read_io(format!(
-                "deleting segment {}",
-                segment.log_path.display()
-            )))?;
+            segment.delete_files().map_err(read_io(|| {
+                format!("deleting segment {}", segment.log_path.display())
+            }))?;
         }
         let mut epochs = self.epochs.write();
         if epochs.truncate_from_start(offset) {
-            epochs.persist().map_err(read_io(format!(
-                "writing leader epoch checkpoint in {}",
-                self.dir.display()
-            )))?;
+            epochs.persist().map_err(read_io(|| {
+                format!("writing leader epoch checkpoint in {}", self.dir.display())
+            }))?;
         }
         tracing::info!(dir = %self.dir.display(), log_start_offset = offset, segments_deleted = removed.len(), "deleted records");
         Ok(offset)
@@ -1038,17 +1036,15 @@ impl Log {
             outcome.segments_deleted += 1;
             outcome.bytes_deleted += segment.size_bytes();
             tracing::debug!(file = %segment.log_path.display(), size_bytes = segment.size_bytes(), "deleting segment (retention)");
-            segment.delete_files().map_err(storage_io(format!(
-                "deleting segment {}",
-                segment.log_path.display()
-            )))?;
+            segment.delete_files().map_err(storage_io(|| {
+                format!("deleting segment {}", segment.log_path.display())
+            }))?;
         }
         let mut epochs = self.epochs.write();
         if epochs.truncate_from_start(new_log_start_offset) {
-            epochs.persist().map_err(storage_io(format!(
-                "writing leader epoch checkpoint in {}",
-                self.dir.display()
-            )))?;
+            epochs.persist().map_err(storage_io(|| {
+                format!("writing leader epoch checkpoint in {}", self.dir.display())
+            }))?;
         }
         Ok(outcome)
     }
@@ -1163,10 +1159,10 @@ impl Log {
             }
             let context = || format!("fdatasync of {}", segment.log_path.display());
             if index + 1 < count {
-                segment.sync_all().map_err(append_io(context()))?;
+                segment.sync_all().map_err(append_io(context))?;
                 segment.fully_synced.store(true, Ordering::Release);
             } else {
-                segment.sync_log().map_err(append_io(context()))?;
+                segment.sync_log().map_err(append_io(context))?;
             }
         }
         if self.dir_needs_sync.swap(false, Ordering::AcqRel)
@@ -1194,13 +1190,12 @@ impl Log {
         let producers = self.append_lock.lock();
         let active = self.active_segment();
         let context = || format!("closing {}", active.log_path.display());
-        active.on_become_inactive().map_err(append_io(context()))?;
-        active.sync_all().map_err(append_io(context()))?;
+        active.on_become_inactive().map_err(append_io(context))?;
+        active.sync_all().map_err(append_io(context))?;
         producer_state::write_snapshot(&self.dir, self.log_end_offset(), &producers, true)
-            .map_err(append_io(format!(
-                "writing producer snapshot in {}",
-                self.dir.display()
-            )))?;
+            .map_err(append_io(|| {
+                format!("writing producer snapshot in {}", self.dir.display())
+            }))?;
         Ok(())
     }
 
@@ -1237,9 +1232,9 @@ impl Log {
         };
 
         // Pass 1.
-        let leftovers = cleaner::recover_compaction_leftovers(&dir).map_err(storage_io(
-            format!("recovering compaction leftovers in {}", dir.display()),
-        ))?;
+        let leftovers = cleaner::recover_compaction_leftovers(&dir).map_err(storage_io(|| {
+            format!("recovering compaction leftovers in {}", dir.display())
+        }))?;
         report.cleaned_files_removed = leftovers.cleaned_files_removed;
         report.swaps_completed = leftovers.swaps_completed;
         let bases = remove_leftovers_and_list_segments(&dir)?;
@@ -1247,16 +1242,16 @@ impl Log {
         // Pass 2.
         let mut segments: Vec<(Segment, bool)> = Vec::with_capacity(bases.len());
         for base in &bases {
-            segments.push(Segment::open(&dir, *base).map_err(storage_io(format!(
-                "opening segment {base} in {}",
-                dir.display()
-            )))?);
+            segments.push(Segment::open(&dir, *base).map_err(storage_io(|| {
+                format!("opening segment {base} in {}", dir.display())
+            }))?);
         }
         report.segments_loaded = segments.len();
         if segments.is_empty() {
             let base = params.log_start_offset.unwrap_or(0).max(0);
-            let segment = Segment::create(&dir, base, None)
-                .map_err(storage_io(format!("creating segment in {}", dir.display())))?;
+            let segment = Segment::create(&dir, base, None).map_err(storage_io(|| {
+                format!("creating segment in {}", dir.display())
+            }))?;
             segments.push((segment, true));
         }
 
@@ -1286,10 +1281,9 @@ impl Log {
             let tail_ok = if must_verify {
                 None
             } else {
-                match segment.load_tail().map_err(storage_io(format!(
-                    "loading {}",
-                    segment.log_path.display()
-                )))? {
+                match segment.load_tail().map_err(storage_io(|| {
+                    format!("loading {}", segment.log_path.display())
+                }))? {
                     Ok(()) => Some(()),
                     Err(reason) => {
                         tracing::warn!(file = %segment.log_path.display(), %reason, "segment tail does not parse; verifying the whole segment");
@@ -1314,10 +1308,9 @@ impl Log {
                 };
                 let outcome = segment
                     .recover(limits, remaining.is_empty(), &mut on_batch)
-                    .map_err(storage_io(format!(
-                        "recovering {}",
-                        segment.log_path.display()
-                    )))?;
+                    .map_err(storage_io(|| {
+                        format!("recovering {}", segment.log_path.display())
+                    }))?;
                 if let Some((position, offset, reason)) = outcome.damage {
                     tracing::warn!(
                         file = %segment.log_path.display(), position, offset, %reason,
@@ -1360,10 +1353,9 @@ impl Log {
             tracing::warn!(file = %segment.log_path.display(), "deleting segment after the truncation point");
             report.bytes_truncated += segment.size_bytes();
             report.segments_deleted += 1;
-            segment.delete_files().map_err(storage_io(format!(
-                "deleting {}",
-                segment.log_path.display()
-            )))?;
+            segment.delete_files().map_err(storage_io(|| {
+                format!("deleting {}", segment.log_path.display())
+            }))?;
         }
         // Pass 4.
         let first_base = kept.first().map_or(0, |segment| segment.base_offset);
@@ -1397,7 +1389,7 @@ impl Log {
         if epochs_changed || !epochs.path.exists() {
             epochs
                 .persist()
-                .map_err(storage_io(format!("writing {}", epochs.path.display())))?;
+                .map_err(storage_io(|| format!("writing {}", epochs.path.display())))?;
         }
 
         // Pass 6.
@@ -1464,7 +1456,7 @@ impl Log {
             };
             let mut next = segment
                 .find_batch(from_offset, end_position)
-                .map_err(storage_io(context()))?;
+                .map_err(storage_io(context))?;
             while let Some((position, header)) = next {
                 if header.base_offset >= from_offset {
                     producers.replay(&header);
@@ -1473,7 +1465,7 @@ impl Log {
                 let next_position = position + header.total_size() as u64;
                 next = segment
                     .read_header(next_position, end_position)
-                    .map_err(storage_io(context()))?
+                    .map_err(storage_io(context))?
                     .map(|header| (next_position, header));
             }
         }
@@ -1497,7 +1489,7 @@ pub(crate) fn largest_timestamp(segment: &Segment) -> Result<i64, StorageError> 
     };
     let modified = std::fs::metadata(&segment.log_path)
         .and_then(|metadata| metadata.modified())
-        .map_err(storage_io(context()))?;
+        .map_err(storage_io(context))?;
     let since_epoch = modified
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -1597,18 +1589,18 @@ fn scan_for_record(
     let context = || format!("searching {}", segment.log_path.display());
     let Some((mut position, _)) = segment
         .find_batch(start_offset, end_position)
-        .map_err(read_io(context()))?
+        .map_err(read_io(context))?
     else {
         return Ok(None);
     };
     while let Some(header) = segment
         .read_header(position, end_position)
-        .map_err(read_io(context()))?
+        .map_err(read_io(context))?
     {
         if batch_filter(&header) {
             let bytes = segment
                 .read_bytes(position, header.total_size())
-                .map_err(read_io(context()))?;
+                .map_err(read_io(context))?;
             let (_, records) = batch::decode_records(&bytes, MAX_DECOMPRESSED_BATCH_BYTES)
                 .map_err(|source| ReadError::Corrupt {
                     context: format!("{} at byte {position}", context()),
@@ -1629,12 +1621,12 @@ fn scan_for_record(
 /// the base offsets of the `.log` files, ascending.
 fn remove_leftovers_and_list_segments(dir: &Path) -> Result<Vec<i64>, StorageError> {
     let entries =
-        std::fs::read_dir(dir).map_err(storage_io(format!("listing {}", dir.display())))?;
+        std::fs::read_dir(dir).map_err(storage_io(|| format!("listing {}", dir.display())))?;
     let mut bases = Vec::new();
     let mut indexes = Vec::new();
     for entry in entries {
         let path = entry
-            .map_err(storage_io(format!("listing {}", dir.display())))?
+            .map_err(storage_io(|| format!("listing {}", dir.display())))?
             .path();
         let name = path
             .file_name()
@@ -1644,7 +1636,7 @@ fn remove_leftovers_and_list_segments(dir: &Path) -> Result<Vec<i64>, StorageErr
         if name.ends_with(checkpoint::TMP_SUFFIX) {
             tracing::warn!(file = %path.display(), "removing leftover temporary file");
             std::fs::remove_file(&path)
-                .map_err(storage_io(format!("removing {}", path.display())))?;
+                .map_err(storage_io(|| format!("removing {}", path.display())))?;
             continue;
         }
         let Some((stem, suffix)) = name.split_once('.') else {
@@ -1666,7 +1658,7 @@ fn remove_leftovers_and_list_segments(dir: &Path) -> Result<Vec<i64>, StorageErr
         if !bases.contains(&base) {
             tracing::warn!(file = %path.display(), "removing index without a log file");
             std::fs::remove_file(&path)
-                .map_err(storage_io(format!("removing {}", path.display())))?;
+                .map_err(storage_io(|| format!("removing {}", path.display())))?;
         }
     }
     bases.sort_unstable();
@@ -1693,22 +1685,21 @@ fn load_producer_snapshot(
     log_end_offset: i64,
     limit_offset: i64,
 ) -> Result<(ProducerStateManager, Option<i64>), StorageError> {
-    let snapshots = producer_state::list_snapshots(dir).map_err(storage_io(format!(
-        "listing snapshots in {}",
-        dir.display()
-    )))?;
+    let snapshots = producer_state::list_snapshots(dir).map_err(storage_io(|| {
+        format!("listing snapshots in {}", dir.display())
+    }))?;
     for (offset, path) in snapshots.iter().rev() {
         if *offset > log_end_offset {
             tracing::warn!(file = %path.display(), log_end_offset, "removing producer snapshot beyond the log end");
             std::fs::remove_file(path)
-                .map_err(storage_io(format!("removing {}", path.display())))?;
+                .map_err(storage_io(|| format!("removing {}", path.display())))?;
             continue;
         }
         if *offset > limit_offset {
             continue;
         }
         let bytes =
-            std::fs::read(path).map_err(storage_io(format!("reading {}", path.display())))?;
+            std::fs::read(path).map_err(storage_io(|| format!("reading {}", path.display())))?;
         match ProducerStateManager::decode_snapshot(&bytes) {
             Ok(state) => return Ok((state, Some(*offset))),
             Err(reason) => {

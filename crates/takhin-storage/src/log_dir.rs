@@ -54,9 +54,14 @@ pub enum StorageError {
     },
 }
 
-fn storage_io(context: impl Into<String>) -> impl FnOnce(io::Error) -> StorageError {
-    let context = context.into();
-    move |source| StorageError::Io { context, source }
+/// Wraps an I/O error with what was being done; `context` runs only on error.
+pub(crate) fn storage_io(
+    context: impl FnOnce() -> String,
+) -> impl FnOnce(io::Error) -> StorageError {
+    move |source| StorageError::Io {
+        context: context(),
+        source,
+    }
 }
 
 /// (topic, partition).
@@ -108,7 +113,7 @@ impl LogDir {
     /// loads the checkpoint files.
     pub fn open(path: &Path) -> Result<LogDir, StorageError> {
         std::fs::create_dir_all(path)
-            .map_err(storage_io(format!("creating {}", path.display())))?;
+            .map_err(storage_io(|| format!("creating {}", path.display())))?;
         let lock_path = path.join(LOCK_FILE);
         let lock_file = OpenOptions::new()
             .read(true)
@@ -116,7 +121,7 @@ impl LogDir {
             .create(true)
             .truncate(false)
             .open(&lock_path)
-            .map_err(storage_io(format!("opening {}", lock_path.display())))?;
+            .map_err(storage_io(|| format!("opening {}", lock_path.display())))?;
         // `File::try_lock` is flock(LOCK_EX | LOCK_NB) on Linux; it needs Rust 1.89, newer than the
         // workspace's declared rust-version, and is the only lock available without `unsafe`.
         #[allow(clippy::incompatible_msrv)]
@@ -136,9 +141,9 @@ impl LogDir {
         let clean_shutdown = marker.exists();
         if clean_shutdown {
             std::fs::remove_file(&marker)
-                .map_err(storage_io(format!("removing {}", marker.display())))?;
+                .map_err(storage_io(|| format!("removing {}", marker.display())))?;
             checkpoint::sync_dir(path)
-                .map_err(storage_io(format!("syncing {}", path.display())))?;
+                .map_err(storage_io(|| format!("syncing {}", path.display())))?;
         }
         Ok(LogDir {
             checkpoints: Mutex::new(Checkpoints {
@@ -171,10 +176,10 @@ impl LogDir {
     /// ending in `-delete` are leftovers of an interrupted delete and are removed.
     pub fn partition_dirs(&self) -> Result<Vec<(String, i32)>, StorageError> {
         let entries = std::fs::read_dir(&self.path)
-            .map_err(storage_io(format!("listing {}", self.path.display())))?;
+            .map_err(storage_io(|| format!("listing {}", self.path.display())))?;
         let mut partitions = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(storage_io(format!("listing {}", self.path.display())))?;
+            let entry = entry.map_err(storage_io(|| format!("listing {}", self.path.display())))?;
             let is_dir = entry.file_type().map(|kind| kind.is_dir()).unwrap_or(false);
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
@@ -184,8 +189,9 @@ impl LogDir {
             }
             if name.ends_with(DELETE_SUFFIX) {
                 tracing::warn!(dir = %entry.path().display(), "removing leftover of an interrupted partition delete");
-                std::fs::remove_dir_all(entry.path())
-                    .map_err(storage_io(format!("removing {}", entry.path().display())))?;
+                std::fs::remove_dir_all(entry.path()).map_err(storage_io(|| {
+                    format!("removing {}", entry.path().display())
+                }))?;
                 continue;
             }
             if let Some((topic, partition)) = parse_partition_dir(&name) {
@@ -260,9 +266,10 @@ impl LogDir {
         let clean_shutdown = if dir.exists() {
             clean_shutdown
         } else {
-            std::fs::create_dir(&dir).map_err(storage_io(format!("creating {}", dir.display())))?;
+            std::fs::create_dir(&dir)
+                .map_err(storage_io(|| format!("creating {}", dir.display())))?;
             checkpoint::sync_dir(&self.path)
-                .map_err(storage_io(format!("syncing {}", self.path.display())))?;
+                .map_err(storage_io(|| format!("syncing {}", self.path.display())))?;
             true
         };
         let topic_id = ensure_partition_metadata(&dir, topic_id)?;
@@ -328,11 +335,12 @@ impl LogDir {
             "{topic}-{partition}.{}{DELETE_SUFFIX}",
             uuid::Uuid::new_v4().simple()
         ));
-        std::fs::rename(&dir, &tomb).map_err(storage_io(format!("renaming {}", dir.display())))?;
+        std::fs::rename(&dir, &tomb)
+            .map_err(storage_io(|| format!("renaming {}", dir.display())))?;
         checkpoint::sync_dir(&self.path)
-            .map_err(storage_io(format!("syncing {}", self.path.display())))?;
+            .map_err(storage_io(|| format!("syncing {}", self.path.display())))?;
         std::fs::remove_dir_all(&tomb)
-            .map_err(storage_io(format!("removing {}", tomb.display())))?;
+            .map_err(storage_io(|| format!("removing {}", tomb.display())))?;
         let key = (topic.to_string(), partition);
         self.opened.lock().remove(&key);
         let mut checkpoints = self.checkpoints.lock();
@@ -371,7 +379,7 @@ impl LogDir {
                 checkpoint::render_offsets(&entries).as_bytes(),
                 true,
             )
-            .map_err(storage_io(format!("writing {}", path.display())))?;
+            .map_err(storage_io(|| format!("writing {}", path.display())))?;
         }
         checkpoints.recovery_points = recovery_points;
         checkpoints.log_start_offsets = log_start_offsets;
@@ -390,7 +398,7 @@ impl LogDir {
         self.checkpoint(logs)?;
         let marker = self.path.join(CLEAN_SHUTDOWN_MARKER);
         checkpoint::write_file_atomically(&marker, b"", true)
-            .map_err(storage_io(format!("writing {}", marker.display())))
+            .map_err(storage_io(|| format!("writing {}", marker.display())))
     }
 }
 
@@ -455,7 +463,7 @@ fn ensure_partition_metadata(dir: &Path, topic_id: uuid::Uuid) -> Result<uuid::U
             true,
         )
         .map(|()| topic_id)
-        .map_err(storage_io(format!("writing {}", path.display()))),
+        .map_err(storage_io(|| format!("writing {}", path.display()))),
         Err(err) => Err(StorageError::Io {
             context: format!("reading {}", path.display()),
             source: err,
