@@ -8,9 +8,12 @@
 //!   batch maxTimestamp seen so far and the last offset of the batch that carried it. Timestamps
 //!   strictly increase, offsets never decrease.
 //!
-//! Files are not preallocated: entries are appended with positional writes and the file length
-//! is always `entries * entry size`. The entries are also kept in memory (at most
-//! `segment.index.bytes` per index) so lookups never touch the file.
+//! Files are not preallocated and their length is always `entries * entry size`. The entries
+//! are kept in memory (at most `segment.index.bytes` per index) so lookups never touch the file,
+//! and new entries reach the file in one positional write per index when the segment is synced
+//! or stops being active ([`SegmentIndexes::write_pending`]), not one system call per batch. A
+//! crash can lose entries that were never written: only trailing ones, which a clean open scans
+//! past and an unclean one rebuilds (see below).
 //!
 //! Nothing here is checksummed: an index is only a hint. On open, a file whose length is not a
 //! multiple of the entry size, whose entries are not monotonic, or which points past the end
@@ -25,7 +28,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 pub(crate) const OFFSET_ENTRY_BYTES: usize = 8;
 pub(crate) const TIME_ENTRY_BYTES: usize = 12;
@@ -48,6 +51,8 @@ pub(crate) struct SegmentIndexes {
     pub time_file: File,
     offsets: RwLock<Vec<OffsetEntry>>,
     times: RwLock<Vec<TimeEntry>>,
+    /// Entries already in the files: (offset entries, time entries).
+    written: Mutex<(usize, usize)>,
 }
 
 /// Parses an offset index file's bytes; `None` if malformed for a `.log` of `log_size_bytes`.
@@ -130,11 +135,13 @@ impl SegmentIndexes {
         offsets: Vec<OffsetEntry>,
         times: Vec<TimeEntry>,
     ) -> Self {
+        let written = (offsets.len(), times.len());
         SegmentIndexes {
             offset_file,
             time_file,
             offsets: RwLock::new(offsets),
             times: RwLock::new(times),
+            written: Mutex::new(written),
         }
     }
 
@@ -189,52 +196,76 @@ impl SegmentIndexes {
         }
     }
 
-    /// Appends an offset entry (file first, then memory). Entries that would not be strictly
-    /// increasing are ignored.
-    pub fn append_offset(&self, entry: OffsetEntry) -> io::Result<()> {
+    /// Appends an offset entry (in memory; [`write_pending`](Self::write_pending) writes it).
+    /// Entries that would not be strictly increasing are ignored.
+    pub fn append_offset(&self, entry: OffsetEntry) {
         let mut offsets = self.offsets.write();
         if offsets.last().is_some_and(|last| {
             last.relative_offset >= entry.relative_offset || last.position >= entry.position
         }) {
-            return Ok(());
+            return;
         }
-        let position = (offsets.len() * OFFSET_ENTRY_BYTES) as u64;
-        self.offset_file
-            .write_all_at(&encode_offsets(&[entry]), position)?;
         offsets.push(entry);
-        Ok(())
     }
 
-    /// Appends a time entry if its timestamp is larger than the last one (Kafka `maybeAppend`).
-    pub fn maybe_append_time(&self, entry: TimeEntry) -> io::Result<()> {
+    /// Appends a time entry if its timestamp is larger than the last one (Kafka `maybeAppend`);
+    /// in memory, as [`append_offset`](Self::append_offset).
+    pub fn maybe_append_time(&self, entry: TimeEntry) {
         let mut times = self.times.write();
         if times.last().is_some_and(|last| {
             last.timestamp >= entry.timestamp || last.relative_offset > entry.relative_offset
         }) {
-            return Ok(());
+            return;
         }
-        let position = (times.len() * TIME_ENTRY_BYTES) as u64;
-        self.time_file
-            .write_all_at(&encode_times(&[entry]), position)?;
         times.push(entry);
+    }
+
+    /// Writes the entries appended since the last call to the files, one positional write per
+    /// index.
+    pub fn write_pending(&self) -> io::Result<()> {
+        let mut written = self.written.lock();
+        let pending = {
+            let offsets = self.offsets.read();
+            encode_offsets(&offsets[written.0.min(offsets.len())..])
+        };
+        if !pending.is_empty() {
+            self.offset_file
+                .write_all_at(&pending, (written.0 * OFFSET_ENTRY_BYTES) as u64)?;
+            written.0 += pending.len() / OFFSET_ENTRY_BYTES;
+        }
+        let pending = {
+            let times = self.times.read();
+            encode_times(&times[written.1.min(times.len())..])
+        };
+        if !pending.is_empty() {
+            self.time_file
+                .write_all_at(&pending, (written.1 * TIME_ENTRY_BYTES) as u64)?;
+            written.1 += pending.len() / TIME_ENTRY_BYTES;
+        }
         Ok(())
     }
 
     /// Replaces both indexes (files and memory) with the given entries.
     pub fn replace(&self, offsets: Vec<OffsetEntry>, times: Vec<TimeEntry>) -> io::Result<()> {
+        let mut written = self.written.lock();
         let mut offsets_guard = self.offsets.write();
         let mut times_guard = self.times.write();
+        // Nothing is known to be in the files until both are rewritten.
+        *written = (0, 0);
         self.offset_file.set_len(0)?;
         self.offset_file
             .write_all_at(&encode_offsets(&offsets), 0)?;
         self.time_file.set_len(0)?;
         self.time_file.write_all_at(&encode_times(&times), 0)?;
+        *written = (offsets.len(), times.len());
         *offsets_guard = offsets;
         *times_guard = times;
         Ok(())
     }
 
+    /// Writes pending entries, then fdatasyncs both files.
     pub fn sync(&self) -> io::Result<()> {
+        self.write_pending()?;
         self.offset_file.sync_data()?;
         self.time_file.sync_data()
     }
@@ -318,58 +349,67 @@ mod tests {
         };
         let indexes = SegmentIndexes::new(open("a.index"), open("a.timeindex"), vec![], vec![]);
         assert_eq!(indexes.lookup_position(100), 0);
-        indexes
-            .append_offset(OffsetEntry {
-                relative_offset: 10,
-                position: 500,
-            })
-            .unwrap();
-        indexes
-            .append_offset(OffsetEntry {
-                relative_offset: 20,
-                position: 900,
-            })
-            .unwrap();
-        indexes
-            .append_offset(OffsetEntry {
-                relative_offset: 15,
-                position: 950,
-            })
-            .unwrap(); // ignored
+        indexes.append_offset(OffsetEntry {
+            relative_offset: 10,
+            position: 500,
+        });
+        indexes.append_offset(OffsetEntry {
+            relative_offset: 20,
+            position: 900,
+        });
+        indexes.append_offset(OffsetEntry {
+            relative_offset: 15,
+            position: 950,
+        }); // ignored
         assert_eq!(indexes.lookup_position(9), 0);
         assert_eq!(indexes.lookup_position(10), 500);
         assert_eq!(indexes.lookup_position(19), 500);
         assert_eq!(indexes.lookup_position(25), 900);
+        let file_len = |name: &str| std::fs::metadata(dir.path().join(name)).unwrap().len();
+        // Entries reach the file on write_pending, all at once.
+        assert_eq!(file_len("a.index"), 0);
+        indexes.write_pending().unwrap();
+        assert_eq!(file_len("a.index"), 16);
+        indexes.append_offset(OffsetEntry {
+            relative_offset: 30,
+            position: 1_000,
+        });
+        indexes.write_pending().unwrap();
+        let bytes = read_whole(&indexes.offset_file).unwrap();
         assert_eq!(
-            std::fs::metadata(dir.path().join("a.index")).unwrap().len(),
-            16
+            parse_offset_index(&bytes, 2_000).unwrap(),
+            vec![
+                OffsetEntry {
+                    relative_offset: 10,
+                    position: 500
+                },
+                OffsetEntry {
+                    relative_offset: 20,
+                    position: 900
+                },
+                OffsetEntry {
+                    relative_offset: 30,
+                    position: 1_000
+                },
+            ]
         );
 
-        indexes
-            .maybe_append_time(TimeEntry {
-                timestamp: 100,
-                relative_offset: 10,
-            })
-            .unwrap();
-        indexes
-            .maybe_append_time(TimeEntry {
-                timestamp: 90,
-                relative_offset: 20,
-            })
-            .unwrap(); // ignored
-        indexes
-            .maybe_append_time(TimeEntry {
-                timestamp: 200,
-                relative_offset: 20,
-            })
-            .unwrap();
+        indexes.maybe_append_time(TimeEntry {
+            timestamp: 100,
+            relative_offset: 10,
+        });
+        indexes.maybe_append_time(TimeEntry {
+            timestamp: 90,
+            relative_offset: 20,
+        }); // ignored
+        indexes.maybe_append_time(TimeEntry {
+            timestamp: 200,
+            relative_offset: 20,
+        });
         assert_eq!(indexes.lookup_time(99), None);
         assert_eq!(indexes.lookup_time(150).unwrap().relative_offset, 10);
-        assert_eq!(
-            std::fs::metadata(dir.path().join("a.timeindex"))
-                .unwrap()
-                .len(),
-            24
-        );
+        assert_eq!(file_len("a.timeindex"), 0);
+        indexes.sync().unwrap();
+        assert_eq!(file_len("a.timeindex"), 24);
     }
 }

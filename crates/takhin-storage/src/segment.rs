@@ -392,7 +392,7 @@ impl Segment {
                 self.indexes.append_offset(OffsetEntry {
                     relative_offset: self.relative(header.last_offset()),
                     position: position as u32,
-                })?;
+                });
             }
             if let Some((timestamp, offset)) = state.max_timestamp
                 && self.indexes.time_entries() < limits.max_time_entries
@@ -400,7 +400,7 @@ impl Segment {
                 self.indexes.maybe_append_time(TimeEntry {
                     timestamp,
                     relative_offset: self.relative(offset),
-                })?;
+                });
             }
             state.bytes_since_last_index_entry = 0;
         }
@@ -575,13 +575,14 @@ impl Segment {
         }
         // A normally closed segment ends with its max timestamp in the time index; so does this.
         if let Some((timestamp, offset)) = state.max_timestamp {
-            self.indexes
-                .maybe_append_time(TimeEntry {
-                    timestamp,
-                    relative_offset: self.relative(offset),
-                })
-                .map_err(|err| annotate(&self.time_index_path, err))?;
+            self.indexes.maybe_append_time(TimeEntry {
+                timestamp,
+                relative_offset: self.relative(offset),
+            });
         }
+        self.indexes
+            .write_pending()
+            .map_err(|err| annotate(&self.index_path, err))?;
         self.size_bytes.store(position, Ordering::Release);
         Ok(SegmentRecovery {
             truncated_bytes: size - position,
@@ -594,17 +595,22 @@ impl Segment {
     pub fn on_become_inactive(&self) -> io::Result<()> {
         let state = self.state.lock();
         if let Some((timestamp, offset)) = state.max_timestamp {
-            self.indexes
-                .maybe_append_time(TimeEntry {
-                    timestamp,
-                    relative_offset: self.relative(offset),
-                })
-                .map_err(|err| annotate(&self.time_index_path, err))?;
+            self.indexes.maybe_append_time(TimeEntry {
+                timestamp,
+                relative_offset: self.relative(offset),
+            });
         }
-        Ok(())
+        self.indexes
+            .write_pending()
+            .map_err(|err| annotate(&self.index_path, err))
     }
 
+    /// fdatasyncs the `.log`, after writing pending index entries (not synced: an index is a
+    /// hint, rebuilt after an unclean shutdown).
     pub fn sync_log(&self) -> io::Result<()> {
+        self.indexes
+            .write_pending()
+            .map_err(|err| annotate(&self.index_path, err))?;
         self.log_file
             .sync_data()
             .map_err(|err| annotate(&self.log_path, err))
