@@ -128,6 +128,26 @@ fn encode_times(entries: &[TimeEntry]) -> Vec<u8> {
     bytes
 }
 
+/// Writes `entries[*written..]` at the end of `file` (whose length is `*written` entries).
+fn write_tail<T>(
+    file: &File,
+    entries: &RwLock<Vec<T>>,
+    written: &mut usize,
+    entry_bytes: usize,
+    encode: fn(&[T]) -> Vec<u8>,
+) -> io::Result<()> {
+    let (bytes, count) = {
+        let entries = entries.read();
+        let pending = &entries[(*written).min(entries.len())..];
+        (encode(pending), pending.len())
+    };
+    if count > 0 {
+        file.write_all_at(&bytes, (*written * entry_bytes) as u64)?;
+        *written += count;
+    }
+    Ok(())
+}
+
 impl SegmentIndexes {
     pub fn new(
         offset_file: File,
@@ -224,25 +244,21 @@ impl SegmentIndexes {
     /// index.
     pub fn write_pending(&self) -> io::Result<()> {
         let mut written = self.written.lock();
-        let pending = {
-            let offsets = self.offsets.read();
-            encode_offsets(&offsets[written.0.min(offsets.len())..])
-        };
-        if !pending.is_empty() {
-            self.offset_file
-                .write_all_at(&pending, (written.0 * OFFSET_ENTRY_BYTES) as u64)?;
-            written.0 += pending.len() / OFFSET_ENTRY_BYTES;
-        }
-        let pending = {
-            let times = self.times.read();
-            encode_times(&times[written.1.min(times.len())..])
-        };
-        if !pending.is_empty() {
-            self.time_file
-                .write_all_at(&pending, (written.1 * TIME_ENTRY_BYTES) as u64)?;
-            written.1 += pending.len() / TIME_ENTRY_BYTES;
-        }
-        Ok(())
+        let (offsets_written, times_written) = &mut *written;
+        write_tail(
+            &self.offset_file,
+            &self.offsets,
+            offsets_written,
+            OFFSET_ENTRY_BYTES,
+            encode_offsets,
+        )?;
+        write_tail(
+            &self.time_file,
+            &self.times,
+            times_written,
+            TIME_ENTRY_BYTES,
+            encode_times,
+        )
     }
 
     /// Replaces both indexes (files and memory) with the given entries.
