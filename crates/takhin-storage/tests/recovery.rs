@@ -46,6 +46,8 @@ fn clean_reopen_trusts_indexes_and_snapshot() {
     let segments = log.segment_base_offsets();
     assert!(segments.len() > 3);
     let index_before = std::fs::read(segment_file(dir.path(), segments[1], "index")).unwrap();
+    // Rolling wrote the segment's index entries (they are kept in memory until then).
+    assert!(!index_before.is_empty());
     log_dir.close(std::slice::from_ref(&log)).unwrap();
     drop((log, log_dir));
 
