@@ -310,14 +310,17 @@ fn roll_by_index_size() {
     assert_eq!(read_all(&log, 0).len(), 10);
 }
 
+fn log_append_time() -> LogConfig {
+    LogConfig {
+        message_timestamp_type: TimestampType::LogAppendTime,
+        ..LogConfig::default()
+    }
+}
+
 #[test]
 fn log_append_time_rewrites_timestamps() {
     let dir = tempfile::tempdir().unwrap();
-    let config = LogConfig {
-        message_timestamp_type: TimestampType::LogAppendTime,
-        ..LogConfig::default()
-    };
-    let (_log_dir, log, _) = open(dir.path(), config);
+    let (_log_dir, log, _) = open(dir.path(), log_append_time());
     let outcome = log
         .append(
             BatchSpec::plain(3, 10).at(5).validated(),
@@ -329,7 +332,7 @@ fn log_append_time_rewrites_timestamps() {
         .unwrap();
     assert_eq!(outcome.log_append_time_ms, 777_000);
     let bytes = log.read(0, 1 << 20, i64::MAX, true).unwrap().records;
-    let validated = validate(bytes::BytesMut::from(&bytes[..])).unwrap();
+    let validated = validate(bytes.clone()).unwrap();
     let header = validated.headers()[0];
     assert_eq!(header.max_timestamp, 777_000);
     assert_eq!(header.partition_leader_epoch, 2);
@@ -343,11 +346,7 @@ fn one_append_of_many_batches_is_stored_whole_and_leaves_the_input_untouched() {
     // 700 batches are 1,400 slices (rewritten header + records section each): more than one
     // pwritev takes, so the write continues across calls.
     let dir = tempfile::tempdir().unwrap();
-    let config = LogConfig {
-        message_timestamp_type: TimestampType::LogAppendTime,
-        ..LogConfig::default()
-    };
-    let (_log_dir, log, _) = open(dir.path(), config);
+    let (_log_dir, log, _) = open(dir.path(), log_append_time());
     append(&log, &BatchSpec::plain(2, 5));
     let specs: Vec<BatchSpec> = (0..700)
         .map(|index| BatchSpec::plain(1 + index % 3, index % 50))
