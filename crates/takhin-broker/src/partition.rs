@@ -5,13 +5,26 @@
 //! `write.caching=false` (the default) the log's recovery point, so a consumer
 //! never reads a record that a crash could take back; with write caching, the
 //! log end offset.
+//!
+//! # Group commit for acknowledgements
+//!
+//! A durable produce is acknowledged once its records are fdatasync'd. The
+//! request asks for its end offset to be synced ([`Partition::request_sync`])
+//! and waits ([`Partition::wait_durable`]); one *sync driver* per partition, on
+//! the blocking pool, fdatasyncs everything appended so far, wakes the waiters,
+//! and goes round again while some waiter wants more. So a busy partition has
+//! one thread syncing back to back and each request costs a wake-up, not a
+//! blocking-pool hand-off of its own (one per request before: measured in
+//! docs/benchmarks.md). The driver also advances the high watermark, so
+//! records an acks=0 producer wrote become visible without anyone waiting.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, RwLock};
 use takhin_storage::Log;
 use tokio::sync::Notify;
+use tracing::warn;
 
 use crate::config::TopicConfig;
 use crate::metrics::PartitionMetrics;
@@ -32,6 +45,12 @@ pub struct Partition {
     /// Wall-clock time of the last flush (for `flush.ms` with write caching).
     last_flush_ms: AtomicI64,
     waiters: Mutex<Vec<Weak<Notify>>>,
+    /// Highest end offset a produce asked to have synced.
+    sync_wanted: AtomicI64,
+    /// Whether a sync driver is running for this partition.
+    sync_running: AtomicBool,
+    /// Woken after each sync the driver finishes, and when it stops.
+    synced: Notify,
     /// Bytes in and out, retention and cleaner results, read at scrape time.
     pub metrics: PartitionMetrics,
 }
@@ -47,7 +66,83 @@ impl Partition {
             high_watermark: AtomicI64::new(high_watermark),
             last_flush_ms: AtomicI64::new(crate::handlers::now_ms()),
             waiters: Mutex::new(Vec::new()),
+            sync_wanted: AtomicI64::new(0),
+            sync_running: AtomicBool::new(false),
+            synced: Notify::new(),
             metrics: PartitionMetrics::default(),
+        }
+    }
+
+    /// Whether everything below `offset` (or below the log end, if the log
+    /// was truncated under it) is fdatasync'd.
+    fn is_durable(&self, offset: i64) -> bool {
+        self.log.recovery_point() >= offset.min(self.log.log_end_offset())
+    }
+
+    /// Asks for everything below `end_offset` to be fdatasync'd, starting the
+    /// partition's sync driver if none is running. Returns at once; see
+    /// [`Partition::wait_durable`].
+    pub fn request_sync(self: &Arc<Self>, end_offset: i64) {
+        // SeqCst here and on `sync_running`: a driver that stops must see every
+        // `sync_wanted` raised by a request that saw it still running.
+        self.sync_wanted.fetch_max(end_offset, Ordering::SeqCst);
+        self.start_sync_driver();
+    }
+
+    /// Waits until everything below `end_offset` is fdatasync'd (after
+    /// [`Partition::request_sync`]). Fails if the log went offline first.
+    pub async fn wait_durable(self: &Arc<Self>, end_offset: i64) -> Result<(), String> {
+        loop {
+            let synced = self.synced.notified();
+            tokio::pin!(synced);
+            // Registered before looking, so a sync finishing in between wakes us.
+            synced.as_mut().enable();
+            if self.is_durable(end_offset) {
+                return Ok(());
+            }
+            if self.log.is_offline() {
+                return Err(format!(
+                    "partition {}-{} is offline after an I/O error",
+                    self.topic, self.index
+                ));
+            }
+            // A driver that stopped between our request and now left it to us.
+            self.start_sync_driver();
+            synced.await;
+        }
+    }
+
+    fn start_sync_driver(self: &Arc<Self>) {
+        if self.sync_running.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let partition = self.clone();
+        tokio::task::spawn_blocking(move || partition.drive_syncs());
+    }
+
+    /// The sync driver: fdatasyncs until no request wants more, advancing the
+    /// high watermark and waking waiters after each sync.
+    fn drive_syncs(&self) {
+        loop {
+            let wanted = self.sync_wanted.load(Ordering::SeqCst);
+            if !self.is_durable(wanted) && !self.log.is_offline() {
+                if let Err(e) = self.log.sync_to(wanted) {
+                    // The log is offline now; waiters answer KAFKA_STORAGE_ERROR.
+                    warn!(topic = %self.topic, partition = self.index, "fdatasync failed: {e}");
+                }
+                self.advance_high_watermark(self.log.recovery_point());
+                self.synced.notify_waiters();
+                continue;
+            }
+            self.sync_running.store(false, Ordering::SeqCst);
+            // A request that raised `sync_wanted` after the look above saw the
+            // driver running and left the sync to it: look again.
+            let wanted = self.sync_wanted.load(Ordering::SeqCst);
+            let more = !self.is_durable(wanted) && !self.log.is_offline();
+            if !more || self.sync_running.swap(true, Ordering::SeqCst) {
+                self.synced.notify_waiters();
+                return;
+            }
         }
     }
 

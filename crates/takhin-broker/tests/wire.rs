@@ -622,6 +622,142 @@ async fn durable_topics_only_expose_synced_data() {
     broker.stop().await;
 }
 
+/// Many connections pipelining durable produces to the same partitions: every
+/// request is acknowledged (a lost wake-up in the group commit would hang
+/// one), each after its records were synced, and offsets are handed out once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_durable_producers_are_all_acknowledged_after_their_sync() {
+    const CONNECTIONS: usize = 6;
+    const REQUESTS: usize = 40;
+    const PER_BATCH: usize = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[("num.partitions", "2")]).await;
+    let mut setup = Client::connect(broker.addr).await;
+    for partition in 0..2 {
+        let response = setup
+            .call(
+                9,
+                &produce_request(
+                    "group-commit",
+                    partition,
+                    batch(&records(1, 0), Compression::None, None),
+                    -1,
+                ),
+            )
+            .await;
+        assert_eq!(produced(&response).error_code, 0, "partition {partition}");
+    }
+    let topic = broker.broker.topic("group-commit").unwrap();
+    let producers = (0..CONNECTIONS).map(|connection| {
+        let addr = broker.addr;
+        let topic = topic.clone();
+        tokio::spawn(async move {
+            let mut client = Client::connect(addr).await;
+            let partition = (connection % 2) as i32;
+            let mut ids = Vec::new();
+            for _ in 0..REQUESTS {
+                let records = batch(&records(PER_BATCH, 0), Compression::None, None);
+                let acks = if connection % 3 == 0 { 1 } else { -1 };
+                ids.push(
+                    client
+                        .send(
+                            9,
+                            &produce_request("group-commit", partition, records, acks),
+                        )
+                        .await,
+                );
+            }
+            let mut ranges = Vec::new();
+            for id in ids {
+                let response = client.receive::<ProduceRequest>(9, id).await;
+                let answer = produced(&response);
+                assert_eq!(answer.error_code, 0);
+                let end = answer.base_offset + PER_BATCH as i64;
+                let log = &topic.partition(partition).unwrap().log;
+                assert!(
+                    log.recovery_point() >= end,
+                    "acknowledged offsets up to {end} with the recovery point at {}",
+                    log.recovery_point()
+                );
+                ranges.push((partition, answer.base_offset));
+            }
+            ranges
+        })
+    });
+    let mut bases: Vec<(i32, i64)> = Vec::new();
+    for producer in producers.collect::<Vec<_>>() {
+        let ranges = tokio::time::timeout(Duration::from_secs(60), producer)
+            .await
+            .expect("a durable produce was never acknowledged")
+            .unwrap();
+        bases.extend(ranges);
+    }
+    for partition in 0..2 {
+        let mut starts: Vec<i64> = bases
+            .iter()
+            .filter(|(p, _)| *p == partition)
+            .map(|(_, b)| *b)
+            .collect();
+        starts.sort();
+        let expected: Vec<i64> = (0..starts.len() as i64)
+            .map(|i| 1 + i * PER_BATCH as i64)
+            .collect();
+        assert_eq!(
+            starts, expected,
+            "partition {partition}: every batch its own offsets"
+        );
+        let partition = topic.partition(partition).unwrap();
+        let end = 1 + (CONNECTIONS / 2 * REQUESTS * PER_BATCH) as i64;
+        assert_eq!(partition.log.log_end_offset(), end);
+        assert_eq!(partition.high_watermark(), end);
+    }
+    broker.stop().await;
+}
+
+/// An acks=0 producer on a durable topic waits for nothing, yet its records
+/// become readable once synced, with no later produce to push them.
+#[tokio::test]
+async fn acks_zero_records_on_a_durable_topic_become_visible_by_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut producer = Client::connect(broker.addr).await;
+    let created = producer
+        .call(
+            9,
+            &produce_request(
+                "quiet",
+                0,
+                batch(&records(1, 0), Compression::None, None),
+                -1,
+            ),
+        )
+        .await;
+    assert_eq!(produced(&created).error_code, 0);
+    producer
+        .send(
+            9,
+            &produce_request(
+                "quiet",
+                0,
+                batch(&records(4, 0), Compression::None, None),
+                0,
+            ),
+        )
+        .await;
+    let mut consumer = Client::connect(broker.addr).await;
+    let response = tokio::time::timeout(
+        Duration::from_secs(20),
+        consumer.call(12, &fetch_request("quiet", 1, 15_000)),
+    )
+    .await
+    .expect("fetch did not return");
+    let partition = &response.responses[0].partitions[0];
+    assert_eq!(partition.high_watermark, 5);
+    let fetched = decode_all(partition.records.clone().unwrap());
+    assert_eq!(fetched.len(), 4);
+    broker.stop().await;
+}
+
 #[tokio::test]
 async fn find_coordinator_points_groups_at_this_broker() {
     let dir = tempfile::tempdir().unwrap();

@@ -11,10 +11,12 @@
 //!    topic's `compression.type` names another codec, and append it. Batches
 //!    are stored verbatim otherwise; validation walks compressed payloads as a
 //!    stream (see docs/architecture.md) but keeps nothing decoded.
-//! 2. The turn is released, then (acks != 0, `write.caching=false`) the
-//!    partitions are fdatasync'd with group commit: concurrent producers
-//!    share one sync.
-//! 3. High watermarks advance, waking fetches waiting on them.
+//! 2. The turn is released, then (`write.caching=false`) each partition's
+//!    sync is requested and, unless acks=0, awaited: the partition's sync
+//!    driver fdatasyncs with group commit (concurrent producers share one
+//!    sync) and advances the high watermark, waking fetches waiting on it
+//!    (see `Partition`).
+//! 3. With write caching the high watermark advances at once.
 //!
 //! acks=0 gets no response at all, as in Kafka; if any partition failed, the
 //! connection is closed instead, since the client reads no errors.
@@ -510,45 +512,31 @@ fn recompress(
 }
 
 /// Makes appended data durable as the topic requires, then advances high
-/// watermarks. With acks=0 on a durable topic the sync still happens, in the
-/// background, so the data becomes visible without waiting for a later
-/// producer.
+/// watermarks: every partition's sync is requested first, so they run
+/// concurrently, then awaited (see `Partition` on group commit). With acks=0
+/// on a durable topic the sync is requested and not awaited: the data becomes
+/// visible once synced without waiting for a later producer.
 async fn make_durable(slots: &mut [Slot], acks: i16) {
-    let mut syncs = tokio::task::JoinSet::new();
+    let mut waiting = Vec::new();
     for (index, slot) in slots.iter().enumerate() {
         let Ok(appended) = &slot.result else { continue };
-        let partition = appended.partition.clone();
+        let partition = &appended.partition;
         if appended.config.write_caching {
             partition.advance_high_watermark(partition.log.log_end_offset());
-            maybe_flush_cached(&partition, &appended.config);
+            maybe_flush_cached(partition, &appended.config);
             continue;
         }
-        let end_offset = appended.end_offset;
-        let sync = async move {
-            let log = partition.log.clone();
-            let result = blocking(move || log.sync_to(end_offset)).await;
-            let result = match result {
-                Ok(Ok(())) => {
-                    partition.advance_high_watermark(partition.log.recovery_point());
-                    Ok(())
-                }
-                Ok(Err(e)) => {
-                    warn!(topic = %partition.topic, partition = partition.index, "fdatasync failed: {e}");
-                    Err((ResponseError::KafkaStorageError, e.to_string()))
-                }
-                Err(error) => Err((error, "sync task failed".to_string())),
-            };
-            (index, result)
-        };
-        if acks == 0 {
-            tokio::spawn(sync);
-        } else {
-            syncs.spawn(sync);
+        partition.request_sync(appended.end_offset);
+        if acks != 0 {
+            waiting.push(index);
         }
     }
-    while let Some(done) = syncs.join_next().await {
-        if let Ok((index, Err(error))) = done {
-            slots[index].result = Err(error);
+    for index in waiting {
+        let Ok(appended) = &slots[index].result else {
+            continue;
+        };
+        if let Err(message) = appended.partition.wait_durable(appended.end_offset).await {
+            slots[index].result = Err((ResponseError::KafkaStorageError, message));
         }
     }
 }
