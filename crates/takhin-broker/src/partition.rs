@@ -33,6 +33,10 @@ use crate::metrics::PartitionMetrics;
 /// idle partition polled forever does not grow its waiter list.
 const WAITERS_PRUNE_THRESHOLD: usize = 64;
 
+/// Syncs a partition's sync driver runs back to back before it lets other
+/// blocking work have its thread (≈ 10 ms at this machine's 0.3 ms fdatasync).
+const SYNC_DRIVER_TURN: u32 = 32;
+
 /// The leader epoch of every partition on a single node. Replication will
 /// bump it on leader changes.
 pub const LEADER_EPOCH: i32 = 0;
@@ -117,15 +121,30 @@ impl Partition {
             return;
         }
         let partition = self.clone();
-        tokio::task::spawn_blocking(move || partition.drive_syncs());
+        let runtime = tokio::runtime::Handle::current();
+        runtime
+            .clone()
+            .spawn_blocking(move || partition.drive_syncs(runtime));
     }
 
     /// The sync driver: fdatasyncs until no request wants more, advancing the
-    /// high watermark and waking waiters after each sync.
-    fn drive_syncs(&self) {
+    /// high watermark and waking waiters after each sync. After
+    /// [`SYNC_DRIVER_TURN`] syncs in a row it queues itself again on the
+    /// blocking pool, so busy partitions cannot hold every blocking thread
+    /// while other work (another partition's driver, reads from disk) waits.
+    fn drive_syncs(self: Arc<Self>, runtime: tokio::runtime::Handle) {
+        let mut syncs = 0;
         loop {
             let wanted = self.sync_wanted.load(Ordering::SeqCst);
             if !self.is_durable(wanted) && !self.log.is_offline() {
+                if syncs == SYNC_DRIVER_TURN {
+                    // Still running: requests meanwhile leave the sync to the
+                    // queued driver.
+                    let again = runtime.clone();
+                    runtime.spawn_blocking(move || self.drive_syncs(again));
+                    return;
+                }
+                syncs += 1;
                 if let Err(e) = self.log.sync_to(wanted) {
                     // The log is offline now; waiters answer KAFKA_STORAGE_ERROR.
                     warn!(topic = %self.topic, partition = self.index, "fdatasync failed: {e}");
