@@ -179,7 +179,9 @@ class KafkaBroker(Broker):
         a = self.args
         self.ctl_port = free_port()
         data = os.path.join(self.dir, "data")
-        # Kafka's shipped config/server.properties (KRaft combined mode), loopback ports.
+        # Kafka's shipped config/server.properties (KRaft combined mode), loopback ports, and one
+        # setting that is not about speed: a deleted topic's files go when the harness deletes
+        # the topic, between runs (Bench.done_with), not 60 s later inside whichever run is on.
         props = f"""process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{self.ctl_port}
@@ -205,6 +207,7 @@ log.retention.hours=168
 log.segment.bytes=1073741824
 log.retention.check.interval.ms=300000
 group.initial.rebalance.delay.ms=0
+log.segment.delete.delay.ms=0
 """
         self.props = os.path.join(self.dir, "server.properties")
         with open(self.props, "w") as f:
@@ -341,11 +344,11 @@ class Bench:
         # Let metadata settle (Kafka creates the partition asynchronously).
         time.sleep(1.0)
 
-    def delete_topics(self, pattern):
-        """Deletes the topics whose whole name matches `pattern` on both brokers, outside every
-        measurement. A full run writes ~40 GB per round; kept, it filled this machine's disk in
-        the second round (Kafka stopped with "No space left on device")."""
-        for system in SYSTEMS:
+    def delete_topics(self, pattern, systems=SYSTEMS):
+        """Deletes the topics whose whole name matches `pattern` (a regular expression), outside
+        every measurement. A full run writes ~40 GB per round; kept, it filled this machine's
+        disk in the second round (Kafka stopped with "No space left on device")."""
+        for system in systems:
             b = self.brokers[system]
             try:
                 if HAVE_CK:
@@ -361,6 +364,16 @@ class Bench:
                                     pattern, "--if-exists"], timeout=120)
             except Exception as e:  # a leftover topic costs disk, not correctness
                 self.notes.append(f"{system}: deleting topics {pattern}: {e}")
+
+    def done_with(self, system, topic):
+        """Deletes one run's topic right after the run, so every run starts with the memory in
+        the same state. Kept, each run's page cache stayed and the next runs allocated fresh
+        pages instead: by hand, three 2 GiB cached Java runs per broker in turn (Kafka first),
+        Takhin measured 147, 89, 91 MB/s (kernel time 397, 1126, 1092 ticks) and Kafka 85,
+        101, 73; deleting each run's topic, Takhin 146, 151, 143 (414, 401, 417) and Kafka 101,
+        111, 104. Both brokers remove the files at once (Kafka's log.segment.delete.delay.ms=0
+        in KafkaBroker), not inside a later run."""
+        self.delete_topics(re.escape(topic), systems=(system,))
 
     def record(self, **row):
         row.setdefault("error", "")
@@ -433,6 +446,7 @@ class Bench:
                     log(f"    {fmt_res(res, ('rps', 'mibps', 'p99'))}")
                     self.record(workload="produce", round=rnd, mode=mode, system=system,
                                 partitions=parts, compression=comp, **res)
+                    self.done_with(system, topic)
 
     def w_rdkafka(self, rnd, mode):
         """A second client's view: librdkafka's producer, 1 and 8 partitions; the C driver
@@ -460,6 +474,7 @@ class Bench:
                 log(f"    {fmt_res(res, ('rps', 'mibps', 'p99'))}")
                 self.record(workload="produce-rdkafka", round=rnd, mode=mode, system=system,
                             partitions=parts, compression="none", **res)
+                self.done_with(system, topic)
 
     def w_rate(self, rnd, mode):
         maxima = [r["rps"] for r in self.rows if r["workload"] == "produce" and r["round"] == rnd
@@ -480,6 +495,7 @@ class Bench:
             res = self.measured(system, go)
             log(f"    {fmt_res(res, ('rps', 'p50', 'p99', 'p999'))}")
             self.record(workload="rate", round=rnd, mode=mode, system=system, target_rps=rate, **res)
+            self.done_with(system, topic)
 
     STEADY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "SteadyLatency.java")
 
@@ -509,52 +525,57 @@ class Bench:
             log(f"    {fmt_res(res, ('achieved_rps', 'p50_us', 'p99_us', 'p999_us'))}")
             self.record(workload="steady", round=rnd, mode=mode, system=system, target_rps=rate,
                         **res)
+            self.done_with(system, topic)
 
     CP_HEADER = "start.time, end.time, data.consumed.in.MB"
 
     def w_consume(self, rnd):
-        mib = self.p["backlog_mib"]
-        records = mib * 1024
         for system in self.order(rnd):
             topic = f"w3-backlog-r{rnd}"
-            log(f"round {rnd} backlog {mib} MiB: fill {system}")
-            fill = self.measured(system, lambda: (
-                self.create_topic(system, topic, 8, TOPIC_CONFIG[(system, "cached")]),
-                self.producer_perf(system, topic, records, -1,
-                                   ["compression.type=none", "batch.size=262144"]))[1])
-            if fill["error"]:
-                self.record(workload="consume", round=rnd, mode="read", system=system, **fill)
-                continue
-            log(f"round {rnd} consume {mib} MiB: {system}")
+            self.consume_backlog(rnd, system, topic)
+            self.done_with(system, topic)
 
-            def go():
-                out = self.java_tool("org.apache.kafka.tools.ConsumerPerformance",
-                                     ["--bootstrap-server", self.brokers[system].bootstrap,
-                                      "--topic", topic, "--messages", str(records),
-                                      "--group", f"bench-{topic}", "--timeout", "30000"])
-                lines = out.splitlines()
-                for i, line in enumerate(lines):
-                    if line.startswith(self.CP_HEADER) and i + 1 < len(lines):
-                        v = [x.strip() for x in lines[i + 1].split(",")]
-                        return dict(mib=float(v[2]), mibps=float(v[3]), msgs=int(v[4]),
-                                    rps=float(v[5]), rebalance_ms=int(v[6]), fetch_ms=int(v[7]),
-                                    fetch_mibps=float(v[8]))
-                raise RuntimeError("no ConsumerPerformance summary: " + out[-500:])
-            res = self.measured(system, go)
-            log(f"    {fmt_res(res, ('mibps', 'fetch_mibps', 'rebalance_ms'))}")
-            self.record(workload="consume", round=rnd, mode="read", system=system, **res)
-            if not self.a.rdkafka_perf:
-                continue
-            log(f"round {rnd} consume {mib} MiB with librdkafka: {system}")
+    def consume_backlog(self, rnd, system, topic):
+        mib = self.p["backlog_mib"]
+        records = mib * 1024
+        log(f"round {rnd} backlog {mib} MiB: fill {system}")
+        fill = self.measured(system, lambda: (
+            self.create_topic(system, topic, 8, TOPIC_CONFIG[(system, "cached")]),
+            self.producer_perf(system, topic, records, -1,
+                               ["compression.type=none", "batch.size=262144"]))[1])
+        if fill["error"]:
+            self.record(workload="consume", round=rnd, mode="read", system=system, **fill)
+            return
+        log(f"round {rnd} consume {mib} MiB: {system}")
 
-            def go_c():
-                t = self.p["tool_timeout"]
-                out = run([self.a.rdkafka_perf, "consume", self.brokers[system].bootstrap, topic,
-                           str(records), str(t - 10)], timeout=t)
-                return json.loads(out.strip().splitlines()[-1])
-            res = self.measured(system, go_c)
-            log(f"    {fmt_res(res, ('mibps', 'fetch_mibps', 'join_ms'))}")
-            self.record(workload="consume-rdkafka", round=rnd, mode="read", system=system, **res)
+        def go():
+            out = self.java_tool("org.apache.kafka.tools.ConsumerPerformance",
+                                 ["--bootstrap-server", self.brokers[system].bootstrap,
+                                  "--topic", topic, "--messages", str(records),
+                                  "--group", f"bench-{topic}", "--timeout", "30000"])
+            lines = out.splitlines()
+            for i, line in enumerate(lines):
+                if line.startswith(self.CP_HEADER) and i + 1 < len(lines):
+                    v = [x.strip() for x in lines[i + 1].split(",")]
+                    return dict(mib=float(v[2]), mibps=float(v[3]), msgs=int(v[4]),
+                                rps=float(v[5]), rebalance_ms=int(v[6]), fetch_ms=int(v[7]),
+                                fetch_mibps=float(v[8]))
+            raise RuntimeError("no ConsumerPerformance summary: " + out[-500:])
+        res = self.measured(system, go)
+        log(f"    {fmt_res(res, ('mibps', 'fetch_mibps', 'rebalance_ms'))}")
+        self.record(workload="consume", round=rnd, mode="read", system=system, **res)
+        if not self.a.rdkafka_perf:
+            return
+        log(f"round {rnd} consume {mib} MiB with librdkafka: {system}")
+
+        def go_c():
+            t = self.p["tool_timeout"]
+            out = run([self.a.rdkafka_perf, "consume", self.brokers[system].bootstrap, topic,
+                       str(records), str(t - 10)], timeout=t)
+            return json.loads(out.strip().splitlines()[-1])
+        res = self.measured(system, go_c)
+        log(f"    {fmt_res(res, ('mibps', 'fetch_mibps', 'join_ms'))}")
+        self.record(workload="consume-rdkafka", round=rnd, mode="read", system=system, **res)
 
     E2E_RE = re.compile(r"Percentiles: 50th = (\d+), 99th = (\d+), 99.9th = (\d+)")
     AVG_RE = re.compile(r"Avg latency: ([\d.]+) ms")
@@ -578,6 +599,7 @@ class Bench:
             res = self.measured(system, go)
             log(f"    {fmt_res(res, ('avg_ms', 'p50', 'p99'))}")
             self.record(workload="e2e", round=rnd, mode=mode, system=system, **res)
+            self.done_with(system, topic)
 
     def fio(self):
         if not shutil.which("fio"):
@@ -791,6 +813,8 @@ def report(b, info, fio, usage):
                  f"{sum(t for _, t in b.warmed):.0f} s, outside every measurement). This VM's host "
                  "backs guest pages on first write and takes freed ones back after a while; "
                  "page-cache writes into such pages ran 4x slower for whichever broker met them.")
+    L.append("- Each run's topic is deleted on its broker right after the run (outside the "
+             "measurement), so runs do not inherit the page cache of the runs before them.")
     L.append("- Values are medians over rounds; ratio = Takhin / Kafka (throughput: higher is better "
              "for Takhin; latency, CPU, RSS: lower is better for Takhin).\n")
     L.append("## Settings\n")
@@ -809,7 +833,9 @@ def report(b, info, fio, usage):
              "new group (classic protocol, fetch defaults).")
     L.append(f"- End-to-end: EndToEndLatency, {p['e2e_messages']:,} messages of {RECORD_SIZE} B, "
              "acks=all, one at a time (send, wait until consumed, next).")
-    L.append("- Kafka: single-node KRaft combined mode, Kafka's shipped server.properties values, "
+    L.append("- Kafka: single-node KRaft combined mode, Kafka's shipped server.properties values "
+             "plus `log.segment.delete.delay.ms=0` (a deleted topic's files go between runs, not "
+             "60 s later inside one), "
              "`" + " ".join(KAFKA_JVM[:2]) + "` and the G1 flags of kafka-server-start.sh "
              "(its default heap). Tools run with `" + TOOL_HEAP + "`.")
     L.append("- Takhin: `takhin serve` release build, defaults except "
