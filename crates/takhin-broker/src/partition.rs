@@ -41,6 +41,10 @@ const SYNC_DRIVER_TURN: u32 = 32;
 /// bump it on leader changes.
 pub const LEADER_EPOCH: i32 = 0;
 
+/// See `Partition::after_sync`.
+#[cfg(test)]
+type SyncHook = Box<dyn Fn(&Partition) + Send>;
+
 pub struct Partition {
     pub topic: Arc<str>,
     pub index: i32,
@@ -57,6 +61,10 @@ pub struct Partition {
     synced: Notify,
     /// Bytes in and out, retention and cleaner results, read at scrape time.
     pub metrics: PartitionMetrics,
+    /// Runs in the sync driver after each sync (tests: load that arrives
+    /// exactly while a driver is busy).
+    #[cfg(test)]
+    after_sync: Mutex<Option<SyncHook>>,
 }
 
 impl Partition {
@@ -74,6 +82,8 @@ impl Partition {
             sync_running: AtomicBool::new(false),
             synced: Notify::new(),
             metrics: PartitionMetrics::default(),
+            #[cfg(test)]
+            after_sync: Mutex::new(None),
         }
     }
 
@@ -151,6 +161,10 @@ impl Partition {
                 }
                 self.advance_high_watermark(self.log.recovery_point());
                 self.synced.notify_waiters();
+                #[cfg(test)]
+                if let Some(hook) = &*self.after_sync.lock() {
+                    hook(&self);
+                }
                 continue;
             }
             self.sync_running.store(false, Ordering::SeqCst);
@@ -255,5 +269,108 @@ impl Topic {
         let mut partitions = self.partitions.write();
         debug_assert_eq!(partitions.len() as i32, partition.index);
         partitions.push(partition);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::atomic::AtomicU32;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use takhin_storage::{
+        AppendOptions, BatchBuilderParams, LogConfig, LogDir, Record, encode_batch, validate,
+    };
+
+    use super::*;
+
+    /// Appends one record; returns the new log end offset.
+    fn append_one(log: &Log) -> i64 {
+        let record = Record {
+            offset: 0,
+            timestamp: 1_000,
+            key: None,
+            value: Some(Bytes::from_static(b"v")),
+            headers: vec![],
+        };
+        let batch = validate(encode_batch(&BatchBuilderParams::default(), &[record]).unwrap());
+        let options = AppendOptions {
+            now_ms: 1_000,
+            leader_epoch: LEADER_EPOCH,
+        };
+        log.append(batch.unwrap(), options).unwrap();
+        log.log_end_offset()
+    }
+
+    /// A partition whose produce load never lets its sync driver stop must
+    /// not keep another partition's acknowledgements waiting: with a single
+    /// blocking thread, partition `busy` gets a new record to sync after
+    /// every sync its driver finishes, and partition `quiet`'s one record
+    /// must still be synced after at most one turn of `busy`'s driver.
+    #[test]
+    fn a_busy_partition_gives_the_blocking_thread_to_another_partitions_sync() {
+        const LOAD: u32 = 20 * SYNC_DRIVER_TURN;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log_dir = LogDir::open(dir.path()).unwrap();
+        let open = |name: &str| {
+            let (log, _) = log_dir
+                .open_log(name, 0, uuid::Uuid::new_v4(), LogConfig::default())
+                .unwrap();
+            Arc::new(Partition::new(Arc::from(name), 0, log))
+        };
+        let (busy, quiet) = (open("busy"), open("quiet"));
+        let busy_syncs = Arc::new(AtomicU32::new(0));
+        let load_done = Arc::new(Notify::new());
+        let (counter, done) = (busy_syncs.clone(), load_done.clone());
+        *busy.after_sync.lock() = Some(Box::new(move |partition: &Partition| {
+            let syncs = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            if syncs < LOAD {
+                let end = append_one(&partition.log);
+                partition.sync_wanted.fetch_max(end, Ordering::SeqCst);
+            } else if syncs == LOAD {
+                done.notify_one();
+            }
+        }));
+
+        // How many syncs the busy partition had had when the quiet one's ran.
+        let synced_after = Arc::new(AtomicU32::new(u32::MAX));
+        let (seen, counter) = (synced_after.clone(), busy_syncs.clone());
+        *quiet.after_sync.lock() = Some(Box::new(move |_: &Partition| {
+            seen.store(counter.load(Ordering::SeqCst), Ordering::SeqCst);
+        }));
+
+        runtime.block_on(async {
+            let end = append_one(&busy.log);
+            busy.request_sync(end);
+            // The busy driver now holds the only blocking thread.
+            let end = append_one(&quiet.log);
+            quiet.request_sync(end);
+            tokio::time::timeout(Duration::from_secs(60), quiet.wait_durable(end))
+                .await
+                .expect("the quiet partition's sync never ran")
+                .unwrap();
+            tokio::time::timeout(Duration::from_secs(60), load_done.notified())
+                .await
+                .expect("the busy partition's driver stopped before its load ran out");
+        });
+        let synced_after = synced_after.load(Ordering::SeqCst);
+        assert!(
+            synced_after <= SYNC_DRIVER_TURN,
+            "the quiet partition waited for {synced_after} syncs of the busy one"
+        );
+        // Every record the load appended was synced and became visible.
+        assert_eq!(busy.high_watermark(), i64::from(LOAD));
+        assert_eq!(quiet.high_watermark(), 1);
+        log_dir
+            .close(&[busy.log.clone(), quiet.log.clone()])
+            .unwrap();
     }
 }
