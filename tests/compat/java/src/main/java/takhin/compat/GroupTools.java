@@ -97,6 +97,10 @@ final class GroupTools {
     try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(props(bootstrap, group, extra))) {
       c.subscribe(List.of(topic));
       awaitAssignment(c, tps, 30000);
+      // The assignment's own OffsetFetch (positions) may still be in flight, sent before the
+      // commit: committed() would reuse its answer (the client keeps one pending OffsetFetch per
+      // partition set), which predates the commit. Settle the positions first.
+      for (TopicPartition tp : tps) c.position(tp, Duration.ofSeconds(30));
       c.commitSync(want, Duration.ofSeconds(30));
       res.add("committed", committedJson(c.committed(new HashSet<>(tps), Duration.ofSeconds(30)), tps));
     }
