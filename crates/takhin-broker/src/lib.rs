@@ -247,7 +247,7 @@ fn flush_cached_partitions(broker: &Broker) {
                 continue;
             }
             if now_ms.saturating_sub(partition.last_flush_ms()) >= config.flush_ms {
-                match partition.log.flush() {
+                match partition.sync_blocking(partition.log.log_end_offset()) {
                     Ok(()) => partition.touch_flush(now_ms),
                     Err(e) => {
                         warn!(topic = %topic.name, partition = partition.index, "flush.ms flush failed: {e}")

@@ -10,19 +10,22 @@
 //!
 //! A durable produce is acknowledged once its records are fdatasync'd. The
 //! request asks for its end offset to be synced ([`Partition::request_sync`])
-//! and waits ([`Partition::wait_durable`]); one *sync driver* per partition, on
-//! the blocking pool, fdatasyncs everything appended so far, wakes the waiters,
-//! and goes round again while some waiter wants more. So a busy partition has
-//! one thread syncing back to back and each request costs a wake-up, not a
-//! blocking-pool hand-off of its own (one per request before: measured in
-//! docs/benchmarks.md). The driver also advances the high watermark, so
-//! records an acks=0 producer wrote become visible without anyone waiting.
+//! and waits ([`Partition::wait_durable`]); a *sync driver*, on the blocking
+//! pool, fdatasyncs everything appended so far, wakes the waiters, and goes
+//! round again while some waiter wants more. So a busy partition has a thread
+//! syncing back to back and each request costs a wake-up, not a blocking-pool
+//! hand-off of its own (one per request before: measured in
+//! docs/benchmarks.md). A request whose records no sync in flight covers
+//! starts a second driver, up to [`MAX_CONCURRENT_SYNCS`], so it need not wait
+//! for the sync in flight before its own starts (the log runs both at once).
+//! Drivers also advance the high watermark, so records an acks=0 producer
+//! wrote become visible without anyone waiting.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, RwLock};
-use takhin_storage::Log;
+use takhin_storage::{Log, MAX_CONCURRENT_SYNCS};
 use tokio::sync::Notify;
 use tracing::warn;
 
@@ -55,8 +58,9 @@ pub struct Partition {
     waiters: Mutex<Vec<Weak<Notify>>>,
     /// Highest end offset a produce asked to have synced.
     sync_wanted: AtomicI64,
-    /// Whether a sync driver is running for this partition.
-    sync_running: AtomicBool,
+    /// Sync drivers running for this partition (at most
+    /// [`MAX_CONCURRENT_SYNCS`]).
+    sync_drivers: AtomicU32,
     /// Woken after each sync the driver finishes, and when it stops.
     synced: Notify,
     /// Bytes in and out, retention and cleaner results, read at scrape time.
@@ -79,7 +83,7 @@ impl Partition {
             last_flush_ms: AtomicI64::new(crate::handlers::now_ms()),
             waiters: Mutex::new(Vec::new()),
             sync_wanted: AtomicI64::new(0),
-            sync_running: AtomicBool::new(false),
+            sync_drivers: AtomicU32::new(0),
             synced: Notify::new(),
             metrics: PartitionMetrics::default(),
             #[cfg(test)]
@@ -93,11 +97,11 @@ impl Partition {
         self.log.recovery_point() >= offset.min(self.log.log_end_offset())
     }
 
-    /// Asks for everything below `end_offset` to be fdatasync'd, starting the
-    /// partition's sync driver if none is running. Returns at once; see
+    /// Asks for everything below `end_offset` to be fdatasync'd, starting a
+    /// sync driver if none is running or none covers it. Returns at once; see
     /// [`Partition::wait_durable`].
     pub fn request_sync(self: &Arc<Self>, end_offset: i64) {
-        // SeqCst here and on `sync_running`: a driver that stops must see every
+        // SeqCst here and on `sync_drivers`: a driver that stops must see every
         // `sync_wanted` raised by a request that saw it still running.
         self.sync_wanted.fetch_max(end_offset, Ordering::SeqCst);
         self.start_sync_driver();
@@ -126,8 +130,18 @@ impl Partition {
         }
     }
 
+    /// Whether some of what is wanted synced is covered by no sync in flight
+    /// or done (every sync's owner advances the high watermark and wakes the
+    /// waiters when it ends, so covered records need nothing more).
+    fn sync_uncovered(&self) -> bool {
+        self.sync_wanted.load(Ordering::SeqCst) > self.log.sync_started_to()
+            && !self.log.is_offline()
+    }
+
+    /// Starts a sync driver if something wanted is uncovered and fewer than
+    /// [`MAX_CONCURRENT_SYNCS`] run.
     fn start_sync_driver(self: &Arc<Self>) {
-        if self.sync_running.swap(true, Ordering::SeqCst) {
+        if !self.sync_uncovered() || !self.take_driver_place() {
             return;
         }
         let partition = self.clone();
@@ -137,46 +151,81 @@ impl Partition {
             .spawn_blocking(move || partition.drive_syncs(runtime));
     }
 
-    /// The sync driver: fdatasyncs until no request wants more, advancing the
-    /// high watermark and waking waiters after each sync. After
-    /// [`SYNC_DRIVER_TURN`] syncs in a row it queues itself again on the
+    fn take_driver_place(&self) -> bool {
+        let mut drivers = self.sync_drivers.load(Ordering::SeqCst);
+        while drivers < MAX_CONCURRENT_SYNCS {
+            match self.sync_drivers.compare_exchange(
+                drivers,
+                drivers + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(now) => drivers = now,
+            }
+        }
+        false
+    }
+
+    /// A sync driver: fdatasyncs while something wanted is uncovered,
+    /// advancing the high watermark and waking waiters after each sync; a
+    /// second driver starts the next sync while the first's is in flight.
+    /// After [`SYNC_DRIVER_TURN`] syncs in a row it queues itself again on the
     /// blocking pool, so busy partitions cannot hold every blocking thread
     /// while other work (another partition's driver, reads from disk) waits.
     fn drive_syncs(self: Arc<Self>, runtime: tokio::runtime::Handle) {
         let mut syncs = 0;
         loop {
-            let wanted = self.sync_wanted.load(Ordering::SeqCst);
-            if !self.is_durable(wanted) && !self.log.is_offline() {
+            if self.sync_uncovered() {
                 if syncs == SYNC_DRIVER_TURN {
-                    // Still running: requests meanwhile leave the sync to the
-                    // queued driver.
+                    // Still holding its place: requests meanwhile leave the
+                    // sync to the queued driver.
                     let again = runtime.clone();
                     runtime.spawn_blocking(move || self.drive_syncs(again));
                     return;
                 }
                 syncs += 1;
-                if let Err(e) = self.log.sync_to(wanted) {
+                let wanted = self.sync_wanted.load(Ordering::SeqCst);
+                match self.log.sync_uncovered(wanted) {
+                    // Covered by a sync that started meanwhile; its owner wakes
+                    // the waiters.
+                    Ok(false) => continue,
+                    Ok(true) => {}
                     // The log is offline now; waiters answer KAFKA_STORAGE_ERROR.
-                    warn!(topic = %self.topic, partition = self.index, "fdatasync failed: {e}");
+                    Err(e) => {
+                        warn!(topic = %self.topic, partition = self.index, "fdatasync failed: {e}")
+                    }
                 }
-                self.advance_high_watermark(self.log.recovery_point());
-                self.synced.notify_waiters();
+                self.publish_sync();
                 #[cfg(test)]
                 if let Some(hook) = &*self.after_sync.lock() {
                     hook(&self);
                 }
                 continue;
             }
-            self.sync_running.store(false, Ordering::SeqCst);
-            // A request that raised `sync_wanted` after the look above saw the
-            // driver running and left the sync to it: look again.
-            let wanted = self.sync_wanted.load(Ordering::SeqCst);
-            let more = !self.is_durable(wanted) && !self.log.is_offline();
-            if !more || self.sync_running.swap(true, Ordering::SeqCst) {
-                self.synced.notify_waiters();
+            self.sync_drivers.fetch_sub(1, Ordering::SeqCst);
+            // A request that raised `sync_wanted` after the look above saw this
+            // driver running and left the sync to it: look again, and take a
+            // driver's place back unless all are taken (those will look).
+            if !self.sync_uncovered() || !self.take_driver_place() {
                 return;
             }
         }
+    }
+
+    /// After a sync of this partition's log, by whoever ran it: makes what it
+    /// covered visible and wakes the produces waiting for it.
+    fn publish_sync(&self) {
+        self.advance_high_watermark(self.log.recovery_point());
+        self.synced.notify_waiters();
+    }
+
+    /// [`Log::sync_to`] for work outside produce (offset commits, flushes of
+    /// cached topics), then what a sync driver does after a sync. Blocking.
+    pub fn sync_blocking(&self, offset: i64) -> Result<(), takhin_storage::AppendError> {
+        let result = self.log.sync_to(offset);
+        self.publish_sync();
+        result
     }
 
     pub fn high_watermark(&self) -> i64 {
@@ -372,5 +421,56 @@ mod tests {
         log_dir
             .close(&[busy.log.clone(), quiet.log.clone()])
             .unwrap();
+    }
+
+    /// A produce whose records were appended while a sync driver is busy is
+    /// synced by a second driver, not after the first one's turn: the first
+    /// driver is held after its sync, and the second request must still be
+    /// acknowledged.
+    #[test]
+    fn records_appended_while_a_driver_is_busy_get_a_second_driver() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log_dir = LogDir::open(dir.path()).unwrap();
+        let (log, _) = log_dir
+            .open_log("t", 0, uuid::Uuid::new_v4(), LogConfig::default())
+            .unwrap();
+        let partition = Arc::new(Partition::new(Arc::from("t"), 0, log));
+        let entered = Arc::new(Notify::new());
+        let (release, release_rx) = std::sync::mpsc::channel::<()>();
+        let (entered_tx, release_rx) = (entered.clone(), Mutex::new(release_rx));
+        let first = AtomicU32::new(0);
+        *partition.after_sync.lock() = Some(Box::new(move |_: &Partition| {
+            if first.fetch_add(1, Ordering::SeqCst) == 0 {
+                entered_tx.notify_one();
+                // Err once the test is over (or failed): let the driver go.
+                let _ = release_rx.lock().recv();
+            }
+        }));
+
+        runtime.block_on(async {
+            let end = append_one(&partition.log);
+            partition.request_sync(end);
+            partition.wait_durable(end).await.unwrap();
+            // The first driver is now held, still counted as running.
+            tokio::time::timeout(Duration::from_secs(10), entered.notified())
+                .await
+                .unwrap();
+            let end = append_one(&partition.log);
+            partition.request_sync(end);
+            tokio::time::timeout(Duration::from_secs(10), partition.wait_durable(end))
+                .await
+                .expect("the second produce waited for the busy driver")
+                .unwrap();
+            assert_eq!(partition.high_watermark(), end);
+        });
+        release.send(()).unwrap();
+        drop(runtime);
+        log_dir.close(std::slice::from_ref(&partition.log)).unwrap();
     }
 }

@@ -141,8 +141,9 @@ pub use cleaner::{
     MAP_ENTRY_OVERHEAD_BYTES,
 };
 pub use log::{
-    AppendError, AppendOptions, AppendOutcome, FileSlice, Log, MAX_DECOMPRESSED_BATCH_BYTES,
-    ReadError, ReadResult, RecoveryReport, RetentionOutcome, RetentionPolicy, TruncationPoint,
+    AppendError, AppendOptions, AppendOutcome, FileSlice, Log, MAX_CONCURRENT_SYNCS,
+    MAX_DECOMPRESSED_BATCH_BYTES, ReadError, ReadResult, RecoveryReport, RetentionOutcome,
+    RetentionPolicy, TruncationPoint,
 };
 pub use log_dir::{CLEAN_SHUTDOWN_MARKER, LogDir, StorageError};
 

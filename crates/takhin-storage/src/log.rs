@@ -21,7 +21,8 @@
 //! bytes and indexes are written. [`Log::clean`] runs outside the append lock (one clean per log
 //! at a time, its own lock) and takes the append lock only to swap a cleaned segment in; see
 //! `cleaner.rs`. `sync_to` coordinates through its own lock so that one
-//! fdatasync serves every caller waiting at the time (group commit).
+//! fdatasync serves every caller waiting at the time (group commit), with up to
+//! [`MAX_CONCURRENT_SYNCS`] fdatasyncs of one log in flight at once (see there).
 //!
 //! # Failure
 //!
@@ -34,7 +35,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -56,6 +57,23 @@ use crate::{LogConfig, TimestampType};
 /// bounds the CPU a single hostile batch can cost (a 250 KB gzip bomb inflating to 256 MiB takes
 /// well under a second to walk) and the memory of a decode that must materialize the records.
 pub const MAX_DECOMPRESSED_BATCH_BYTES: usize = 256 * 1024 * 1024;
+
+/// fdatasyncs of one log that may be in flight at once. With one, a caller whose records were
+/// appended just after a sync started waits for that sync and then for its own: 1.5 syncs on
+/// average. With two, it starts its own at once, and the device works on both: on this
+/// machine's virtio disk one thread fdatasyncing back to back manages about 4,700 a second
+/// (0.21 ms each), two threads 7,600 (0.26 ms each). Correct because an fdatasync that returns
+/// has made durable everything written before it was called, including pages another,
+/// earlier fdatasync is still writing back; each sync advances the recovery point only to the
+/// log end it saw when it started.
+pub const MAX_CONCURRENT_SYNCS: u32 = 2;
+
+/// Who is syncing a log (under `Log::syncs`).
+#[derive(Debug, Default)]
+struct SyncState {
+    /// fdatasyncs in flight.
+    running: u32,
+}
 
 /// Per-append parameters from the broker.
 #[derive(Clone, Copy, Debug)]
@@ -398,12 +416,18 @@ pub struct Log {
     log_start_offset: AtomicI64,
     log_end_offset: AtomicI64,
     recovery_point: AtomicI64,
-    /// `true` while some caller of `sync_to` is syncing.
-    sync_in_progress: Mutex<bool>,
+    /// The syncs in flight; `sync_done` is notified when one ends.
+    syncs: Mutex<SyncState>,
     sync_done: Condvar,
+    /// Highest log end offset any sync, in flight or done, started from (raised under
+    /// `syncs`): a caller below it needs no sync of its own.
+    sync_started_to: AtomicI64,
     offline: AtomicBool,
-    /// A segment file was created since the directory was last fsync'd.
-    dir_needs_sync: AtomicBool,
+    /// Segment files created (counted by rolls) ...
+    dir_changes: AtomicU64,
+    /// ... and how many of them the last directory fsync covered; held during that fsync, so a
+    /// sync that needs the directory durable waits for one in flight rather than skipping it.
+    dir_synced: Mutex<u64>,
     /// Held for the whole of [`Log::clean`]: one cleaning of this log at a time.
     clean_lock: Mutex<()>,
     /// End of the range the last successful clean covered (`cleaner-offset-checkpoint`).
@@ -411,6 +435,9 @@ pub struct Log {
     /// Earliest tombstone delete horizon below the first dirty offset (scheduling; see
     /// `cleaner.rs`, "Scheduling"). In memory only: unknown again after a restart.
     delete_horizon_watch: Mutex<cleaner::DeleteHorizonWatch>,
+    /// Runs at the start of every sync, outside every lock (tests: syncs held in flight).
+    #[cfg(test)]
+    before_sync: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
 }
 
 /// Wraps an I/O error with what was being done. `context` runs only on error: it formats paths,
@@ -713,7 +740,9 @@ impl Log {
             }))?,
         );
         self.segments.write().insert(base_offset, segment.clone());
-        self.dir_needs_sync.store(true, Ordering::Release);
+        // Before the log end moves into the new segment, so a sync that starts from that end
+        // sees the change.
+        self.dir_changes.fetch_add(1, Ordering::AcqRel);
         tracing::info!(dir = %self.dir.display(), base_offset, reason, "rolled segment");
         // The snapshot only saves replay time; recovery ignores it if it is torn (CRC), so it is
         // not fsync'd here.
@@ -1118,39 +1147,80 @@ impl Log {
     }
 
     /// Group commit: returns once every byte below `offset` (capped at the log end offset) is
-    /// fdatasync'd. A caller that finds a sync in progress waits for it and re-checks; the one
-    /// that syncs covers everything appended up to the moment it starts, for all waiters.
-    /// Rolled segments not yet synced are synced whole (log and indexes), the active one's
-    /// `.log` only (its indexes are rebuilt by recovery if torn). Blocking.
+    /// fdatasync'd. A caller finding a sync in flight that started from at least its offset
+    /// waits for it; otherwise it starts one itself, covering everything appended up to that
+    /// moment for all later callers, unless [`MAX_CONCURRENT_SYNCS`] are in flight already (then
+    /// it waits and looks again). Rolled segments not yet synced are synced whole (log and
+    /// indexes), the active one's `.log` only (its indexes are rebuilt by recovery if torn).
+    /// Blocking.
     pub fn sync_to(&self, offset: i64) -> Result<(), AppendError> {
+        self.sync(offset, true).map(|_| ())
+    }
+
+    /// [`Log::sync_to`], except that it returns `Ok(false)` instead of waiting when a sync in
+    /// flight already started from at least `offset`: for a caller that learns of that sync's
+    /// end otherwise. `Ok(true)`: it ran a sync itself.
+    pub fn sync_uncovered(&self, offset: i64) -> Result<bool, AppendError> {
+        self.sync(offset, false)
+    }
+
+    fn sync(&self, offset: i64, wait_for_covering: bool) -> Result<bool, AppendError> {
+        let mut synced = false;
         loop {
-            let mut in_progress = self.sync_in_progress.lock();
-            if self.recovery_point() >= offset.min(self.log_end_offset()) {
-                return Ok(());
+            let mut syncs = self.syncs.lock();
+            let end_offset = self.log_end_offset();
+            let target = offset.min(end_offset);
+            if self.recovery_point() >= target {
+                return Ok(synced);
             }
             if self.is_offline() {
                 return Err(self.offline_error());
             }
-            if *in_progress {
-                self.sync_done.wait(&mut in_progress);
+            let covered =
+                syncs.running > 0 && self.sync_started_to.load(Ordering::Acquire) >= target;
+            if covered && !wait_for_covering {
+                return Ok(synced);
+            }
+            if covered || syncs.running >= MAX_CONCURRENT_SYNCS {
+                self.sync_done.wait(&mut syncs);
                 continue;
             }
-            *in_progress = true;
-            drop(in_progress);
-            let result = self.sync_everything();
-            let mut in_progress = self.sync_in_progress.lock();
-            *in_progress = false;
-            self.sync_done.notify_all();
-            drop(in_progress);
+            syncs.running += 1;
+            self.sync_started_to.fetch_max(end_offset, Ordering::AcqRel);
+            drop(syncs);
+            let result = self.sync_everything(end_offset);
+            let mut syncs = self.syncs.lock();
+            syncs.running -= 1;
             if result.is_err() {
+                // Before waking anyone, so no waiter mistakes a failed sync for a done one.
                 self.mark_offline();
             }
+            self.sync_done.notify_all();
+            drop(syncs);
             result?;
+            synced = true;
         }
     }
 
-    fn sync_everything(&self) -> Result<(), AppendError> {
-        let end_offset = self.log_end_offset();
+    /// Highest log end offset any sync, in flight or done, started from: everything below it
+    /// is durable once the syncs in flight end.
+    pub fn sync_started_to(&self) -> i64 {
+        self.sync_started_to.load(Ordering::Acquire)
+    }
+
+    /// Makes everything below `end_offset` (a log end offset read before the call) durable
+    /// and advances the recovery point to it. Safe beside another call in flight: a segment's
+    /// `fully_synced` is set only after its sync returned, and the directory's fsync is waited
+    /// for, not skipped, while another caller runs it.
+    fn sync_everything(&self, end_offset: i64) -> Result<(), AppendError> {
+        #[cfg(test)]
+        {
+            // Cloned out first: the lock is not held while the hook runs.
+            let hook = self.before_sync.lock().clone();
+            if let Some(hook) = hook {
+                hook();
+            }
+        }
         let segments = self.segments_snapshot();
         let count = segments.len();
         for (index, segment) in segments.iter().enumerate() {
@@ -1165,15 +1235,16 @@ impl Log {
                 segment.sync_log().map_err(append_io(context))?;
             }
         }
-        if self.dir_needs_sync.swap(false, Ordering::AcqRel)
-            && let Err(err) = checkpoint::sync_dir(&self.dir)
-        {
-            self.dir_needs_sync.store(true, Ordering::Release);
-            return Err(AppendError::Io {
+        let changes = self.dir_changes.load(Ordering::Acquire);
+        let mut dir_synced = self.dir_synced.lock();
+        if *dir_synced < changes {
+            checkpoint::sync_dir(&self.dir).map_err(|source| AppendError::Io {
                 context: "fsync of the partition directory".to_string(),
-                source: err,
-            });
+                source,
+            })?;
+            *dir_synced = changes;
         }
+        drop(dir_synced);
         self.recovery_point.fetch_max(end_offset, Ordering::AcqRel);
         Ok(())
     }
@@ -1418,10 +1489,13 @@ impl Log {
             log_start_offset: AtomicI64::new(log_start_offset),
             log_end_offset: AtomicI64::new(log_end_offset),
             recovery_point: AtomicI64::new(recovery_point),
-            sync_in_progress: Mutex::new(false),
+            syncs: Mutex::new(SyncState::default()),
             sync_done: Condvar::new(),
+            sync_started_to: AtomicI64::new(recovery_point),
             offline: AtomicBool::new(false),
-            dir_needs_sync: AtomicBool::new(true),
+            // The directory may hold files created before a crash and never fsync'd.
+            dir_changes: AtomicU64::new(1),
+            dir_synced: Mutex::new(0),
             clean_lock: Mutex::new(()),
             // Kafka's `cleanableOffsets`: a checkpoint outside [log start, log end] is reset.
             first_dirty_offset: AtomicI64::new(
@@ -1431,6 +1505,8 @@ impl Log {
                     .unwrap_or(log_start_offset),
             ),
             delete_horizon_watch: Mutex::new(cleaner::DeleteHorizonWatch::Unknown),
+            #[cfg(test)]
+            before_sync: Mutex::new(None),
         };
         report.batches_replayed =
             log.replay_producer_state(snapshot_offset.unwrap_or(first_base))?;
@@ -1713,6 +1789,127 @@ fn load_producer_snapshot(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    mod concurrent_syncs {
+        use std::sync::atomic::AtomicU32;
+        use std::sync::mpsc;
+        use std::time::Duration;
+
+        use bytes::Bytes;
+
+        use super::*;
+        use crate::{BatchBuilderParams, LogDir, Record, encode_batch, validate};
+
+        const PATIENCE: Duration = Duration::from_secs(10);
+
+        fn append_one(log: &Log) -> i64 {
+            let record = Record {
+                offset: 0,
+                timestamp: 1_000,
+                key: None,
+                value: Some(Bytes::from_static(b"v")),
+                headers: vec![],
+            };
+            let encoded = encode_batch(&BatchBuilderParams::default(), &[record]).unwrap();
+            let options = AppendOptions {
+                now_ms: 1_000,
+                leader_epoch: 0,
+            };
+            log.append(validate(encoded).unwrap(), options).unwrap();
+            log.log_end_offset()
+        }
+
+        /// Every sync waits in its hook until the test lets it go; `entered`
+        /// gets one message per sync started, and the most syncs ever in the
+        /// hook at once are counted.
+        struct HeldSyncs {
+            entered: mpsc::Receiver<()>,
+            release: mpsc::Sender<()>,
+            most_at_once: Arc<AtomicU32>,
+        }
+
+        fn hold_syncs(log: &Log) -> HeldSyncs {
+            let (entered_tx, entered) = mpsc::channel();
+            let (release, release_rx) = mpsc::channel::<()>();
+            let release_rx = Arc::new(Mutex::new(release_rx));
+            let (now, most_at_once) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+            let most = most_at_once.clone();
+            let entered_tx = Mutex::new(entered_tx);
+            *log.before_sync.lock() = Some(Arc::new(move || {
+                let inside = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(inside, Ordering::SeqCst);
+                entered_tx.lock().send(()).unwrap();
+                release_rx.lock().recv().unwrap();
+                now.fetch_sub(1, Ordering::SeqCst);
+            }));
+            HeldSyncs {
+                entered,
+                release,
+                most_at_once,
+            }
+        }
+
+        fn sync_in_thread(log: &Arc<Log>, offset: i64) -> mpsc::Receiver<bool> {
+            let (done, result) = mpsc::channel();
+            let log = log.clone();
+            std::thread::spawn(move || done.send(log.sync_to(offset).is_ok()).unwrap());
+            result
+        }
+
+        /// Records appended while a sync is in flight get a sync of their own
+        /// at once, not after that one, and never more than
+        /// `MAX_CONCURRENT_SYNCS` run; a caller that an in-flight sync covers
+        /// waits for it instead of syncing again.
+        #[test]
+        fn a_sync_starts_beside_one_in_flight_up_to_the_bound() {
+            assert_eq!(MAX_CONCURRENT_SYNCS, 2, "this test holds two syncs");
+            let dir = tempfile::tempdir().unwrap();
+            let log_dir = LogDir::open(dir.path()).unwrap();
+            let (log, _) = log_dir
+                .open_log("t", 0, uuid::Uuid::new_v4(), crate::LogConfig::default())
+                .unwrap();
+            let held = hold_syncs(&log);
+
+            let first_end = append_one(&log);
+            let first = sync_in_thread(&log, first_end);
+            held.entered.recv_timeout(PATIENCE).unwrap();
+
+            // Covered by the sync in flight: no sync of its own, and sync_to waits for it.
+            assert!(!log.sync_uncovered(first_end).unwrap());
+            let covered = sync_in_thread(&log, first_end);
+
+            let second_end = append_one(&log);
+            let second = sync_in_thread(&log, second_end);
+            held.entered
+                .recv_timeout(PATIENCE)
+                .expect("the second sync waited for the first instead of starting beside it");
+
+            // Both places taken: a third waits for one, then syncs.
+            let third_end = append_one(&log);
+            let third = sync_in_thread(&log, third_end);
+            assert!(
+                held.entered
+                    .recv_timeout(Duration::from_millis(200))
+                    .is_err()
+            );
+            assert!(
+                covered.try_recv().is_err(),
+                "returned before its sync ended"
+            );
+
+            held.release.send(()).unwrap();
+            held.release.send(()).unwrap();
+            held.entered.recv_timeout(PATIENCE).unwrap();
+            held.release.send(()).unwrap();
+            for done in [first, covered, second, third] {
+                assert!(done.recv_timeout(PATIENCE).unwrap());
+            }
+            assert_eq!(log.recovery_point(), third_end);
+            assert_eq!(held.most_at_once.load(Ordering::SeqCst), 2);
+            *log.before_sync.lock() = None;
+            log_dir.close(&[log]).unwrap();
+        }
+    }
 
     fn cache(entries: &[(i32, i64)]) -> LeaderEpochCache {
         LeaderEpochCache {

@@ -548,24 +548,21 @@ pub async fn write_records(
         warn!("validating {OFFSETS_TOPIC} records: {e}");
         ResponseError::UnknownServerError
     })?;
-    let log = partition.log.clone();
     let written = crate::handlers::blocking(move || {
-        let outcome = log.append(
+        let outcome = partition.log.append(
             batches,
             AppendOptions {
                 now_ms: now,
                 leader_epoch: LEADER_EPOCH,
             },
         )?;
-        log.sync_to(outcome.last_offset + 1)?;
-        Ok::<_, takhin_storage::AppendError>(())
+        partition.sync_blocking(outcome.last_offset + 1)
     })
     .await?;
     if let Err(e) = written {
         warn!(group = group_id, "writing {OFFSETS_TOPIC}: {e}");
         return Err(ResponseError::CoordinatorNotAvailable);
     }
-    partition.advance_high_watermark(partition.log.recovery_point());
     Ok(())
 }
 

@@ -546,9 +546,9 @@ async fn make_durable(slots: &mut [Slot], acks: i16) {
 fn maybe_flush_cached(partition: &Arc<Partition>, config: &TopicConfig) {
     let unsynced = partition.log.log_end_offset() - partition.log.recovery_point();
     if unsynced >= config.flush_messages {
-        let log = partition.log.clone();
+        let partition = partition.clone();
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = log.flush() {
+            if let Err(e) = partition.sync_blocking(partition.log.log_end_offset()) {
                 warn!("flush.messages flush failed: {e}");
             }
         });
