@@ -1,8 +1,8 @@
 //! The Kafka listener: accepts connections and runs each one's pipeline.
 //!
-//! Per connection, a reader task reads frames, decodes them, and starts one
-//! handler task per request; a writer task sends the responses in request
-//! order. Between the two sits a bounded queue of pending responses
+//! Per connection, a reader task reads frames, decodes them, and runs each
+//! request's handler until it finishes or first waits; one that waits goes on
+//! in a task of its own. A writer task sends the responses in request order. Between the two sits a bounded queue of pending responses
 //! (`queued.max.requests.per.connection`): when it is full the reader stops
 //! reading, so a client that pipelines faster than the broker answers is
 //! slowed by TCP back-pressure, not buffered without bound. Request bytes held
@@ -20,6 +20,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
@@ -226,14 +227,16 @@ impl Connection {
                     return Err(e.to_string());
                 }
             };
-            let turn = if matches!(request.body, Request::Produce(_)) {
-                Some(produce_turn.clone().lock_owned().await)
-            } else {
-                None
+            let (turn, waits) = match &request.body {
+                Request::Produce(produce) => (
+                    Some(produce_turn.clone().lock_owned().await),
+                    handlers::produce::waits_for_sync(&self.broker, request.api_version, produce),
+                ),
+                _ => (None, false),
             };
             let broker = self.broker.clone();
             let peer = self.peer;
-            tokio::spawn(async move {
+            let handling = async move {
                 let api_key = request.api_key;
                 let api_version = request.api_version;
                 let correlation_id = request.correlation_id;
@@ -264,7 +267,23 @@ impl Connection {
                 timer.finish(broker.metrics.api(api_key), failed);
                 drop(memory);
                 let _ = respond.send(outgoing);
-            });
+            };
+            // Most requests finish without waiting (metadata, offsets, a
+            // produce to a write-cached topic, a fetch with data ready): run
+            // them here, with no task of their own. One that waits (a durable
+            // produce, a long-polling fetch, a group join) continues in a task
+            // of its own from where it stopped, so it holds up neither this
+            // connection's later requests nor its reads.
+            if waits {
+                tokio::spawn(handling);
+                continue;
+            }
+            let mut handling = Box::pin(handling);
+            let first_poll =
+                std::future::poll_fn(|cx| Poll::Ready(handling.as_mut().poll(cx))).await;
+            if first_poll.is_pending() {
+                tokio::spawn(handling);
+            }
         }
     }
 }

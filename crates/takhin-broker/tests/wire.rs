@@ -264,6 +264,53 @@ async fn fetch_long_poll_returns_when_data_arrives() {
     broker.stop().await;
 }
 
+/// A request that waits (a long-polling fetch) goes on in a task of its own:
+/// the connection keeps reading, so a produce sent after it on the same
+/// connection is appended and wakes it, long before its wait runs out.
+#[tokio::test]
+async fn a_long_poll_does_not_hold_up_later_requests_on_its_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), &[]).await;
+    let mut client = Client::connect(broker.addr).await;
+    let created = client
+        .call(
+            9,
+            &produce_request(
+                "same-connection",
+                0,
+                batch(&records(1, 0), Compression::None, None),
+                -1,
+            ),
+        )
+        .await;
+    assert_eq!(produced(&created).error_code, 0);
+    let waiting = client
+        .send(12, &fetch_request("same-connection", 1, 60_000))
+        .await;
+    let appending = client
+        .send(
+            9,
+            &produce_request(
+                "same-connection",
+                0,
+                batch(&records(3, 0), Compression::None, None),
+                -1,
+            ),
+        )
+        .await;
+    let response = tokio::time::timeout(
+        Duration::from_secs(30),
+        client.receive::<FetchRequest>(12, waiting),
+    )
+    .await
+    .expect("the produce behind the long poll was not read until the poll ran out");
+    let fetched = decode_all(response.responses[0].partitions[0].records.clone().unwrap());
+    assert_eq!(fetched.len(), 3);
+    let appended = client.receive::<ProduceRequest>(9, appending).await;
+    assert_eq!(produced(&appended).base_offset, 1);
+    broker.stop().await;
+}
+
 #[tokio::test]
 async fn idempotent_retries_are_deduplicated_and_gaps_refused() {
     let dir = tempfile::tempdir().unwrap();

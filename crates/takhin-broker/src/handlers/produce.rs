@@ -541,6 +541,23 @@ async fn make_durable(slots: &mut [Slot], acks: i16) {
     }
 }
 
+/// Whether a produce request will wait for an fdatasync before its answer:
+/// acks is not 0 and some topic it names (by id from version 13, as
+/// [`handle`] looks them up) is not write-cached or does not exist yet
+/// (auto-created topics are durable by default). The server runs such
+/// requests in a task of their own from the start.
+pub fn waits_for_sync(broker: &Broker, version: i16, request: &ProduceRequest) -> bool {
+    request.acks != 0
+        && request.topic_data.iter().any(|topic| {
+            let found = if version >= 13 {
+                broker.topic_by_id(&topic.topic_id)
+            } else {
+                broker.topic(topic.name.as_str())
+            };
+            found.is_none_or(|topic| !topic.config().write_caching)
+        })
+}
+
 /// With write caching, fsync once `flush.messages` records are unsynced
 /// (the periodic flusher handles `flush.ms`).
 fn maybe_flush_cached(partition: &Arc<Partition>, config: &TopicConfig) {
