@@ -60,6 +60,12 @@ pub struct TopicConfigDef {
 
 const LONG_MAX: &str = "9223372036854775807";
 
+/// Written zeros kept ahead of a durable (not write-cached) partition's data, so its
+/// per-acknowledgement `fdatasync` overwrites allocated blocks instead of growing the file
+/// (`takhin_storage::LogConfig::preallocate_bytes`). 256 KiB: a zero write of about 128 KiB
+/// every 128 KiB appended, ~45 µs inline; 1 MiB (~210 µs each) measured a worse p99.
+pub const PREALLOCATE_BYTES: u64 = 256 * 1024;
+
 /// Every broker setting Takhin reads, with its default.
 #[rustfmt::skip]
 pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
@@ -382,17 +388,21 @@ impl TopicConfig {
         } else {
             takhin_storage::TimestampType::CreateTime
         };
+        let write_caching = parse_bool("write.caching", get("write.caching"))?;
         let log = takhin_storage::LogConfig {
             segment_bytes: number("segment.bytes")?.max(14) as u64,
             segment_ms: number("segment.ms")?.max(1) as u64,
             index_interval_bytes: number("index.interval.bytes")?.max(0) as u64,
             segment_index_bytes: number("segment.index.bytes")?.max(8) as u64,
             message_timestamp_type,
+            // Only where every acknowledgement waits for an fdatasync, which it makes cheaper;
+            // a write-cached topic would write its zeros for nothing.
+            preallocate_bytes: if write_caching { 0 } else { PREALLOCATE_BYTES },
         };
         Ok(TopicConfig {
             max_message_bytes: number("max.message.bytes")?.max(0) as usize,
             compression,
-            write_caching: parse_bool("write.caching", get("write.caching"))?,
+            write_caching,
             flush_messages: number("flush.messages")?,
             flush_ms: number("flush.ms")?,
             retention_ms: number("retention.ms")?,

@@ -140,7 +140,8 @@ use crate::checkpoint;
 use crate::log::{Log, MAX_DECOMPRESSED_BATCH_BYTES, largest_timestamp};
 use crate::log_dir::StorageError;
 use crate::segment::{
-    INDEX_SUFFIX, IndexLimits, LOG_SUFFIX, Segment, TIME_INDEX_SUFFIX, offset_file_path,
+    INDEX_SUFFIX, IndexLimits, LOG_SUFFIX, Preallocate, Segment, TIME_INDEX_SUFFIX,
+    offset_file_path,
 };
 
 /// Suffix of compaction output not yet committed (deleted by recovery).
@@ -822,7 +823,7 @@ fn write_cleaned(
             source,
         })?;
         cleaned
-            .append(&[&output], &[written], limits)
+            .append(&[&output], &[written], limits, Preallocate::default())
             .map_err(io_error(context()))?;
     }
     Ok(changed)

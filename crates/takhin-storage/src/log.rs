@@ -45,7 +45,7 @@ use crate::checkpoint;
 use crate::cleaner::{self, CleanError, CleanOptions, CleanReport};
 use crate::log_dir::{StorageError, storage_io};
 use crate::producer_state::{self, Prepared, ProducerStateManager};
-use crate::segment::{self, IndexLimits, Segment};
+use crate::segment::{self, IndexLimits, Preallocate, Segment};
 use crate::{LogConfig, TimestampType};
 
 /// Largest decompressed records section of one batch: [`batch::validate`] refuses a produce
@@ -252,6 +252,8 @@ pub struct RecoveryReport {
     pub segments_scanned: usize,
     pub indexes_rebuilt: usize,
     pub bytes_truncated: u64,
+    /// Preallocated zeros (not data) trimmed off segment ends a crash left them on.
+    pub preallocated_bytes_trimmed: u64,
     pub truncated_at: Option<TruncationPoint>,
     /// Segments removed because they followed a truncation point.
     pub segments_deleted: usize,
@@ -293,6 +295,13 @@ impl fmt::Display for RecoveryReport {
         }
         if self.segments_deleted > 0 {
             write!(f, ", {} later segments deleted", self.segments_deleted)?;
+        }
+        if self.preallocated_bytes_trimmed > 0 {
+            write!(
+                f,
+                ", {} preallocated bytes trimmed",
+                self.preallocated_bytes_trimmed
+            )?;
         }
         if self.swaps_completed > 0 || self.cleaned_files_removed > 0 {
             write!(
@@ -712,8 +721,12 @@ impl Log {
             segment = self.roll(producers, &segment, reason, now_ms)?;
         }
         segment.set_created_ms(now_ms);
+        let preallocate = Preallocate {
+            bytes: config.preallocate_bytes,
+            limit: config.segment_bytes,
+        };
         segment
-            .append(parts, headers, limits)
+            .append(parts, headers, limits, preallocate)
             .map_err(append_io(|| {
                 format!(
                     "appending {size_bytes} bytes to {}",
@@ -731,9 +744,11 @@ impl Log {
         now_ms: i64,
     ) -> Result<Arc<Segment>, AppendError> {
         let base_offset = self.log_end_offset();
-        previous.on_become_inactive().map_err(append_io(|| {
-            format!("finishing segment {}", previous.log_path.display())
-        }))?;
+        let finishing = || format!("finishing segment {}", previous.log_path.display());
+        previous.trim_preallocated().map_err(append_io(finishing))?;
+        previous
+            .on_become_inactive()
+            .map_err(append_io(finishing))?;
         let segment = Arc::new(
             Segment::create(&self.dir, base_offset, Some(now_ms)).map_err(append_io(|| {
                 format!("creating segment {base_offset} in {}", self.dir.display())
@@ -1261,6 +1276,7 @@ impl Log {
         let producers = self.append_lock.lock();
         let active = self.active_segment();
         let context = || format!("closing {}", active.log_path.display());
+        active.trim_preallocated().map_err(append_io(context))?;
         active.on_become_inactive().map_err(append_io(context))?;
         active.sync_all().map_err(append_io(context))?;
         producer_state::write_snapshot(&self.dir, self.log_end_offset(), &producers, true)
@@ -1382,6 +1398,7 @@ impl Log {
                     .map_err(storage_io(|| {
                         format!("recovering {}", segment.log_path.display())
                     }))?;
+                report.preallocated_bytes_trimmed += outcome.preallocated_bytes;
                 if let Some((position, offset, reason)) = outcome.damage {
                     tracing::warn!(
                         file = %segment.log_path.display(), position, offset, %reason,

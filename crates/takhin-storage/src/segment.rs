@@ -79,9 +79,47 @@ pub(crate) struct SegmentState {
 /// What [`Segment::recover`] found.
 #[derive(Debug)]
 pub(crate) struct SegmentRecovery {
+    /// Bytes of data cut off (from the first bad batch on).
     pub truncated_bytes: u64,
+    /// Zeros cut off the end: preallocated space, not data (see [`Preallocate`]).
+    pub preallocated_bytes: u64,
     /// Byte position, offset expected there, and why the scan stopped, if it stopped early.
     pub damage: Option<(u64, i64, String)>,
+}
+
+/// Longest run of zeros at a segment's end that recovery takes for preallocated space rather
+/// than damage: far above any `preallocate.bytes` the broker uses.
+pub(crate) const MAX_PREALLOCATED_TAIL: u64 = 64 * 1024 * 1024;
+
+/// How far [`Segment::append`] keeps written zeros ahead of the data (0: not at all), never
+/// past `limit` (the segment size at which the log rolls).
+///
+/// Why: an `fdatasync` after an append that grew the file must also write the inode (new
+/// size, new blocks) — on ext4 a journal commit or a synchronous inode write, one more device
+/// round trip. Data written over blocks that are already allocated and written needs only its
+/// own pages and the cache flush, as for `fio` on its laid-out file. Measured on this project's
+/// test VM (16 KiB writes, one `fdatasync` each): 197 µs and 88 µs of CPU per sync appending,
+/// 121 µs and 46 µs over written zeros.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Preallocate {
+    pub bytes: u64,
+    pub limit: u64,
+}
+
+/// Starts write-back of `[offset, offset + len)` of `file` without waiting for it
+/// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), so preallocated zeros reach the disk before
+/// an `fdatasync` would have to write them. Best effort: errors are ignored, the data's own
+/// sync still covers them.
+fn start_write_back(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: plain system call on a descriptor `file` keeps open; no memory is passed.
+    #[allow(unsafe_code)]
+    let _ = unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE)
+    };
 }
 
 pub(crate) struct Segment {
@@ -93,6 +131,9 @@ pub(crate) struct Segment {
     /// [`crate::FileSlice`]); they keep it open after the segment is deleted.
     log_file: Arc<File>,
     size_bytes: AtomicU64,
+    /// End of the zeros written past `size_bytes` (see [`Segment::append`]): the file's length.
+    /// Changed only by the appender, roll, close and recovery, which the log serializes.
+    file_bytes: AtomicU64,
     pub indexes: SegmentIndexes,
     state: Mutex<SegmentState>,
     /// Set once the whole segment (log and indexes) was fsync'd while inactive.
@@ -174,6 +215,7 @@ impl Segment {
             time_index_path,
             log_file,
             size_bytes: AtomicU64::new(0),
+            file_bytes: AtomicU64::new(0),
             indexes: SegmentIndexes::new(offset_file, time_file, Vec::new(), Vec::new()),
             state: Mutex::new(SegmentState {
                 next_offset: base_offset,
@@ -218,6 +260,7 @@ impl Segment {
             time_index_path,
             log_file,
             size_bytes: AtomicU64::new(size),
+            file_bytes: AtomicU64::new(size),
             indexes: SegmentIndexes::new(
                 offset_file,
                 time_file,
@@ -344,15 +387,21 @@ impl Segment {
 
     /// Appends whole batches (already rewritten) and indexes them. On a failed `.log` write the
     /// file is cut back to its previous size; nothing is published.
+    ///
+    /// With `preallocate.bytes > 0` the file is kept that far ahead of the data with written
+    /// zeros (see [`Preallocate`]).
     pub fn append(
         &self,
         parts: &[&[u8]],
         headers: &[BatchHeader],
         limits: IndexLimits,
+        preallocate: Preallocate,
     ) -> io::Result<()> {
         let start = self.size_bytes.load(Ordering::Acquire);
         if let Err(err) = write_all_vectored_at(&self.log_file, parts, start) {
+            // Preallocated zeros go too: a torn write in them would read as damage.
             let _ = self.log_file.set_len(start);
+            self.file_bytes.store(start, Ordering::Release);
             return Err(annotate(&self.log_path, err));
         }
         let mut state = self.state.lock();
@@ -367,6 +416,57 @@ impl Segment {
             start + parts.iter().map(|part| part.len() as u64).sum::<u64>()
         );
         self.size_bytes.store(position, Ordering::Release);
+        self.file_bytes.fetch_max(position, Ordering::AcqRel);
+        self.preallocate(start, position, preallocate);
+        Ok(())
+    }
+
+    /// After an append of `[start, end)`: writes zeros past `end` when fewer than half of
+    /// `preallocate.bytes` are left, up to `end + preallocate.bytes` (not past
+    /// `preallocate.limit`), and starts their write-back at once. Only after appends of at most
+    /// a quarter of `preallocate.bytes`: larger ones would overrun the zeros anyway, and their
+    /// syncs are few for the bytes, so the zeros would cost more than the inode writes they
+    /// save (librdkafka's 1 MiB batches: 15% slower). A failure is not the append's: the zeros
+    /// are cut off again and the next append extends the file as without preallocation.
+    fn preallocate(&self, start: u64, end: u64, preallocate: Preallocate) {
+        let file_bytes = self.file_bytes.load(Ordering::Acquire);
+        let to = (end + preallocate.bytes).min(preallocate.limit.max(end));
+        if end - start > preallocate.bytes / 4
+            || file_bytes >= end + preallocate.bytes / 2
+            || to <= file_bytes
+        {
+            return;
+        }
+        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+        let mut at = file_bytes;
+        while at < to {
+            let len = (to - at).min(ZEROS.len() as u64) as usize;
+            match rustix::io::pwrite(&*self.log_file, &ZEROS[..len], at) {
+                Ok(written) if written > 0 => at += written as u64,
+                Err(rustix::io::Errno::INTR) => {}
+                result => {
+                    tracing::debug!(file = %self.log_path.display(), ?result, "preallocating failed");
+                    let _ = self.log_file.set_len(end);
+                    self.file_bytes.store(end, Ordering::Release);
+                    return;
+                }
+            }
+        }
+        start_write_back(&self.log_file, file_bytes, to - file_bytes);
+        self.file_bytes.store(to, Ordering::Release);
+    }
+
+    /// Cuts the zeros [`Segment::append`] wrote past the data off the file: when the segment
+    /// stops being the active one, and at a clean close. The size change reaches the disk with
+    /// the segment's next sync; recovery trims zeros a crash left.
+    pub fn trim_preallocated(&self) -> io::Result<()> {
+        let size = self.size_bytes();
+        if self.file_bytes.load(Ordering::Acquire) > size {
+            self.log_file
+                .set_len(size)
+                .map_err(|err| annotate(&self.log_path, err))?;
+            self.file_bytes.store(size, Ordering::Release);
+        }
         Ok(())
     }
 
@@ -563,16 +663,20 @@ impl Segment {
                     position += header.total_size() as u64;
                 }
                 Err(reason) => {
-                    damage = Some((position, state.next_offset, reason));
+                    if !self.zeros_from(position, size)? {
+                        damage = Some((position, state.next_offset, reason));
+                    }
                     break;
                 }
             }
         }
+        let preallocated_bytes = if damage.is_none() { size - position } else { 0 };
         if position < size {
             self.log_file
                 .set_len(position)
                 .map_err(|err| annotate(&self.log_path, err))?;
         }
+        self.file_bytes.store(position, Ordering::Release);
         // A normally closed segment ends with its max timestamp in the time index; so does this.
         if let Some((timestamp, offset)) = state.max_timestamp {
             self.indexes.maybe_append_time(TimeEntry {
@@ -585,9 +689,29 @@ impl Segment {
             .map_err(|err| annotate(&self.index_path, err))?;
         self.size_bytes.store(position, Ordering::Release);
         Ok(SegmentRecovery {
-            truncated_bytes: size - position,
+            truncated_bytes: size - position - preallocated_bytes,
+            preallocated_bytes,
             damage,
         })
+    }
+
+    /// Whether `[position, size)` holds only zeros: space [`Segment::append`] preallocated
+    /// and a crash left, not damage. More than [`MAX_PREALLOCATED_TAIL`] bytes is not.
+    fn zeros_from(&self, mut position: u64, size: u64) -> io::Result<bool> {
+        if size - position > MAX_PREALLOCATED_TAIL {
+            return Ok(false);
+        }
+        while position < size {
+            let len = (size - position).min(256 * 1024) as usize;
+            let chunk = self
+                .read_bytes(position, len)
+                .map_err(|err| annotate(&self.log_path, err))?;
+            if chunk.iter().any(|byte| *byte != 0) {
+                return Ok(false);
+            }
+            position += len as u64;
+        }
+        Ok(true)
     }
 
     /// Called when the segment stops being the active one: records the final max timestamp in

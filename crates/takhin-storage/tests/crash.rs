@@ -27,8 +27,16 @@ fn spec(sequence: i32) -> BatchSpec {
     spec
 }
 
+/// Durable topics keep written zeros ahead of the data: the kill leaves them on disk.
+fn config() -> takhin_storage::LogConfig {
+    takhin_storage::LogConfig {
+        preallocate_bytes: 4_096,
+        ..small_segments(8_000)
+    }
+}
+
 fn run_child(dir: &str) {
-    let (_log_dir, log, _) = open(std::path::Path::new(dir), small_segments(8_000));
+    let (_log_dir, log, _) = open(std::path::Path::new(dir), config());
     let mut stdout = std::io::stdout().lock();
     let mut sequence = 0;
     while sequence < CHILD_MAX_BATCHES {
@@ -77,7 +85,7 @@ fn kill_minus_nine_loses_nothing_acknowledged() {
     child.wait().unwrap();
     assert_eq!(acked.len(), ACKS_BEFORE_KILL, "the child stopped early");
 
-    let (_log_dir, log, report) = open(dir.path(), small_segments(8_000));
+    let (_log_dir, log, report) = open(dir.path(), config());
     assert!(!report.clean_shutdown);
     assert!(log.segment_count() > 1, "{report}");
     let last_acked = acked.last().unwrap().2;

@@ -232,6 +232,133 @@ fn lost_tail_at_a_batch_boundary_drops_later_segments() {
     assert_eq!(offsets(&read_all(&log, 0)), expected);
 }
 
+/// A log whose active segment keeps `bytes` of written zeros ahead (durable topics).
+fn preallocating(segment_bytes: u64, bytes: u64) -> LogConfig {
+    LogConfig {
+        preallocate_bytes: bytes,
+        ..small_segments(segment_bytes)
+    }
+}
+
+/// Bytes of data per segment (the sum of its batches), from reading the log back.
+fn data_bytes_per_segment(log: &takhin_storage::Log) -> Vec<(i64, u64)> {
+    let segments = log.segment_base_offsets();
+    let mut sizes: Vec<(i64, u64)> = segments.iter().map(|base| (*base, 0)).collect();
+    for header in read_all(log, 0) {
+        let index = segments
+            .iter()
+            .rposition(|base| *base <= header.base_offset)
+            .unwrap();
+        sizes[index].1 += header.total_size() as u64;
+    }
+    sizes
+}
+
+fn file_len(dir: &Path, base: i64) -> u64 {
+    std::fs::metadata(segment_file(dir, base, "log"))
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn preallocated_zeros_stay_ahead_of_small_appends_and_never_read_as_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = preallocating(12_000, 8_192);
+    let (log_dir, log, _) = open(dir.path(), config.clone());
+    let mut batches = fill(&log, 150);
+    let sizes = data_bytes_per_segment(&log);
+    assert!(sizes.len() >= 3, "{sizes:?}");
+    // Closed segments were trimmed to their data when they rolled.
+    for (base, data) in &sizes[..sizes.len() - 1] {
+        assert_eq!(file_len(dir.path(), *base), *data, "segment {base}");
+    }
+    // The active one runs ahead with zeros: at least half the window, never past segment.bytes.
+    let (active, data) = *sizes.last().unwrap();
+    let file = file_len(dir.path(), active);
+    assert!(
+        file >= (data + 4_096).min(12_000) && file <= (data + 8_192).min(12_000),
+        "{file} {data}"
+    );
+    let tail = std::fs::read(segment_file(dir.path(), active, "log")).unwrap();
+    assert!(tail[data as usize..].iter().all(|byte| *byte == 0));
+    // Reads stop at the data.
+    assert_eq!(offsets(&read_all(&log, 0)), batches);
+    drop((log, log_dir)); // a crash: the zeros stay on disk
+
+    let (log_dir, log, report) = open(dir.path(), config.clone());
+    assert!(!report.clean_shutdown);
+    assert_eq!(report.bytes_truncated, 0, "{report}");
+    assert!(report.truncated_at.is_none(), "{report}");
+    assert_eq!(report.preallocated_bytes_trimmed, file - data, "{report}");
+    assert!(
+        report.to_string().contains("preallocated bytes trimmed"),
+        "{report}"
+    );
+    assert_eq!(file_len(dir.path(), active), data);
+    assert_eq!(offsets(&read_all(&log, 0)), batches);
+
+    // Appends go on from the recovered end; a clean close trims the active segment too.
+    batches.extend(fill(&log, 10));
+    assert!(file_len(dir.path(), active) > data_bytes_per_segment(&log).last().unwrap().1);
+    log_dir.close(std::slice::from_ref(&log)).unwrap();
+    let sizes = data_bytes_per_segment(&log);
+    drop((log, log_dir));
+    for (base, data) in &sizes {
+        assert_eq!(file_len(dir.path(), *base), *data, "segment {base}");
+    }
+    let (_log_dir, log, report) = open(dir.path(), config);
+    assert!(report.clean_shutdown);
+    assert_eq!(report.segments_scanned, 0, "{report}");
+    assert_eq!(offsets(&read_all(&log, 0)), batches);
+}
+
+#[test]
+fn appends_larger_than_a_quarter_of_the_window_write_no_zeros() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_log_dir, log, _) = open(dir.path(), preallocating(1 << 20, 8_192));
+    for _ in 0..5 {
+        append(&log, &BatchSpec::plain(3, 1_000));
+    }
+    let (base, data) = data_bytes_per_segment(&log)[0];
+    assert_eq!(file_len(dir.path(), base), data);
+}
+
+#[test]
+fn a_torn_batch_before_preallocated_zeros_is_still_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = preallocating(1 << 20, 8_192);
+    let (log_dir, log, _) = open(dir.path(), config.clone());
+    let batches = fill(&log, 20);
+    let (base, data) = data_bytes_per_segment(&log)[0];
+    let (last_base, _) = *batches.last().unwrap();
+    let last_len = log
+        .read(last_base, 1, i64::MAX, true)
+        .unwrap()
+        .records
+        .len() as u64;
+    drop((log, log_dir));
+    // The last batch's second half never reached the disk: zeros, like the space after it.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(segment_file(dir.path(), base, "log"))
+        .unwrap();
+    let cut = data - last_len / 2;
+    file.write_all_at(&vec![0; (data - cut) as usize], cut)
+        .unwrap();
+    drop(file);
+
+    let (_log_dir, log, report) = open(dir.path(), config);
+    let point = report.truncated_at.clone().expect("damage reported");
+    assert_eq!(point.position_bytes, data - last_len, "{report}");
+    assert_eq!(point.offset, last_base);
+    assert_eq!(log.log_end_offset(), last_base);
+    assert_eq!(file_len(dir.path(), base), data - last_len);
+    assert_eq!(
+        offsets(&read_all(&log, 0)),
+        batches[..batches.len() - 1].to_vec()
+    );
+}
+
 #[test]
 fn bad_or_missing_indexes_are_rebuilt_on_clean_open() {
     let dir = tempfile::tempdir().unwrap();
@@ -600,7 +727,13 @@ proptest! {
         let end = expected.last().map_or(0, |batch| batch.last + 1).max(last_segment.min(damaged_batch.base));
         prop_assert_eq!(log.log_end_offset(), end, "{}", report);
         prop_assert_eq!(std::fs::metadata(&log_path).unwrap().len(), valid_bytes);
-        if !torn || damage != damaged_batch.position {
+        // A torn prefix of zeros (a base offset of 0 cut early) cannot be told from space
+        // preallocated ahead of the data: trimmed as such, not reported as damage.
+        let zeros_left = torn && damaged_batch.bytes[..(damage - damaged_batch.position) as usize].iter().all(|byte| *byte == 0);
+        if zeros_left {
+            prop_assert!(report.truncated_at.is_none(), "{}", report);
+            prop_assert_eq!(report.preallocated_bytes_trimmed, damage - damaged_batch.position);
+        } else if !torn || damage != damaged_batch.position {
             let point = report.truncated_at.clone().expect("damage reported");
             prop_assert_eq!(point.file, log_path.clone());
             prop_assert_eq!(point.position_bytes, valid_bytes);
