@@ -745,7 +745,7 @@ impl Log {
     ) -> Result<Arc<Segment>, AppendError> {
         let base_offset = self.log_end_offset();
         let finishing = || format!("finishing segment {}", previous.log_path.display());
-        previous.trim_preallocated().map_err(append_io(finishing))?;
+        previous.trim_preallocated_or_warn();
         previous
             .on_become_inactive()
             .map_err(append_io(finishing))?;
@@ -1276,7 +1276,7 @@ impl Log {
         let producers = self.append_lock.lock();
         let active = self.active_segment();
         let context = || format!("closing {}", active.log_path.display());
-        active.trim_preallocated().map_err(append_io(context))?;
+        active.trim_preallocated_or_warn();
         active.on_become_inactive().map_err(append_io(context))?;
         active.sync_all().map_err(append_io(context))?;
         producer_state::write_snapshot(&self.dir, self.log_end_offset(), &producers, true)
@@ -1371,7 +1371,19 @@ impl Log {
                 match segment.load_tail().map_err(storage_io(|| {
                     format!("loading {}", segment.log_path.display())
                 }))? {
-                    Ok(()) => Some(()),
+                    Ok(0) => Some(()),
+                    Ok(trimmed) => {
+                        tracing::info!(file = %segment.log_path.display(), trimmed, "trimmed preallocated zeros after the last batch");
+                        report.preallocated_bytes_trimmed += trimmed;
+                        let end = segment.state().next_offset;
+                        match remaining.front() {
+                            Some((next, _)) if next.base_offset != end => {
+                                tracing::warn!(file = %segment.log_path.display(), end, next = next.base_offset, "segment ends short of the next one after trimming zeros; verifying the whole segment");
+                                None
+                            }
+                            _ => Some(()),
+                        }
+                    }
                     Err(reason) => {
                         tracing::warn!(file = %segment.log_path.display(), %reason, "segment tail does not parse; verifying the whole segment");
                         None

@@ -458,16 +458,18 @@ impl Segment {
 
     /// Cuts the zeros [`Segment::append`] wrote past the data off the file: when the segment
     /// stops being the active one, and at a clean close. The size change reaches the disk with
-    /// the segment's next sync; recovery trims zeros a crash left.
-    pub fn trim_preallocated(&self) -> io::Result<()> {
+    /// the segment's next sync. A failure is logged, not returned: reads stop at the data, and
+    /// the next open trims zeros it finds after the last batch (see [`Segment::load_tail`]).
+    pub fn trim_preallocated_or_warn(&self) {
         let size = self.size_bytes();
         if self.file_bytes.load(Ordering::Acquire) > size {
-            self.log_file
-                .set_len(size)
-                .map_err(|err| annotate(&self.log_path, err))?;
-            self.file_bytes.store(size, Ordering::Release);
+            match self.log_file.set_len(size) {
+                Ok(()) => self.file_bytes.store(size, Ordering::Release),
+                Err(err) => {
+                    tracing::warn!(file = %self.log_path.display(), error = %err, "could not trim preallocated zeros; the next open will")
+                }
+            }
         }
-        Ok(())
     }
 
     /// Kafka's per-batch bookkeeping, shared by append and recovery.
@@ -519,12 +521,18 @@ impl Segment {
     /// last offset-index entry to the end to learn the next offset and max timestamp. Returns
     /// `Ok(Err(reason))` if the tail does not parse, in which case the caller runs [`recover`].
     ///
+    /// An all-zero tail after the last batch is preallocated space whose trim did not reach the
+    /// disk (a power loss after a roll): it is cut off here and its length returned, the same
+    /// call [`recover`] makes, without verifying the whole segment for it. The caller checks the
+    /// trimmed segment still ends where the next one begins.
+    ///
     /// [`recover`]: Segment::recover
-    pub fn load_tail(&self) -> io::Result<Result<(), String>> {
-        let size = self.size_bytes();
+    pub fn load_tail(&self) -> io::Result<Result<u64, String>> {
+        let mut size = self.size_bytes();
         let mut state = self.state.lock();
         let last_entry = self.indexes.last_offset_entry();
         let mut position = last_entry.map_or(0, |entry| u64::from(entry.position));
+        let indexed = position;
         if let Some(entry) = self.indexes.last_time_entry() {
             state.max_timestamp = Some((
                 entry.timestamp,
@@ -537,6 +545,7 @@ impl Segment {
             state.next_offset = self.base_offset + i64::from(entry.relative_offset) + 1;
         }
         let mut min_base_offset = self.base_offset;
+        let mut trimmed = 0;
         if size > 0 {
             match self.checked_header(0, size, false, self.base_offset, false) {
                 Ok(header) => state.rolling_based_timestamp = Some(header.max_timestamp),
@@ -546,6 +555,18 @@ impl Segment {
         while position < size {
             let header = match self.checked_header(position, size, false, min_base_offset, false) {
                 Ok(header) => header,
+                // Zeros where the last index entry points mean an indexed batch is gone.
+                Err(_) if position > indexed && self.zeros_from(position, size)? => {
+                    self.log_file
+                        .set_len(position)
+                        .map_err(|err| annotate(&self.log_path, err))?;
+                    trimmed = size - position;
+                    state.bytes_since_last_index_entry -= trimmed;
+                    size = position;
+                    self.file_bytes.store(size, Ordering::Release);
+                    self.size_bytes.store(size, Ordering::Release);
+                    break;
+                }
                 Err(reason) => return Ok(Err(reason)),
             };
             if state
@@ -558,7 +579,7 @@ impl Segment {
             state.next_offset = state.next_offset.max(min_base_offset);
             position += header.total_size() as u64;
         }
-        Ok(Ok(()))
+        Ok(Ok(trimmed))
     }
 
     /// Reads and checks the batch at `position`: framing (and CRC when `verify_crc`), base offset

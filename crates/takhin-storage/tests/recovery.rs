@@ -313,6 +313,67 @@ fn preallocated_zeros_stay_ahead_of_small_appends_and_never_read_as_data() {
 }
 
 #[test]
+fn zeros_left_on_a_closed_segment_are_trimmed_without_a_full_scan() {
+    // A power loss after a roll can keep a closed segment's zeros on disk (its trim not yet
+    // durable) below the recovery point, where the open trusts indexes and scans only the tail.
+    let dir = tempfile::tempdir().unwrap();
+    let config = preallocating(12_000, 8_192);
+    let (log_dir, log, _) = open(dir.path(), config.clone());
+    let batches = fill(&log, 150);
+    log_dir.close(std::slice::from_ref(&log)).unwrap();
+    let sizes = data_bytes_per_segment(&log);
+    drop((log, log_dir));
+    let (closed, data) = sizes[1];
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(segment_file(dir.path(), closed, "log"))
+        .unwrap();
+    file.set_len(data + 5_000).unwrap();
+    drop(file);
+
+    let (_log_dir, log, report) = open(dir.path(), config.clone());
+    assert!(report.clean_shutdown);
+    assert_eq!(report.segments_scanned, 0, "{report}");
+    assert_eq!(report.preallocated_bytes_trimmed, 5_000, "{report}");
+    assert!(report.truncated_at.is_none(), "{report}");
+    assert_eq!(file_len(dir.path(), closed), data);
+    assert_eq!(offsets(&read_all(&log, 0)), batches);
+}
+
+#[test]
+fn zeros_in_place_of_a_closed_segments_last_batch_are_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = preallocating(12_000, 8_192);
+    let (log_dir, log, _) = open(dir.path(), config.clone());
+    let batches = fill(&log, 150);
+    log_dir.close(std::slice::from_ref(&log)).unwrap();
+    let segments = log.segment_base_offsets();
+    let headers = read_all(&log, 0);
+    drop((log, log_dir));
+    // Zero the last batch of the second segment: it reads as preallocated space, but the
+    // segment then ends short of the next one's base.
+    let closed = segments[1];
+    let last = headers
+        .iter()
+        .rfind(|header| header.base_offset >= closed && header.base_offset < segments[2])
+        .unwrap();
+    let path = segment_file(dir.path(), closed, "log");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() - last.total_size();
+    bytes[at..].fill(0);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let (_log_dir, log, report) = open(dir.path(), config);
+    let truncated = report.truncated_at.as_ref().expect("a gap is damage");
+    assert_eq!(truncated.offset, last.base_offset, "{report}");
+    let expected: Vec<(i64, i64)> = batches
+        .into_iter()
+        .filter(|(base, _)| *base < last.base_offset)
+        .collect();
+    assert_eq!(offsets(&read_all(&log, 0)), expected);
+}
+
+#[test]
 fn appends_larger_than_a_quarter_of_the_window_write_no_zeros() {
     let dir = tempfile::tempdir().unwrap();
     let (_log_dir, log, _) = open(dir.path(), preallocating(1 << 20, 8_192));
