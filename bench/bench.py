@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -103,6 +104,13 @@ def proc_cpu_seconds(pid):
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
     except (OSError, ValueError, IndexError):
         return float("nan")
+
+
+def children_cpu_seconds():
+    """utime+stime of this process's reaped children (the client tools; brokers are reaped only
+    when stopped)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def proc_kib(path, key):
@@ -286,7 +294,27 @@ class ColdStartProbe:
         return None, "timeout"
 
 
+class ClientMeter:
+    """Wall time spent in run(), and the measured broker's CPU meanwhile: the client's own run
+    without topic creation. Bench.measured sets `broker` and takes differences."""
+    broker = None
+    wall_s = 0.0
+    broker_cpu_s = 0.0
+
+
 def run(cmd, timeout, check=True):
+    broker = ClientMeter.broker
+    c0 = broker.cpu() if broker else 0.0
+    t0 = time.monotonic()
+    try:
+        return _run(cmd, timeout, check)
+    finally:
+        ClientMeter.wall_s += time.monotonic() - t0
+        if broker:
+            ClientMeter.broker_cpu_s += broker.cpu() - c0
+
+
+def _run(cmd, timeout, check):
     try:
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=timeout, start_new_session=True)
@@ -382,8 +410,14 @@ class Bench:
             f.write(json.dumps(row) + "\n")
 
     def measured(self, system, fn):
+        """Runs one measurement: its result plus the broker's CPU, the CPU of the client
+        processes it ran (children reaped meanwhile: the tool or driver, and the topic-creation
+        tool when confluent-kafka is missing) and wall time."""
         b = self.brokers[system]
         c0 = b.cpu()
+        k0 = children_cpu_seconds()
+        w0, bc0 = ClientMeter.wall_s, ClientMeter.broker_cpu_s
+        ClientMeter.broker = b
         t0 = time.monotonic()
         try:
             res = fn()
@@ -393,6 +427,10 @@ class Bench:
             log(f"  {system}: FAILED: {err}")
             self.notes.append(f"{system}: {err}")
         res["broker_cpu_s"] = b.cpu() - c0
+        res["client_cpu_s"] = children_cpu_seconds() - k0
+        res["client_wall_s"] = ClientMeter.wall_s - w0
+        res["broker_cpu_during_client_s"] = ClientMeter.broker_cpu_s - bc0
+        ClientMeter.broker = None
         res["wall_s"] = time.monotonic() - t0
         res["error"] = err
         return res
@@ -982,6 +1020,36 @@ def report(b, info, fio, usage):
     L.append(f"Cold start: process spawn to the first acknowledged produce ({t['cold_how']}) on an "
              "auto-created topic, empty data dir (Kafka's dir already formatted by StorageTool, "
              "which is not counted).\n")
+    cpu_rows = [("Java produce", "produce", dict(mode=m, partitions=parts, compression="none"))
+                for m in MODES for parts in (1, 8)]
+    cpu_rows += [("librdkafka produce", "produce-rdkafka", dict(mode=m, partitions=parts))
+                 for m in MODES for parts in (1, 8)]
+    cpu_rows += [("Java consume", "consume", {}), ("librdkafka consume", "consume-rdkafka", {})]
+    if any(r.get("client_cpu_s") is not None for r in rows):
+        n = int(info["nproc"]) if str(info["nproc"]).isdigit() else 1
+        L.append("## 6. Where the CPU went (unthrottled runs)\n")
+        L.append(f"Brokers and clients share the machine's {n} CPUs. Client CPU: the client process "
+                 "the run started (the Java tool's JVM or the librdkafka driver, start-up "
+                 f"included). Busy: broker and client CPU over {n} CPUs times the client's wall "
+                 "time (its start included); broker CPU over the same interval (topic creation "
+                 "not included). Where busy nears 100% "
+                 "the machine, not the broker, sets the pace, and the client's share is what a "
+                 "broker cannot win back.\n")
+        L.append("| run | mode | partitions | system | client wall s | broker CPU s | client CPU s | "
+                 "busy | client share |")
+        L.append("|---|---|---|---|---|---|---|---|---|")
+        for name, wl, kw in cpu_rows:
+            for system in SYSTEMS:
+                sr = sel(workload=wl, system=system, **kw)
+                wall, brk, cli = (med(sr, key) for key in ("client_wall_s", "broker_cpu_during_client_s",
+                                                           "client_cpu_s"))
+                if None in (wall, brk, cli) or wall <= 0:
+                    continue
+                busy = f"{100 * (brk + cli) / (n * wall):.0f}%"
+                share = f"{100 * cli / (brk + cli):.0f}%" if brk + cli > 0 else "—"
+                L.append(f"| {name} | {kw.get('mode', 'read')} | {kw.get('partitions', 8)} | "
+                         f"{system} | {f1(wall)} | {f1(brk)} | {f1(cli)} | {busy} | {share} |")
+        L.append("")
     errs = [r for r in rows if r.get("error")]
     if errs or b.notes:
         L.append("## Failures and notes\n")
