@@ -312,18 +312,34 @@ fn preallocated_zeros_stay_ahead_of_small_appends_and_never_read_as_data() {
     assert_eq!(offsets(&read_all(&log, 0)), batches);
 }
 
+/// A log of several preallocating segments, closed cleanly: its directory, the batches written,
+/// their headers and the segments' base offsets.
+type ClosedLog = (
+    tempfile::TempDir,
+    Vec<(i64, i64)>,
+    Vec<takhin_storage::BatchHeader>,
+    Vec<i64>,
+);
+
+fn closed_preallocating_log(config: &LogConfig) -> ClosedLog {
+    let dir = tempfile::tempdir().unwrap();
+    let (log_dir, log, _) = open(dir.path(), config.clone());
+    let batches = fill(&log, 150);
+    log_dir.close(std::slice::from_ref(&log)).unwrap();
+    let headers = read_all(&log, 0);
+    let bases = log.segment_base_offsets();
+    assert!(bases.len() >= 3, "{bases:?}");
+    (dir, batches, headers, bases)
+}
+
 #[test]
 fn zeros_left_on_a_closed_segment_are_trimmed_without_a_full_scan() {
     // A power loss after a roll can keep a closed segment's zeros on disk (its trim not yet
     // durable) below the recovery point, where the open trusts indexes and scans only the tail.
-    let dir = tempfile::tempdir().unwrap();
     let config = preallocating(12_000, 8_192);
-    let (log_dir, log, _) = open(dir.path(), config.clone());
-    let batches = fill(&log, 150);
-    log_dir.close(std::slice::from_ref(&log)).unwrap();
-    let sizes = data_bytes_per_segment(&log);
-    drop((log, log_dir));
-    let (closed, data) = sizes[1];
+    let (dir, batches, _, bases) = closed_preallocating_log(&config);
+    let closed = bases[1];
+    let data = file_len(dir.path(), closed);
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(segment_file(dir.path(), closed, "log"))
@@ -331,7 +347,7 @@ fn zeros_left_on_a_closed_segment_are_trimmed_without_a_full_scan() {
     file.set_len(data + 5_000).unwrap();
     drop(file);
 
-    let (_log_dir, log, report) = open(dir.path(), config.clone());
+    let (_log_dir, log, report) = open(dir.path(), config);
     assert!(report.clean_shutdown);
     assert_eq!(report.segments_scanned, 0, "{report}");
     assert_eq!(report.preallocated_bytes_trimmed, 5_000, "{report}");
@@ -342,35 +358,39 @@ fn zeros_left_on_a_closed_segment_are_trimmed_without_a_full_scan() {
 
 #[test]
 fn zeros_in_place_of_a_closed_segments_last_batch_are_a_gap() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = preallocating(12_000, 8_192);
-    let (log_dir, log, _) = open(dir.path(), config.clone());
-    let batches = fill(&log, 150);
-    log_dir.close(std::slice::from_ref(&log)).unwrap();
-    let segments = log.segment_base_offsets();
-    let headers = read_all(&log, 0);
-    drop((log, log_dir));
-    // Zero the last batch of the second segment: it reads as preallocated space, but the
-    // segment then ends short of the next one's base.
-    let closed = segments[1];
-    let last = headers
-        .iter()
-        .rfind(|header| header.base_offset >= closed && header.base_offset < segments[2])
-        .unwrap();
-    let path = segment_file(dir.path(), closed, "log");
-    let mut bytes = std::fs::read(&path).unwrap();
-    let at = bytes.len() - last.total_size();
-    bytes[at..].fill(0);
-    std::fs::write(&path, &bytes).unwrap();
+    // With a dense offset index the zeroed batch is the indexed one (load_tail refuses it);
+    // with no index entries it lies past them and is trimmed, and the open must then notice
+    // the segment ends short of the next one.
+    for index_interval_bytes in [256, 1 << 20] {
+        let config = LogConfig {
+            index_interval_bytes,
+            ..preallocating(12_000, 8_192)
+        };
+        let (dir, batches, headers, bases) = closed_preallocating_log(&config);
+        let closed = bases[1];
+        let last = headers
+            .iter()
+            .rfind(|header| header.base_offset >= closed && header.base_offset < bases[2])
+            .unwrap();
+        let path = segment_file(dir.path(), closed, "log");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.len() - last.total_size();
+        bytes[at..].fill(0);
+        std::fs::write(&path, &bytes).unwrap();
 
-    let (_log_dir, log, report) = open(dir.path(), config);
-    let truncated = report.truncated_at.as_ref().expect("a gap is damage");
-    assert_eq!(truncated.offset, last.base_offset, "{report}");
-    let expected: Vec<(i64, i64)> = batches
-        .into_iter()
-        .filter(|(base, _)| *base < last.base_offset)
-        .collect();
-    assert_eq!(offsets(&read_all(&log, 0)), expected);
+        let (_log_dir, log, report) = open(dir.path(), config);
+        let truncated = report.truncated_at.as_ref().expect("a gap is damage");
+        assert_eq!(truncated.offset, last.base_offset, "{report}");
+        let expected: Vec<(i64, i64)> = batches
+            .into_iter()
+            .filter(|(base, _)| *base < last.base_offset)
+            .collect();
+        assert_eq!(
+            offsets(&read_all(&log, 0)),
+            expected,
+            "{index_interval_bytes}"
+        );
+    }
 }
 
 #[test]
