@@ -121,18 +121,33 @@ impl Server {
     }
 }
 
-/// No Nagle delay on responses; `socket.send.buffer.bytes` as SO_SNDBUF when set. A fixed send
-/// buffer stops the kernel's autotuning, which on loopback let a fetch's `sendfile` run megabytes
-/// ahead of the reader and cost the broker 27–35% more CPU per GiB served (docs/benchmarks.md).
-/// Failures are logged, not fatal: the connection works with the kernel's defaults.
-fn configure_socket(stream: &TcpStream, send_buffer_bytes: Option<usize>, peer: SocketAddr) {
+/// `socket.send.buffer.bytes` and `socket.receive.buffer.bytes`; `None` keeps the kernel's
+/// autotuned buffer.
+#[derive(Clone, Copy, Debug)]
+struct SocketBuffers {
+    send: Option<usize>,
+    receive: Option<usize>,
+}
+
+/// No Nagle delay on responses; the configured SO_SNDBUF and SO_RCVBUF, as Kafka sets them on
+/// accepted sockets. A fixed send buffer stops the kernel's autotuning, which on loopback let a
+/// fetch's `sendfile` run megabytes ahead of the reader and cost the broker 27–35% more CPU per
+/// GiB served (docs/benchmarks.md). Failures are logged, not fatal: the connection works with
+/// the kernel's defaults.
+fn configure_socket(stream: &TcpStream, buffers: SocketBuffers, peer: SocketAddr) {
     if let Err(err) = stream.set_nodelay(true) {
         debug!(%peer, "TCP_NODELAY: {err}");
     }
-    if let Some(bytes) = send_buffer_bytes
-        && let Err(err) = socket2::SockRef::from(stream).set_send_buffer_size(bytes)
+    let socket = socket2::SockRef::from(stream);
+    if let Some(bytes) = buffers.send
+        && let Err(err) = socket.set_send_buffer_size(bytes)
     {
         debug!(%peer, bytes, "SO_SNDBUF: {err}");
+    }
+    if let Some(bytes) = buffers.receive
+        && let Err(err) = socket.set_recv_buffer_size(bytes)
+    {
+        debug!(%peer, bytes, "SO_RCVBUF: {err}");
     }
 }
 
@@ -144,11 +159,11 @@ struct Connection {
 
 impl Connection {
     async fn serve(self, stream: TcpStream, mut shutdown: watch::Receiver<bool>) {
-        configure_socket(
-            &stream,
-            self.broker.config.socket_send_buffer_bytes,
-            self.peer,
-        );
+        let buffers = SocketBuffers {
+            send: self.broker.config.socket_send_buffer_bytes,
+            receive: self.broker.config.socket_receive_buffer_bytes,
+        };
+        configure_socket(&stream, buffers, self.peer);
         let (reader, writer) = stream.into_split();
         let queue_capacity = self.broker.config.queued_max_requests_per_connection;
         let (queue, pending) = mpsc::channel(queue_capacity);
@@ -424,24 +439,34 @@ async fn send_file(writer: &OwnedWriteHalf, part: &FilePart) -> std::io::Result<
 mod tests {
     use super::*;
 
-    /// `socket.send.buffer.bytes` reaches the accepted socket; -1 leaves the kernel's buffer.
+    /// The socket buffer settings reach the accepted socket, each on its own; -1 leaves the
+    /// kernel's buffer.
     #[tokio::test]
-    async fn the_send_buffer_setting_is_applied_to_accepted_sockets() {
+    async fn the_socket_buffer_settings_are_applied_to_accepted_sockets() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut sizes = Vec::new();
-        for setting in [Some(102_400), None] {
+        for (send, receive) in [(Some(102_400), Some(81_920)), (None, None)] {
             let _client = TcpStream::connect(addr).await.unwrap();
             let (stream, peer) = listener.accept().await.unwrap();
-            configure_socket(&stream, setting, peer);
+            configure_socket(&stream, SocketBuffers { send, receive }, peer);
             assert!(stream.nodelay().unwrap());
-            sizes.push(socket2::SockRef::from(&stream).send_buffer_size().unwrap());
+            let socket = socket2::SockRef::from(&stream);
+            sizes.push((
+                socket.send_buffer_size().unwrap(),
+                socket.recv_buffer_size().unwrap(),
+            ));
         }
         // Linux doubles the value for its bookkeeping and reports the doubled size.
-        assert_eq!(sizes[0], 2 * 102_400);
+        assert_eq!(sizes[0], (2 * 102_400, 2 * 81_920));
         assert_ne!(
-            sizes[1],
+            sizes[1].0,
             2 * 102_400,
+            "the kernel's default, not the setting"
+        );
+        assert_ne!(
+            sizes[1].1,
+            2 * 81_920,
             "the kernel's default, not the setting"
         );
     }
