@@ -60,7 +60,9 @@ TOPIC_CONFIG = {
 # producer spends its first 2-3 s compiling its hot paths; runs must be long enough that this is a
 # small part of them, or they measure the client's JIT more than the broker. 500,000 records (6 s)
 # measured 1.49x on one partition (cached), 2,000,000 1.84x, in the same session.
-# produce_records: librdkafka's runs (workload 1b; no JIT) and the smoke profile.
+# produce_records: librdkafka's runs (workload 1b; no JIT). At 500,000 records a Takhin run lasted
+# 0.5-0.9 s and its cached one-partition ratio moved 0.96-1.90x between full runs; 2,000,000 (about
+# 2 s against Takhin, 7 s against Kafka in durable mode) steadies it.
 PROFILES = {
     "quick": dict(rounds=1, produce_records=250_000,
                   java_records=dict(durable=250_000, cached=500_000),
@@ -71,7 +73,7 @@ PROFILES = {
                   java_records=dict(durable=3_000, cached=3_000),
                   rate_seconds=3, warmup_seconds=1, rewarm=False, backlog_mib=8,
                   e2e_messages=100, fio_size_mib=8, fio_runtime=2, tool_timeout=90),
-    "full": dict(rounds=3, produce_records=500_000,
+    "full": dict(rounds=3, produce_records=2_000_000,
                  java_records=dict(durable=1_000_000, cached=2_000_000),
                  rate_seconds=60, warmup_seconds=10, rewarm=True, backlog_mib=2048,
                  e2e_messages=10_000, fio_size_mib=512, fio_runtime=30, tool_timeout=600),
