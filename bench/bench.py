@@ -821,6 +821,47 @@ def ratio(t, k):
     return f"{t / k:.2f}x"
 
 
+def cpu_per_gib_section(rows):
+    """Section 7: the broker's CPU-seconds per GiB it took in or served, per workload. Unlike
+    throughput it does not depend on how much of the machine the client left over: it is what
+    the same load costs each broker (lower is better)."""
+    def per_gib(r):
+        moved = r.get("mib")
+        if moved is None and isinstance(r.get("records"), int):
+            moved = r["records"] * RECORD_SIZE / 2**20
+        cpu = r.get("broker_cpu_during_client_s")
+        if r.get("error") or not moved or not isinstance(cpu, (int, float)):
+            return None
+        return dict(r, cpu_per_gib=cpu / (moved / 1024))
+    runs = [x for x in (per_gib(r) for r in rows) if x is not None]
+    if not runs:
+        return []
+    table = [("Java produce", "produce", dict(mode=m, partitions=parts, compression=c))
+             for m in MODES for parts in (1, 8) for c in ("none", "lz4")]
+    table += [("librdkafka produce", "produce-rdkafka", dict(mode=m, partitions=parts))
+              for m in MODES for parts in (1, 8)]
+    table += [("Java produce, fixed rate", "rate", dict(mode=m)) for m in MODES]
+    table += [("Java consume", "consume", {}), ("librdkafka consume", "consume-rdkafka", {})]
+    L = ["## 7. Broker CPU per GiB (unthrottled and fixed-rate runs)\n",
+         "The broker's CPU-seconds over the client's run divided by the GiB produced or consumed, "
+         "median over rounds: what the same work costs each broker, whatever share of the machine "
+         "the client left it. Lower is better; the ratio is Takhin / Kafka.\n",
+         "| run | mode | partitions | compression | Kafka CPU s/GiB | Takhin CPU s/GiB | ratio |",
+         "|---|---|---|---|---|---|---|"]
+    for name, wl, kw in table:
+        def pick(system):
+            return [r for r in runs if r["workload"] == wl and r["system"] == system
+                    and all(r.get(k) == v for k, v in kw.items())]
+        k, t = med(pick("kafka"), "cpu_per_gib"), med(pick("takhin"), "cpu_per_gib")
+        if k is None and t is None:
+            continue
+        parts = kw.get("partitions", 1 if wl == "rate" else 8)
+        L.append(f"| {name} | {kw.get('mode', 'read')} | {parts} | {kw.get('compression', 'none')} "
+                 f"| {f1(k, 2)} | {f1(t, 2)} | {ratio(t, k)} |")
+    L.append("")
+    return L
+
+
 def report(b, info, fio, usage):
     rows = b.rows
     p = b.p
@@ -1052,6 +1093,7 @@ def report(b, info, fio, usage):
                 L.append(f"| {name} | {kw.get('mode', 'read')} | {kw.get('partitions', 8)} | "
                          f"{system} | {f1(wall)} | {f1(brk)} | {f1(cli)} | {busy} | {share} |")
         L.append("")
+    L.extend(cpu_per_gib_section(rows))
     errs = [r for r in rows if r.get("error")]
     if errs or b.notes:
         L.append("## Failures and notes\n")
