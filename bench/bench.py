@@ -843,7 +843,8 @@ def cpu_per_gib_section(rows):
     table += [("Java produce, fixed rate", "rate", dict(mode=m)) for m in MODES]
     table += [("Java consume", "consume", {}), ("librdkafka consume", "consume-rdkafka", {})]
     L = ["## 7. Broker CPU per GiB (unthrottled and fixed-rate runs)\n",
-         "The broker's CPU-seconds over the client's run divided by the GiB produced or consumed, "
+         "The broker's CPU-seconds over the client's run divided by the GiB of records produced or "
+         "consumed (their uncompressed size, so lz4 rows divide by the same GiB as the others), "
          "median over rounds: what the same work costs each broker, whatever share of the machine "
          "the client left it. Lower is better; the ratio is Takhin / Kafka.\n",
          "| run | mode | partitions | compression | Kafka CPU s/GiB | Takhin CPU s/GiB | ratio |",

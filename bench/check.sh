@@ -18,8 +18,10 @@ import json, sys
 sys.path.insert(0, sys.argv[1])
 import bench
 rows = [json.loads(line) for line in open(f"{sys.argv[1]}/results/latest.jsonl")]
-table = [line for line in bench.cpu_per_gib_section(rows) if line.startswith("| Java consume")]
-assert table and "—" not in table[0], f"bench.py: no broker CPU per GiB for the consume runs: {table}"
+table = [line for line in bench.cpu_per_gib_section(rows) if line.startswith("| ") and "---" not in line]
+assert len(table) == 1 + 8 + 4 + 2 + 2, f"bench.py: section 7 lost rows: {table}"
+empty = [line for line in table[1:] if "—" in line]
+assert not empty, f"bench.py: no broker CPU per GiB for {empty}"
 PY
 timeout 600 mvn -q -B -f "$ROOT/bench/pom.xml" dependency:resolve >/dev/null
 # The tool classes run.sh starts must exist on the resolved classpath.
