@@ -23,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 try:
@@ -298,10 +299,59 @@ class ColdStartProbe:
 
 class ClientMeter:
     """Wall time spent in run(), and the measured broker's CPU meanwhile: the client's own run
-    without topic creation. Bench.measured sets `broker` and takes differences."""
+    without topic creation. Bench.measured sets `broker` and takes differences. `threads`
+    collects each client process's per-thread CPU (ThreadSampler.summary), one entry per run()."""
     broker = None
     wall_s = 0.0
     broker_cpu_s = 0.0
+    threads = []
+
+
+# How often a running client's threads are sampled. A thread's figure misses at most its last
+# interval of CPU (the process is gone before it can be read again); ten reads of ~30 small
+# /proc files a second cost the machine nothing measurable.
+THREAD_SAMPLE_S = 0.1
+# JVM thread names (/proc comm, 15 characters at most) by what they do for the client.
+JIT_THREADS = ("C1 CompilerThre", "C2 CompilerThre")
+GC_THREADS = ("GC Thread", "G1 ")
+
+
+class ThreadSampler:
+    """The CPU of each thread of one client process, sampled from /proc/PID/task while it runs:
+    which thread bounds the client (one thread cannot go faster than one CPU) and how much of the
+    client's CPU is its JVM compiling and collecting rather than producing or consuming."""
+
+    def __init__(self, pid, program):
+        self.pid = pid
+        self.program = os.path.basename(program)[:15]
+        self.cpu = {}  # tid -> (name, CPU s at the last sample)
+
+    def sample(self):
+        try:
+            tids = os.listdir(f"/proc/{self.pid}/task")
+        except OSError:
+            return
+        for tid in tids:
+            try:
+                with open(f"/proc/{self.pid}/task/{tid}/stat") as f:
+                    data = f.read()
+                name = data[data.index("(") + 1:data.rindex(")")]
+                fields = data[data.rindex(")") + 2:].split()
+                self.cpu[tid] = (name, (int(fields[11]) + int(fields[12])) / CLK_TCK)
+            except (OSError, ValueError, IndexError):
+                continue  # the thread ended between listing and reading
+
+    def summary(self):
+        if not self.cpu:
+            return None
+        name, busiest = max(self.cpu.values(), key=lambda nc: nc[1])
+        if name == self.program:  # the JVM's main thread and the C driver's carry its name
+            name = "main"
+        return dict(
+            busiest=name, busiest_s=busiest,
+            jit_s=sum((c for n, c in self.cpu.values() if n.startswith(JIT_THREADS)), 0.0),
+            gc_s=sum((c for n, c in self.cpu.values() if n.startswith(GC_THREADS)), 0.0),
+            sampled_s=sum(c for _, c in self.cpu.values()))
 
 
 def run(cmd, timeout, check=True):
@@ -317,15 +367,35 @@ def run(cmd, timeout, check=True):
 
 
 def _run(cmd, timeout, check):
-    try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=timeout, start_new_session=True)
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode(errors="replace")
+    """Runs a client to its end, its output in a temporary file (a pipe could fill while this
+    process samples the client's threads rather than reading it)."""
+    with tempfile.TemporaryFile() as out_f:
+        proc = subprocess.Popen(cmd, stdout=out_f, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        sampler = ThreadSampler(proc.pid, cmd[0])
+        deadline = time.monotonic() + timeout
+        timed_out = False
+        try:
+            while True:
+                sampler.sample()
+                try:
+                    proc.wait(timeout=THREAD_SAMPLE_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() > deadline:
+                        timed_out = True
+                        break
+        finally:
+            if proc.poll() is None:  # timed out, or the harness was stopped: no orphan client
+                proc.kill()
+                proc.wait()
+        ClientMeter.threads.append(sampler.summary())
+        out_f.seek(0)
+        out = out_f.read().decode(errors="replace")
+    if timed_out:
         raise RuntimeError(f"timeout after {timeout}s: {' '.join(cmd[-8:])}\n{out[-2000:]}")
-    out = r.stdout.decode(errors="replace")
-    if check and r.returncode != 0:
-        raise RuntimeError(f"exit {r.returncode}: {' '.join(cmd[-8:])}\n{out[-3000:]}")
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"exit {proc.returncode}: {' '.join(cmd[-8:])}\n{out[-3000:]}")
     return out
 
 
@@ -419,6 +489,7 @@ class Bench:
         c0 = b.cpu()
         k0 = children_cpu_seconds()
         w0, bc0 = ClientMeter.wall_s, ClientMeter.broker_cpu_s
+        th0 = len(ClientMeter.threads)
         ClientMeter.broker = b
         t0 = time.monotonic()
         try:
@@ -432,6 +503,16 @@ class Bench:
         res["client_cpu_s"] = children_cpu_seconds() - k0
         res["client_wall_s"] = ClientMeter.wall_s - w0
         res["broker_cpu_during_client_s"] = ClientMeter.broker_cpu_s - bc0
+        # Per-thread CPU of the client(s) the run started: the busiest single thread of any of
+        # them, and the JVMs' compiler and collector threads.
+        th = [t for t in ClientMeter.threads[th0:] if t]
+        if th:
+            top = max(th, key=lambda t: t["busiest_s"])
+            res["client_busiest_thread"] = top["busiest"]
+            res["client_busiest_thread_cpu_s"] = top["busiest_s"]
+            res["client_jit_cpu_s"] = sum(t["jit_s"] for t in th)
+            res["client_gc_cpu_s"] = sum(t["gc_s"] for t in th)
+            res["client_threads_cpu_s"] = sum(t["sampled_s"] for t in th)
         ClientMeter.broker = None
         res["wall_s"] = time.monotonic() - t0
         res["error"] = err
@@ -821,6 +902,56 @@ def ratio(t, k):
     return f"{t / k:.2f}x"
 
 
+def client_runs():
+    """The unthrottled runs sections 6 and 6b break down: (name, workload, selector)."""
+    runs = [("Java produce", "produce", dict(mode=m, partitions=parts, compression="none"))
+            for m in MODES for parts in (1, 8)]
+    runs += [("librdkafka produce", "produce-rdkafka", dict(mode=m, partitions=parts))
+             for m in MODES for parts in (1, 8)]
+    runs += [("Java consume", "consume", {}), ("librdkafka consume", "consume-rdkafka", {})]
+    return runs
+
+
+def client_threads_section(rows, ncpu):
+    """Section 6b: the client's CPU by thread (ThreadSampler), for the runs of section 6. One
+    thread cannot use more than one CPU, so a busiest thread near 100% of the client's wall time
+    is the client's own limit; the JVM's compiler threads are CPU the client spends on itself
+    before it runs at full speed, on the same CPUs as the broker."""
+    L = []
+    for name, wl, kw in client_runs():
+        for system in SYSTEMS:
+            sr = [r for r in rows if r.get("workload") == wl and r.get("system") == system
+                  and not r.get("error") and r.get("client_busiest_thread_cpu_s") is not None
+                  and all(r.get(k) == v for k, v in kw.items())]
+            if not sr:
+                continue
+            wall, cli, top, jit, gc = (med(sr, key) for key in (
+                "client_wall_s", "client_cpu_s", "client_busiest_thread_cpu_s",
+                "client_jit_cpu_s", "client_gc_cpu_s"))
+            names = [r["client_busiest_thread"] for r in sr]
+            thread = max(set(names), key=names.count)
+            share = f"{100 * top / wall:.0f}%" if wall else "—"
+            L.append(f"| {name} | {kw.get('mode', 'read')} | {kw.get('partitions', 8)} | {system} "
+                     f"| {f1(wall)} | {f1(cli)} | {thread} | {f1(top)} | {share} | {f1(jit)} "
+                     f"| {f1(gc)} |")
+    if not L:
+        return []
+    return ["### 6b. Inside the client (the same runs, by thread)\n",
+            "The client's threads sampled from /proc every "
+            f"{THREAD_SAMPLE_S} s while it ran (a thread's figure can miss its last "
+            f"{THREAD_SAMPLE_S} s), medians over rounds. One thread cannot use more than one of "
+            f"the {ncpu} CPUs: where the busiest thread's CPU nears the client's wall time, that "
+            "thread sets the pace whatever the broker does. JIT: the JVM's C1/C2 compiler "
+            "threads, CPU the Java client spends compiling itself, on the CPUs the broker "
+            "shares; GC: its collector threads. A Java client's main thread is the application's "
+            "(ProducerPerformance's send() loop, ConsumerPerformance's poll() loop, which also "
+            "does the classic consumer's fetching); kafka-producer- is the producer's network "
+            "thread; rdk:broker is librdkafka's thread for a broker connection.\n",
+            "| run | mode | partitions | system | client wall s | client CPU s | busiest thread "
+            "| its CPU s | of client wall | JIT CPU s | GC CPU s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"] + L + [""]
+
+
 def cpu_per_gib_section(rows):
     """Section 7: the broker's CPU-seconds per GiB it took in or served, per workload. Unlike
     throughput it does not depend on how much of the machine the client left over: it is what
@@ -1064,11 +1195,7 @@ def report(b, info, fio, usage):
     L.append(f"Cold start: process spawn to the first acknowledged produce ({t['cold_how']}) on an "
              "auto-created topic, empty data dir (Kafka's dir already formatted by StorageTool, "
              "which is not counted).\n")
-    cpu_rows = [("Java produce", "produce", dict(mode=m, partitions=parts, compression="none"))
-                for m in MODES for parts in (1, 8)]
-    cpu_rows += [("librdkafka produce", "produce-rdkafka", dict(mode=m, partitions=parts))
-                 for m in MODES for parts in (1, 8)]
-    cpu_rows += [("Java consume", "consume", {}), ("librdkafka consume", "consume-rdkafka", {})]
+    cpu_rows = client_runs()
     if any(r.get("client_cpu_s") is not None for r in rows):
         n = int(info["nproc"]) if str(info["nproc"]).isdigit() else 1
         L.append("## 6. Where the CPU went (unthrottled runs)\n")
@@ -1094,6 +1221,7 @@ def report(b, info, fio, usage):
                 L.append(f"| {name} | {kw.get('mode', 'read')} | {kw.get('partitions', 8)} | "
                          f"{system} | {f1(wall)} | {f1(brk)} | {f1(cli)} | {busy} | {share} |")
         L.append("")
+        L.extend(client_threads_section(rows, n))
     L.extend(cpu_per_gib_section(rows))
     errs = [r for r in rows if r.get("error")]
     if errs or b.notes:
