@@ -22,6 +22,12 @@ table = [line for line in bench.cpu_per_gib_section(rows) if line.startswith("| 
 assert len(table) == 1 + 8 + 4 + 2 + 2, f"bench.py: section 7 lost rows: {table}"
 empty = [line for line in table[1:] if "—" in line]
 assert not empty, f"bench.py: no broker CPU per GiB for {empty}"
+# Section 6b (the client's threads): every run of section 6, both systems, a named thread.
+inside = [line.split(" | ") for line in bench.client_threads_section(rows, 2)
+          if line.startswith("| ") and "---" not in line]
+assert len(inside) == 1 + 2 * (8 + 2), f"bench.py: section 6b lost rows: {inside}"
+blank = [row for row in inside[1:] if "—" in row or not row[6].strip()]
+assert not blank, f"bench.py: section 6b has no thread for {blank}"
 PY
 timeout 600 mvn -q -B -f "$ROOT/bench/pom.xml" dependency:resolve >/dev/null
 # The tool classes run.sh starts must exist on the resolved classpath.
