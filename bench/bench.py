@@ -325,6 +325,7 @@ class ThreadSampler:
         self.pid = pid
         self.program = os.path.basename(program)[:15]
         self.cpu = {}  # tid -> (name, CPU s at the last sample)
+        self.waited = {}  # tid -> s runnable but waiting for a CPU (schedstat), at the last sample
 
     def sample(self):
         try:
@@ -338,17 +339,21 @@ class ThreadSampler:
                 name = data[data.index("(") + 1:data.rindex(")")]
                 fields = data[data.rindex(")") + 2:].split()
                 self.cpu[tid] = (name, (int(fields[11]) + int(fields[12])) / CLK_TCK)
+                # schedstat: ns on a CPU, ns runnable on a run queue, timeslices (kernels with
+                # schedstats; without, the field stays absent).
+                with open(f"/proc/{self.pid}/task/{tid}/schedstat") as f:
+                    self.waited[tid] = int(f.read().split()[1]) / 1e9
             except (OSError, ValueError, IndexError):
                 continue  # the thread ended between listing and reading
 
     def summary(self):
         if not self.cpu:
             return None
-        name, busiest = max(self.cpu.values(), key=lambda nc: nc[1])
+        tid, (name, busiest) = max(self.cpu.items(), key=lambda kv: kv[1][1])
         if name == self.program:  # the JVM's main thread and the C driver's carry its name
             name = "main"
         return dict(
-            busiest=name, busiest_s=busiest,
+            busiest=name, busiest_s=busiest, busiest_waited_s=self.waited.get(tid),
             jit_s=sum((c for n, c in self.cpu.values() if n.startswith(JIT_THREADS)), 0.0),
             gc_s=sum((c for n, c in self.cpu.values() if n.startswith(GC_THREADS)), 0.0),
             sampled_s=sum(c for _, c in self.cpu.values()))
@@ -510,6 +515,8 @@ class Bench:
             top = max(th, key=lambda t: t["busiest_s"])
             res["client_busiest_thread"] = top["busiest"]
             res["client_busiest_thread_cpu_s"] = top["busiest_s"]
+            if top.get("busiest_waited_s") is not None:
+                res["client_busiest_thread_waited_s"] = top["busiest_waited_s"]
             res["client_jit_cpu_s"] = sum(t["jit_s"] for t in th)
             res["client_gc_cpu_s"] = sum(t["gc_s"] for t in th)
             res["client_threads_cpu_s"] = sum(t["sampled_s"] for t in th)
@@ -925,15 +932,15 @@ def client_threads_section(rows, ncpu):
                   and all(r.get(k) == v for k, v in kw.items())]
             if not sr:
                 continue
-            wall, cli, top, jit, gc = (med(sr, key) for key in (
+            wall, cli, top, waited, jit, gc = (med(sr, key) for key in (
                 "client_wall_s", "client_cpu_s", "client_busiest_thread_cpu_s",
-                "client_jit_cpu_s", "client_gc_cpu_s"))
+                "client_busiest_thread_waited_s", "client_jit_cpu_s", "client_gc_cpu_s"))
             names = [r["client_busiest_thread"] for r in sr]
             thread = max(set(names), key=names.count)
             share = f"{100 * top / wall:.0f}%" if wall else "—"
             L.append(f"| {name} | {kw.get('mode', 'read')} | {kw.get('partitions', 8)} | {system} "
-                     f"| {f1(wall)} | {f1(cli)} | {thread} | {f1(top)} | {share} | {f1(jit)} "
-                     f"| {f1(gc)} |")
+                     f"| {f1(wall)} | {f1(cli)} | {thread} | {f1(top)} | {share} | {f1(waited)} "
+                     f"| {f1(jit)} | {f1(gc)} |")
     if not L:
         return []
     return ["### 6b. Inside the client (the same runs, by thread)\n",
@@ -946,10 +953,14 @@ def client_threads_section(rows, ncpu):
             "shares; GC: its collector threads. A Java client's main thread is the application's "
             "(ProducerPerformance's send() loop, ConsumerPerformance's poll() loop, which also "
             "does the classic consumer's fetching); kafka-producer- is the producer's network "
-            "thread; rdk:broker is librdkafka's thread for a broker connection.\n",
+            "thread; rdk:broker is librdkafka's thread for a broker connection. Waiting for a "
+            "CPU: the time the busiest thread was runnable but not running (the scheduler's "
+            "run-queue delay, /proc/.../schedstat), time a broker using less CPU can give back; "
+            "the rest of its wall time it was asleep, waiting for the network, a response or "
+            "another thread.\n",
             "| run | mode | partitions | system | client wall s | client CPU s | busiest thread "
-            "| its CPU s | of client wall | JIT CPU s | GC CPU s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"] + L + [""]
+            "| its CPU s | of client wall | its wait for a CPU s | JIT CPU s | GC CPU s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"] + L + [""]
 
 
 def cpu_per_gib_section(rows):
