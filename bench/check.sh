@@ -26,8 +26,7 @@ assert not empty, f"bench.py: no broker CPU per GiB for {empty}"
 inside = [line.split(" | ") for line in bench.client_threads_section(rows, 2)
           if line.startswith("| ") and "---" not in line]
 assert len(inside) == 1 + 2 * (8 + 2), f"bench.py: section 6b lost rows: {inside}"
-# (the run-queue wait, column 9, is absent from results recorded before it was sampled)
-blank = [row for row in inside[1:] if "—" in row[:9] + row[10:] or not row[6].strip()]
+blank = [row for row in inside[1:] if "—" in row or not row[6].strip()]
 assert not blank, f"bench.py: section 6b has no thread for {blank}"
 # The sampler behind 6b, on a real process: a client busy ~0.6 s on its main thread is seen as
 # such (CPU, a run-queue figure), its output comes back, and a client past its time limit is
@@ -39,7 +38,9 @@ seen = bench.ClientMeter.threads[-1]
 assert out.strip() == "busy done", f"bench.py: client output lost: {out!r}"
 assert seen and seen["busiest"] == "main" and 0.3 <= seen["busiest_s"] <= 5, \
     f"bench.py: ThreadSampler missed a busy main thread: {seen}"
-assert seen["busiest_waited_s"] is None or seen["busiest_waited_s"] >= 0, seen
+if os.path.exists("/proc/self/schedstat"):
+    waited = seen["busiest_waited_s"]
+    assert waited is not None and waited >= 0, f"bench.py: no run-queue wait sampled: {seen}"
 t0 = time.monotonic()
 try:
     bench.run(["sleep", "30.25"], 1)
