@@ -45,7 +45,9 @@ if os.path.exists("/proc/self/schedstat"):
     assert waited is not None and 0 <= waited < seen["busiest_s"] / 2, \
         f"bench.py: run-queue wait of a thread alone on a CPU: {seen}"
     import subprocess
-    rival = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", "while True: pass"])
+    # The rival stops by itself after 30 s, should this script be killed before it kills it.
+    rival = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c",
+                              "import time\nt = time.monotonic()\nwhile time.monotonic() - t < 30: pass"])
     try:
         bench.run(["taskset", "-c", "0", sys.executable, "-c", busy], 60)
     finally:
