@@ -248,7 +248,7 @@ fn io_error(context: impl Into<String>) -> impl FnOnce(io::Error) -> CleanError 
 }
 
 /// `<dir>/<base, 20 digits>.<kind>.<stage>`, e.g. `00000000000000000042.log.cleaned`.
-fn staged_path(dir: &Path, base_offset: i64, kind: &str, stage: &str) -> PathBuf {
+pub(crate) fn staged_path(dir: &Path, base_offset: i64, kind: &str, stage: &str) -> PathBuf {
     dir.join(format!("{base_offset:020}.{kind}.{stage}"))
 }
 
@@ -906,7 +906,7 @@ fn remove_staged(dir: &Path, base_offset: i64, stage: &str) -> io::Result<()> {
     Ok(())
 }
 
-fn remove_if_exists(path: &Path) -> io::Result<()> {
+pub(crate) fn remove_if_exists(path: &Path) -> io::Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -917,7 +917,7 @@ fn remove_if_exists(path: &Path) -> io::Result<()> {
     }
 }
 
-fn rename(from: &Path, to: &Path) -> io::Result<()> {
+pub(crate) fn rename(from: &Path, to: &Path) -> io::Result<()> {
     std::fs::rename(from, to).map_err(|err| {
         io::Error::new(
             err.kind(),
@@ -962,7 +962,7 @@ fn swap_in(log: &Log, group: &[Arc<Segment>]) -> Result<bool, CleanError> {
         // Step 5.
         let (segment, indexes_valid) = Segment::open(dir, base)?;
         let loaded = if indexes_valid {
-            segment.load_tail()?
+            segment.load_tail(None)?
         } else {
             Err("indexes of the cleaned segment do not parse".to_string())
         };

@@ -7,8 +7,9 @@
 //! index entries are written; everything below `recovery_point` has been fdatasync'd;
 //! `log_start_offset` only moves up (DeleteRecords, retention) and may lie inside the first segment.
 //! Segment `N` holds offsets in `[N, next segment's base)`: contiguously as appended; after
-//! compaction ([`Log::clean`], `cleaner.rs`) with gaps between and inside batches, but every
-//! closed segment still ends with a batch whose last offset is the next segment's base - 1.
+//! compaction ([`Log::clean`], `cleaner.rs`) with gaps between and inside batches. A closed
+//! segment ends with a batch whose last offset is the next segment's base - 1, unless recovery
+//! moved damage out of it (`damage.rs`): then the offsets of the damaged batches are a gap too.
 //!
 //! # Thread-safety
 //!
@@ -43,9 +44,10 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use crate::batch::{self, BatchError, BatchHeader, ValidatedBatches};
 use crate::checkpoint;
 use crate::cleaner::{self, CleanError, CleanOptions, CleanReport};
+use crate::damage::{self, DamagedRange};
 use crate::log_dir::{StorageError, storage_io};
 use crate::producer_state::{self, Prepared, ProducerStateManager};
-use crate::segment::{self, IndexLimits, Preallocate, Segment};
+use crate::segment::{self, IndexLimits, Preallocate, Segment, VerifyRules};
 use crate::{LogConfig, TimestampType};
 
 /// Largest decompressed records section of one batch: [`batch::validate`] refuses a produce
@@ -67,6 +69,9 @@ pub const MAX_DECOMPRESSED_BATCH_BYTES: usize = 256 * 1024 * 1024;
 /// earlier fdatasync is still writing back; each sync advances the recovery point only to the
 /// log end it saw when it started.
 pub const MAX_CONCURRENT_SYNCS: u32 = 2;
+
+/// Most damaged ranges a log remembers ([`Log::damaged_ranges`]); each was logged when found.
+pub const MAX_DAMAGED_RANGES_KEPT: usize = 64;
 
 /// Who is syncing a log (under `Log::syncs`).
 #[derive(Debug, Default)]
@@ -254,9 +259,11 @@ pub struct RecoveryReport {
     pub bytes_truncated: u64,
     /// Preallocated zeros (not data) trimmed off segment ends a crash left them on.
     pub preallocated_bytes_trimmed: u64,
+    /// Where the last segment was cut at a bad or torn batch (a crash's tail).
     pub truncated_at: Option<TruncationPoint>,
-    /// Segments removed because they followed a truncation point.
-    pub segments_deleted: usize,
+    /// Damage in closed segments, moved out of the log (see `damage.rs`), and offset gaps at
+    /// their ends; every intact batch around them is kept.
+    pub damaged: Vec<DamagedRange>,
     /// Offset of the producer-state snapshot loaded, if any.
     pub producer_snapshot_offset: Option<i64>,
     pub batches_replayed: u64,
@@ -293,8 +300,8 @@ impl fmt::Display for RecoveryReport {
                 point.reason
             )?;
         }
-        if self.segments_deleted > 0 {
-            write!(f, ", {} later segments deleted", self.segments_deleted)?;
+        for range in &self.damaged {
+            write!(f, ", damaged: {range}")?;
         }
         if self.preallocated_bytes_trimmed > 0 {
             write!(
@@ -410,6 +417,8 @@ pub(crate) struct OpenParams {
     pub log_start_offset: Option<i64>,
     /// From `cleaner-offset-checkpoint`.
     pub first_dirty_offset: Option<i64>,
+    /// Where damaged bytes moved out of this log go (see `damage.rs`).
+    pub quarantine_dir: PathBuf,
 }
 
 pub struct Log {
@@ -444,6 +453,9 @@ pub struct Log {
     /// Earliest tombstone delete horizon below the first dirty offset (scheduling; see
     /// `cleaner.rs`, "Scheduling"). In memory only: unknown again after a restart.
     delete_horizon_watch: Mutex<cleaner::DeleteHorizonWatch>,
+    /// Damage known in this log since it was opened: moved out by recovery, or found by the
+    /// scrubber; at most [`MAX_DAMAGED_RANGES_KEPT`], the newest kept.
+    damaged: Mutex<Vec<DamagedRange>>,
     /// Runs at the start of every sync, outside every lock (tests: syncs held in flight).
     #[cfg(test)]
     before_sync: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
@@ -540,6 +552,23 @@ impl Log {
             .end_offset_for(epoch, self.log_end_offset())
     }
     /// True once an I/O error took the log offline (until it is reopened).
+    /// Damage found in this log since it was opened (see [`DamagedRange`]), oldest first.
+    pub fn damaged_ranges(&self) -> Vec<DamagedRange> {
+        self.damaged.lock().clone()
+    }
+
+    /// Remembers a damaged range, once; the oldest goes beyond [`MAX_DAMAGED_RANGES_KEPT`].
+    pub(crate) fn record_damage(&self, range: DamagedRange) {
+        let mut damaged = self.damaged.lock();
+        if damaged.contains(&range) {
+            return;
+        }
+        if damaged.len() >= MAX_DAMAGED_RANGES_KEPT {
+            damaged.remove(0);
+        }
+        damaged.push(range);
+    }
+
     pub fn is_offline(&self) -> bool {
         self.offline.load(Ordering::Acquire)
     }
@@ -1297,11 +1326,14 @@ impl Log {
     ///    marked for rebuild. No segment → create an empty one at the checkpointed log start.
     /// 3. Tail: on a clean shutdown trust each segment and scan only headers after its last
     ///    index entry; on an unclean one verify every batch (framing, magic, CRC, increasing
-    ///    offsets) from the segment holding the recovery point onwards, truncating the `.log` at
-    ///    the first bad or torn batch and deleting every later segment (tolerates a torn or
-    ///    half-written tail after kill -9 or power loss). Segments with bad indexes are verified
-    ///    the same way. Offsets must be contiguous in the last segment; earlier ones may have
-    ///    compaction gaps between batches but must end where the next segment begins.
+    ///    offsets below the next segment's base) from the segment holding the recovery point
+    ///    onwards. Segments with bad indexes, or whose tail does not parse, are verified the
+    ///    same way. In the last segment offsets must be contiguous, and the first bad or torn
+    ///    batch cuts it (a torn or half-written tail after kill -9 or power loss). Damage in a
+    ///    closed segment never reaches beyond its own damaged bytes: they are moved to the
+    ///    quarantine directory and every intact batch after them, in that segment and in later
+    ///    ones, is kept (`damage.rs`); a closed segment ending short of the next one is an
+    ///    offset gap, reported, not a reason to drop what follows.
     /// 4. Offsets: log end = end of the last good batch; log start = max(checkpoint, first base).
     /// 5. Leader epochs: drop entries at or beyond the log end, clamp to the log start.
     /// 6. Producer state: load the newest valid snapshot at or below the recovery point (the log
@@ -1360,40 +1392,20 @@ impl Log {
                 .find(|(segment, _)| segment.base_offset <= recovery_point);
             Some(floor.map_or(i64::MIN, |(segment, _)| segment.base_offset))
         };
-        let mut kept = Vec::with_capacity(segments.len());
+        let mut kept: Vec<Segment> = Vec::with_capacity(segments.len());
         let mut remaining: std::collections::VecDeque<(Segment, bool)> = segments.into();
         while let Some((segment, indexes_valid)) = remaining.pop_front() {
+            let end_offset = remaining.front().map(|(next, _)| next.base_offset);
             let must_verify =
                 scan_from_base.is_some_and(|base| segment.base_offset >= base) || !indexes_valid;
-            let tail_ok = if must_verify {
-                None
+            let loaded = !must_verify && load_tail_or_verify(&segment, end_offset, &mut report)?;
+            let segment = if loaded {
+                segment
             } else {
-                match segment.load_tail().map_err(storage_io(|| {
-                    format!("loading {}", segment.log_path.display())
-                }))? {
-                    Ok(0) => Some(()),
-                    Ok(trimmed) => {
-                        tracing::info!(file = %segment.log_path.display(), trimmed, "trimmed preallocated zeros after the last batch");
-                        report.preallocated_bytes_trimmed += trimmed;
-                        let end = segment.state().next_offset;
-                        match remaining.front() {
-                            Some((next, _)) if next.base_offset != end => {
-                                tracing::warn!(file = %segment.log_path.display(), end, next = next.base_offset, "segment ends short of the next one after trimming zeros; verifying the whole segment");
-                                None
-                            }
-                            _ => Some(()),
-                        }
-                    }
-                    Err(reason) => {
-                        tracing::warn!(file = %segment.log_path.display(), %reason, "segment tail does not parse; verifying the whole segment");
-                        None
-                    }
-                }
-            };
-            let mut damaged = false;
-            if tail_ok.is_none() {
-                report.segments_scanned += 1;
-                report.indexes_rebuilt += 1;
+                let rules = VerifyRules {
+                    last_segment: end_offset.is_none(),
+                    end_offset,
+                };
                 let mut on_batch = |header: &BatchHeader| {
                     if header.partition_leader_epoch >= 0
                         && epochs
@@ -1405,57 +1417,40 @@ impl Log {
                             .push((header.partition_leader_epoch, header.base_offset));
                     }
                 };
-                let outcome = segment
-                    .recover(limits, remaining.is_empty(), &mut on_batch)
-                    .map_err(storage_io(|| {
-                        format!("recovering {}", segment.log_path.display())
-                    }))?;
-                report.preallocated_bytes_trimmed += outcome.preallocated_bytes;
-                if let Some((position, offset, reason)) = outcome.damage {
-                    tracing::warn!(
-                        file = %segment.log_path.display(), position, offset, %reason,
-                        truncated_bytes = outcome.truncated_bytes, "truncating log at a bad or torn batch"
-                    );
-                    report.bytes_truncated += outcome.truncated_bytes;
-                    report.truncated_at = Some(TruncationPoint {
-                        file: segment.log_path.clone(),
-                        position_bytes: position,
-                        offset,
-                        reason,
-                    });
-                    damaged = true;
-                } else if let Some((next, _)) = remaining.front()
-                    && next.base_offset != segment.state().next_offset
-                {
-                    // A verified segment that ends short of the next one's base lost its tail
-                    // at a batch boundary (power loss); keep the log a gap-free prefix.
-                    let offset = segment.state().next_offset;
-                    let reason = format!(
-                        "segment ends at offset {offset} but the next segment starts at {}",
-                        next.base_offset
-                    );
-                    tracing::warn!(file = %segment.log_path.display(), %reason, "offset gap after a verified segment");
-                    report.truncated_at = Some(TruncationPoint {
-                        file: segment.log_path.clone(),
-                        position_bytes: segment.size_bytes(),
-                        offset,
-                        reason,
-                    });
-                    damaged = true;
-                }
+                let verify = Verify {
+                    limits,
+                    rules,
+                    quarantine_dir: &params.quarantine_dir,
+                };
+                verify.segment(segment, &mut on_batch, &mut report)?
+            };
+            // A closed segment that ends short of the next one lost batches at its end (at a
+            // batch boundary: power loss of an unsynced tail, or damage moved out above). The
+            // later segments are intact and kept; the missing offsets are a gap, as compaction
+            // leaves, and are reported.
+            let end = segment.state().next_offset;
+            if let Some(next) = end_offset
+                && end < next
+                && report
+                    .damaged
+                    .last()
+                    .is_none_or(|range| range.end_offset != next)
+            {
+                let range = DamagedRange {
+                    file: segment.log_path.clone(),
+                    position_bytes: segment.size_bytes(),
+                    end_position_bytes: segment.size_bytes(),
+                    first_offset: end,
+                    end_offset: next,
+                    reason: format!(
+                        "segment ends at offset {end} but the next one starts at {next}"
+                    ),
+                    quarantined_to: None,
+                };
+                tracing::warn!(%range, "offsets missing at the end of a closed segment; later segments kept");
+                report.damaged.push(range);
             }
             kept.push(segment);
-            if damaged {
-                break;
-            }
-        }
-        for (segment, _) in remaining {
-            tracing::warn!(file = %segment.log_path.display(), "deleting segment after the truncation point");
-            report.bytes_truncated += segment.size_bytes();
-            report.segments_deleted += 1;
-            segment.delete_files().map_err(storage_io(|| {
-                format!("deleting {}", segment.log_path.display())
-            }))?;
         }
         // Pass 4.
         let first_base = kept.first().map_or(0, |segment| segment.base_offset);
@@ -1534,6 +1529,7 @@ impl Log {
                     .unwrap_or(log_start_offset),
             ),
             delete_horizon_watch: Mutex::new(cleaner::DeleteHorizonWatch::Unknown),
+            damaged: Mutex::new(Vec::new()),
             #[cfg(test)]
             before_sync: Mutex::new(None),
         };
@@ -1541,6 +1537,9 @@ impl Log {
             log.replay_producer_state(snapshot_offset.unwrap_or(first_base))?;
         report.log_start_offset = log_start_offset;
         report.log_end_offset = log_end_offset;
+        for range in &report.damaged {
+            log.record_damage(range.clone());
+        }
         Ok((log, report))
     }
 
@@ -1575,6 +1574,130 @@ impl Log {
             }
         }
         Ok(replayed)
+    }
+}
+
+/// Pass 3 for a segment trusted as it is (clean shutdown, below the recovery point): loads its
+/// tail ([`Segment::load_tail`]). Returns false when the segment must be verified instead: its
+/// tail does not parse, or zeros trimmed off it left it short of the next segment.
+fn load_tail_or_verify(
+    segment: &Segment,
+    end_offset: Option<i64>,
+    report: &mut RecoveryReport,
+) -> Result<bool, StorageError> {
+    let loaded = segment.load_tail(end_offset).map_err(storage_io(|| {
+        format!("loading {}", segment.log_path.display())
+    }))?;
+    match loaded {
+        Ok(0) => Ok(true),
+        Ok(trimmed) => {
+            tracing::info!(file = %segment.log_path.display(), trimmed, "trimmed preallocated zeros after the last batch");
+            report.preallocated_bytes_trimmed += trimmed;
+            let end = segment.state().next_offset;
+            match end_offset {
+                Some(next) if next != end => {
+                    tracing::warn!(file = %segment.log_path.display(), end, next, "segment ends short of the next one after trimming zeros; verifying the whole segment");
+                    Ok(false)
+                }
+                _ => Ok(true),
+            }
+        }
+        Err(reason) => {
+            tracing::warn!(file = %segment.log_path.display(), %reason, "segment tail does not parse; verifying the whole segment");
+            Ok(false)
+        }
+    }
+}
+
+/// Pass 3 for a segment whose every batch is checked ([`Segment::recover`]).
+struct Verify<'a> {
+    limits: IndexLimits,
+    rules: VerifyRules,
+    quarantine_dir: &'a Path,
+}
+
+impl Verify<'_> {
+    /// Verifies `segment`, rebuilding its indexes. The last segment is cut at its first bad
+    /// batch; a closed one has its damaged ranges moved out (`damage.rs`) and is verified again.
+    /// Returns the segment as it now is.
+    fn segment(
+        &self,
+        segment: Segment,
+        on_batch: &mut dyn FnMut(&BatchHeader),
+        report: &mut RecoveryReport,
+    ) -> Result<Segment, StorageError> {
+        report.segments_scanned += 1;
+        report.indexes_rebuilt += 1;
+        let log_path = segment.log_path.clone();
+        let context = || format!("recovering {}", log_path.display());
+        let outcome = segment
+            .recover(self.limits, self.rules, on_batch)
+            .map_err(storage_io(context))?;
+        report.preallocated_bytes_trimmed += outcome.preallocated_bytes;
+        if let Some((position, offset, reason)) = outcome.damage {
+            tracing::warn!(
+                file = %log_path.display(), position, offset, %reason,
+                truncated_bytes = outcome.truncated_bytes, "truncating the last segment at a bad or torn batch"
+            );
+            report.bytes_truncated += outcome.truncated_bytes;
+            report.truncated_at = Some(TruncationPoint {
+                file: log_path.clone(),
+                position_bytes: position,
+                offset,
+                reason,
+            });
+        }
+        if outcome.skipped.is_empty() {
+            return Ok(segment);
+        }
+        let size = segment.size_bytes();
+        let mut ranges = Vec::with_capacity(outcome.skipped.len());
+        for skipped in &outcome.skipped {
+            let end_offset = if skipped.end_position < size {
+                segment
+                    .read_header(skipped.end_position, size)
+                    .map_err(storage_io(context))?
+                    .map(|header| header.base_offset)
+            } else {
+                None
+            };
+            ranges.push(DamagedRange {
+                file: log_path.clone(),
+                position_bytes: skipped.position,
+                end_position_bytes: skipped.end_position,
+                first_offset: skipped.offset,
+                end_offset: end_offset
+                    .or(self.rules.end_offset)
+                    .unwrap_or(skipped.offset),
+                reason: skipped.reason.clone(),
+                quarantined_to: None,
+            });
+        }
+        let dir = log_path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = segment.base_offset;
+        let quarantined = damage::excise(segment, &outcome.skipped, self.quarantine_dir).map_err(
+            storage_io(|| format!("moving damaged bytes out of {}", log_path.display())),
+        )?;
+        for (range, path) in ranges.iter_mut().zip(quarantined) {
+            range.quarantined_to = Some(path);
+            tracing::warn!(%range, "damaged range of a closed segment moved out of the log; later data kept");
+            report.bytes_truncated += range.end_position_bytes - range.position_bytes;
+        }
+        report.damaged.extend(ranges);
+        let (segment, _) = Segment::open(&dir, base).map_err(storage_io(context))?;
+        let again = segment
+            .recover(self.limits, self.rules, &mut |_| {})
+            .map_err(storage_io(context))?;
+        if let Some(skipped) = again.skipped.first() {
+            return Err(StorageError::Corrupt {
+                file: log_path.clone(),
+                reason: format!(
+                    "still damaged at byte {} after moving the damage found out: {}",
+                    skipped.position, skipped.reason
+                ),
+            });
+        }
+        Ok(segment)
     }
 }
 

@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 
 use crate::LogConfig;
 use crate::checkpoint;
+use crate::damage;
 use crate::log::{Log, OpenParams, RecoveryReport};
 
 /// Name of the clean-shutdown marker file in the data directory (Kafka's).
@@ -291,9 +292,16 @@ impl LogDir {
             recovery_point,
             log_start_offset,
             first_dirty_offset,
+            quarantine_dir: self
+                .path
+                .join(damage::QUARANTINE_DIR)
+                .join(format!("{topic}-{partition}")),
         };
         let (log, report) = Log::open(params)?;
-        if report.truncated_at.is_some() || report.segments_scanned > 0 {
+        if report.truncated_at.is_some()
+            || report.segments_scanned > 0
+            || !report.damaged.is_empty()
+        {
             tracing::warn!(dir = %dir.display(), "recovered log: {report}");
         } else {
             tracing::debug!(dir = %dir.display(), "loaded log: {report}");

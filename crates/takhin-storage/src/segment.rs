@@ -76,6 +76,33 @@ pub(crate) struct SegmentState {
     pub created_ms: Option<i64>,
 }
 
+/// How [`Segment::recover`] checks a segment's batches and what it does at damage.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct VerifyRules {
+    /// The log's last (active) segment: base offsets must follow each other without a gap
+    /// (it is never compacted), and damage cuts the segment there: a torn tail after a crash.
+    /// A closed segment's damage is skipped over instead (see [`SkippedRange`]): its batches
+    /// were durable when the next segment began, so the damage is corruption of stored data,
+    /// and nothing after it depends on the damaged bytes.
+    pub last_segment: bool,
+    /// Every batch's last offset must be below this: the next segment's base offset.
+    pub end_offset: Option<i64>,
+}
+
+/// Bytes of a closed segment [`Segment::recover`] could not read as batches and skipped over,
+/// to the next position where a whole batch with a valid CRC and fitting offsets begins
+/// (or to the end of the file). The file still holds them: the caller moves them out
+/// (`Log::open`, pass 3).
+#[derive(Clone, Debug)]
+pub(crate) struct SkippedRange {
+    pub position: u64,
+    pub end_position: u64,
+    /// The offset expected at `position`: offsets from here up to the next batch's base (or the
+    /// next segment's base) are lost.
+    pub offset: i64,
+    pub reason: String,
+}
+
 /// What [`Segment::recover`] found.
 #[derive(Debug)]
 pub(crate) struct SegmentRecovery {
@@ -83,8 +110,11 @@ pub(crate) struct SegmentRecovery {
     pub truncated_bytes: u64,
     /// Zeros cut off the end: preallocated space, not data (see [`Preallocate`]).
     pub preallocated_bytes: u64,
-    /// Byte position, offset expected there, and why the scan stopped, if it stopped early.
+    /// Byte position, offset expected there, and why the scan stopped, if it stopped early
+    /// (only in the last segment; see [`VerifyRules::last_segment`]).
     pub damage: Option<(u64, i64, String)>,
+    /// Damaged ranges of a closed segment, skipped over, in file order.
+    pub skipped: Vec<SkippedRange>,
 }
 
 /// Longest run of zeros at a segment's end that recovery takes for preallocated space rather
@@ -526,8 +556,10 @@ impl Segment {
     /// call [`recover`] makes, without verifying the whole segment for it. The caller checks the
     /// trimmed segment still ends where the next one begins.
     ///
+    /// `end_offset` is the next segment's base offset, if any: a batch reaching it is damage.
+    ///
     /// [`recover`]: Segment::recover
-    pub fn load_tail(&self) -> io::Result<Result<u64, String>> {
+    pub fn load_tail(&self, end_offset: Option<i64>) -> io::Result<Result<u64, String>> {
         let mut size = self.size_bytes();
         let mut state = self.state.lock();
         let last_entry = self.indexes.last_offset_entry();
@@ -547,13 +579,15 @@ impl Segment {
         let mut min_base_offset = self.base_offset;
         let mut trimmed = 0;
         if size > 0 {
-            match self.checked_header(0, size, false, self.base_offset, false) {
+            match self.checked_header(0, size, false, self.base_offset, false, end_offset) {
                 Ok(header) => state.rolling_based_timestamp = Some(header.max_timestamp),
                 Err(reason) => return Ok(Err(reason)),
             }
         }
         while position < size {
-            let header = match self.checked_header(position, size, false, min_base_offset, false) {
+            let checked =
+                self.checked_header(position, size, false, min_base_offset, false, end_offset);
+            let header = match checked {
                 Ok(header) => header,
                 // Zeros where the last index entry points mean an indexed batch is gone.
                 Err(_) if position > indexed && self.zeros_from(position, size)? => {
@@ -583,8 +617,9 @@ impl Segment {
     }
 
     /// Reads and checks the batch at `position`: framing (and CRC when `verify_crc`), base offset
-    /// == `expected_base_offset` when `contiguous` (>= otherwise), offsets representable
-    /// relative to this segment. Errors are reasons.
+    /// == `expected_base_offset` when `contiguous` (>= otherwise), last offset below
+    /// `end_offset` (the next segment's base) when given, offsets representable relative to this
+    /// segment. Errors are reasons.
     ///
     /// baseOffset sits outside the CRC, so contiguity is the only check that catches a damaged
     /// one. Compaction (`cleaner.rs`) leaves gaps between batches of closed segments, so only the
@@ -599,6 +634,7 @@ impl Segment {
         verify_crc: bool,
         expected_base_offset: i64,
         contiguous: bool,
+        end_offset: Option<i64>,
     ) -> Result<BatchHeader, String> {
         let available = size - position;
         let header_len = (BatchHeader::SIZE as u64).min(available) as usize;
@@ -636,6 +672,15 @@ impl Segment {
                 header.last_offset()
             ));
         }
+        if let Some(end_offset) = end_offset
+            && header.last_offset() >= end_offset
+        {
+            return Err(format!(
+                "batch offsets {}..={} reach the next segment, which starts at {end_offset}",
+                header.base_offset,
+                header.last_offset()
+            ));
+        }
         if !self.can_hold_offset(header.last_offset()) {
             return Err(format!(
                 "batch last offset {} does not fit relative to base {}",
@@ -646,14 +691,19 @@ impl Segment {
         Ok(header)
     }
 
-    /// Unclean-open recovery: checks every batch (framing, magic, CRC, increasing offsets, and
-    /// contiguous ones when `contiguous`: the log's last segment, see `checked_header`),
-    /// truncates the `.log` at the first bad one, rebuilds both indexes from the good batches and
-    /// calls `on_batch` for each good batch in order.
+    /// Unclean-open recovery: checks every batch (framing, magic, CRC, increasing offsets below
+    /// `rules.end_offset`, contiguous ones in the last segment: see `checked_header`), rebuilds
+    /// both indexes from the good batches and calls `on_batch` for each good batch in order.
+    ///
+    /// At a bad batch the last segment is truncated (a torn tail); a closed segment is not
+    /// changed: the scan looks for the next whole batch with a valid CRC and fitting offsets
+    /// ([`Segment::next_good_batch`]), goes on from there, and reports the bytes in between
+    /// as a [`SkippedRange`] for the caller to move out. Zeros to the end of the file are
+    /// preallocated space in either case, trimmed and not reported as damage.
     pub fn recover(
         &self,
         limits: IndexLimits,
-        contiguous: bool,
+        rules: VerifyRules,
         on_batch: &mut dyn FnMut(&BatchHeader),
     ) -> io::Result<SegmentRecovery> {
         let size = self
@@ -675,29 +725,55 @@ impl Segment {
         };
         let mut position = 0u64;
         let mut damage = None;
+        let mut skipped = Vec::new();
+        // Where the data ends: the file's end, or the start of zeros or a cut before it.
+        let mut data_end = size;
         while position < size {
-            match self.checked_header(position, size, true, state.next_offset, contiguous) {
+            let checked = self.checked_header(
+                position,
+                size,
+                true,
+                state.next_offset,
+                rules.last_segment,
+                rules.end_offset,
+            );
+            let reason = match checked {
                 Ok(header) => {
                     self.index_batch(&mut state, &header, position, limits)
                         .map_err(|err| annotate(&self.index_path, err))?;
                     on_batch(&header);
                     position += header.total_size() as u64;
+                    continue;
                 }
-                Err(reason) => {
-                    if !self.zeros_from(position, size)? {
-                        damage = Some((position, state.next_offset, reason));
-                    }
-                    break;
-                }
+                Err(reason) => reason,
+            };
+            if self.zeros_from(position, size)? {
+                data_end = position;
+                break;
             }
+            if rules.last_segment {
+                damage = Some((position, state.next_offset, reason));
+                data_end = position;
+                break;
+            }
+            let end_position = self
+                .next_good_batch(position + 1, size, state.next_offset, rules.end_offset)?
+                .unwrap_or(size);
+            skipped.push(SkippedRange {
+                position,
+                end_position,
+                offset: state.next_offset,
+                reason,
+            });
+            position = end_position;
         }
-        let preallocated_bytes = if damage.is_none() { size - position } else { 0 };
-        if position < size {
+        let preallocated_bytes = if damage.is_none() { size - data_end } else { 0 };
+        if data_end < size {
             self.log_file
-                .set_len(position)
+                .set_len(data_end)
                 .map_err(|err| annotate(&self.log_path, err))?;
         }
-        self.file_bytes.store(position, Ordering::Release);
+        self.file_bytes.store(data_end, Ordering::Release);
         // A normally closed segment ends with its max timestamp in the time index; so does this.
         if let Some((timestamp, offset)) = state.max_timestamp {
             self.indexes.maybe_append_time(TimeEntry {
@@ -708,12 +784,60 @@ impl Segment {
         self.indexes
             .write_pending()
             .map_err(|err| annotate(&self.index_path, err))?;
-        self.size_bytes.store(position, Ordering::Release);
+        self.size_bytes.store(data_end, Ordering::Release);
         Ok(SegmentRecovery {
-            truncated_bytes: size - position - preallocated_bytes,
+            truncated_bytes: size - data_end - preallocated_bytes,
             preallocated_bytes,
             damage,
+            skipped,
         })
+    }
+
+    /// The first position at or after `from` where a whole batch with a valid CRC begins whose
+    /// offsets are at least `min_offset` and below `end_offset`, or `None` before `size`.
+    ///
+    /// Reads the file in chunks and tries only positions whose magic byte is 2 and whose length
+    /// fits the file, so skipping damage costs a read of the damaged bytes, not a CRC per byte.
+    /// A batch stored inside another batch's value (a record holding raw Kafka batches) could
+    /// pass these checks only if its offsets also fit this gap; the CRC rules out chance.
+    fn next_good_batch(
+        &self,
+        from: u64,
+        size: u64,
+        min_offset: i64,
+        end_offset: Option<i64>,
+    ) -> io::Result<Option<u64>> {
+        const CHUNK_BYTES: u64 = 1024 * 1024;
+        let mut start = from;
+        while start + BatchHeader::SIZE as u64 <= size {
+            let len = (size - start).min(CHUNK_BYTES + BatchHeader::SIZE as u64);
+            let chunk = self.read_bytes(start, len as usize)?;
+            let candidates = chunk.len().saturating_sub(BatchHeader::SIZE - 1);
+            for at in 0..candidates {
+                if chunk[at + batch::MAGIC_POS] as i8 != batch::MAGIC_V2 {
+                    continue;
+                }
+                let position = start + at as u64;
+                let Ok(header) = BatchHeader::parse(&chunk[at..]) else {
+                    continue;
+                };
+                let fits = header.total_size() >= BatchHeader::SIZE
+                    && position + header.total_size() as u64 <= size
+                    && header.base_offset >= min_offset
+                    && header.last_offset_delta >= 0
+                    && end_offset.is_none_or(|end| header.last_offset() < end)
+                    && self.can_hold_offset(header.last_offset());
+                if !fits {
+                    continue;
+                }
+                let whole = self.read_bytes(position, header.total_size())?;
+                if batch::check_framing_and_crc(&whole, position as usize).is_ok() {
+                    return Ok(Some(position));
+                }
+            }
+            start += candidates as u64;
+        }
+        Ok(None)
     }
 
     /// Whether `[position, size)` holds only zeros: space [`Segment::append`] preallocated
