@@ -171,6 +171,10 @@ impl SegmentIndexes {
     pub fn time_entries(&self) -> usize {
         self.times.read().len()
     }
+    /// Copies of both indexes' entries (recovery only).
+    pub fn entries(&self) -> (Vec<OffsetEntry>, Vec<TimeEntry>) {
+        (self.offsets.read().clone(), self.times.read().clone())
+    }
     pub fn last_offset_entry(&self) -> Option<OffsetEntry> {
         self.offsets.read().last().copied()
     }

@@ -87,6 +87,22 @@ pub(crate) struct VerifyRules {
     pub last_segment: bool,
     /// Every batch's last offset must be below this: the next segment's base offset.
     pub end_offset: Option<i64>,
+    /// Offsets below this were fsync'd (the checkpointed recovery point): verification starts
+    /// at the last indexed batch wholly below it instead of at byte 0 (see
+    /// [`Segment::trusted_prefix`]), so a restart after a crash reads what was written since the
+    /// last checkpoint, not the whole active segment.
+    pub trusted_below: Option<i64>,
+}
+
+/// The fsync'd start of a segment that recovery does not read again: its index entries and the
+/// bookkeeping they imply, and the indexed batch where verification resumes.
+struct TrustedPrefix {
+    position: u64,
+    offsets: Vec<OffsetEntry>,
+    times: Vec<TimeEntry>,
+    next_offset: i64,
+    max_timestamp: Option<(i64, i64)>,
+    rolling_based_timestamp: Option<i64>,
 }
 
 /// Bytes of a closed segment [`Segment::recover`] could not read as batches and skipped over,
@@ -115,6 +131,8 @@ pub(crate) struct SegmentRecovery {
     pub damage: Option<(u64, i64, String)>,
     /// Damaged ranges of a closed segment, skipped over, in file order.
     pub skipped: Vec<SkippedRange>,
+    /// Bytes read and checked (from where verification started to the end of the file).
+    pub bytes_verified: u64,
 }
 
 /// Longest run of zeros at a segment's end that recovery takes for preallocated space rather
@@ -711,9 +729,10 @@ impl Segment {
             .metadata()
             .map_err(|err| annotate(&self.log_path, err))?
             .len();
-        self.indexes
-            .replace(Vec::new(), Vec::new())
-            .map_err(|err| annotate(&self.index_path, err))?;
+        let trusted = match rules.trusted_below {
+            Some(trusted_below) => self.trusted_prefix(trusted_below, size)?,
+            None => None,
+        };
         let mut state = self.state.lock();
         let created_ms = state.created_ms;
         *state = SegmentState {
@@ -724,6 +743,20 @@ impl Segment {
             created_ms,
         };
         let mut position = 0u64;
+        let (offsets, times) = match trusted {
+            Some(trusted) => {
+                position = trusted.position;
+                state.next_offset = trusted.next_offset;
+                state.max_timestamp = trusted.max_timestamp;
+                state.rolling_based_timestamp = trusted.rolling_based_timestamp;
+                (trusted.offsets, trusted.times)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        self.indexes
+            .replace(offsets, times)
+            .map_err(|err| annotate(&self.index_path, err))?;
+        let bytes_verified = size - position;
         let mut damage = None;
         let mut skipped = Vec::new();
         // Where the data ends: the file's end, or the start of zeros or a cut before it.
@@ -790,7 +823,57 @@ impl Segment {
             preallocated_bytes,
             damage,
             skipped,
+            bytes_verified,
         })
+    }
+
+    /// Where [`Segment::recover`] may start when every offset below `trusted_below` was
+    /// fsync'd: at the last offset-index entry whose batch lies wholly below it. That batch is
+    /// checked first (CRC, and its last offset must be the entry's, so the index is not
+    /// trusted blindly; the index file is written but not fsync'd); everything before it is
+    /// trusted as a clean open trusts a segment. `None`: verify from byte 0.
+    ///
+    /// The entries kept give the same bookkeeping a live append had after that batch: the
+    /// batch's own entry was added when the bytes since the previous one passed the interval
+    /// (so zero bytes are counted since it when it is verified again), and the last time
+    /// entry at or below it is the largest timestamp so far.
+    fn trusted_prefix(&self, trusted_below: i64, size: u64) -> io::Result<Option<TrustedPrefix>> {
+        let below =
+            u32::try_from(trusted_below.saturating_sub(self.base_offset)).unwrap_or(u32::MAX);
+        let (mut offsets, mut times) = self.indexes.entries();
+        let count = offsets.partition_point(|entry| {
+            entry.relative_offset < below && u64::from(entry.position) < size
+        });
+        let Some(entry) = count.checked_sub(1).map(|last| offsets[last]) else {
+            return Ok(None);
+        };
+        let position = u64::from(entry.position);
+        let Ok(header) = self.checked_header(position, size, true, self.base_offset, false, None)
+        else {
+            return Ok(None);
+        };
+        if header.last_offset() != self.base_offset + i64::from(entry.relative_offset) {
+            return Ok(None);
+        }
+        let Ok(first) = self.checked_header(0, size, false, self.base_offset, false, None) else {
+            return Ok(None);
+        };
+        offsets.truncate(count);
+        times.retain(|time| time.relative_offset <= entry.relative_offset);
+        let max_timestamp = times.last().map(|time| {
+            (
+                time.timestamp,
+                self.base_offset + i64::from(time.relative_offset),
+            )
+        });
+        Ok(Some(TrustedPrefix {
+            position,
+            offsets,
+            times,
+            next_offset: header.base_offset,
+            max_timestamp,
+            rolling_based_timestamp: Some(first.max_timestamp),
+        }))
     }
 
     /// The first position at or after `from` where a whole batch with a valid CRC begins whose

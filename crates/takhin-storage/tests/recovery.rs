@@ -124,6 +124,118 @@ fn unclean_reopen_scans_from_the_recovery_point() {
     );
 }
 
+/// Copies a data directory (for a second, independent recovery of the same bytes).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if entry.file_name() != ".lock" {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn restart_after_a_crash_verifies_only_what_the_last_checkpoint_did_not_cover() {
+    let dir = tempfile::tempdir().unwrap();
+    // One large active segment, as a busy partition has between rolls.
+    let config = LogConfig {
+        index_interval_bytes: 4096,
+        ..small_segments(64 << 20)
+    };
+    let (log_dir, log, _) = open(dir.path(), config.clone());
+    let mut batches: Vec<(i64, i64)> = (0..2_000)
+        .map(|index| {
+            let outcome = append(
+                &log,
+                &BatchSpec::plain(2, 1_000 + index % 700).at(1_000 + index as i64 % 97),
+            );
+            (outcome.base_offset, outcome.last_offset)
+        })
+        .collect();
+    log.flush().unwrap();
+    log_dir.checkpoint(std::slice::from_ref(&log)).unwrap();
+    let checkpointed_bytes = log.size_bytes();
+    batches.extend(fill(&log, 100));
+    log.flush().unwrap();
+    let written_after = log.size_bytes() - checkpointed_bytes;
+    assert_eq!(log.segment_count(), 1);
+    drop((log, log_dir)); // kill -9
+
+    let full = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), full.path());
+    std::fs::remove_file(full.path().join("recovery-point-offset-checkpoint")).unwrap();
+
+    let (_log_dir, log, report) = open(dir.path(), config.clone());
+    assert!(!report.clean_shutdown);
+    assert_eq!(report.segments_scanned, 1, "{report}");
+    // What was written since the checkpoint, plus at most one index interval and a batch.
+    assert!(report.bytes_verified >= written_after, "{report}");
+    assert!(
+        report.bytes_verified <= written_after + 4096 + 2 * 1_800,
+        "{} bytes verified for {written_after} written after the checkpoint: {report}",
+        report.bytes_verified
+    );
+    assert_eq!(offsets(&read_all(&log, 0)), batches);
+    // The same state as a recovery that read everything: indexes byte for byte, timestamps,
+    // and appends go on at the same offset.
+    let (_full_dir, full_log, full_report) = open(full.path(), config);
+    assert_eq!(
+        full_report.bytes_verified,
+        full_log.size_bytes(),
+        "{full_report}"
+    );
+    for suffix in ["index", "timeindex"] {
+        assert_eq!(
+            std::fs::read(segment_file(dir.path(), 0, suffix)).unwrap(),
+            std::fs::read(segment_file(full.path(), 0, suffix)).unwrap(),
+            "{suffix}"
+        );
+    }
+    assert_eq!(
+        log.max_timestamp().unwrap(),
+        full_log.max_timestamp().unwrap()
+    );
+    assert_eq!(
+        log.offset_for_timestamp(1_050).unwrap(),
+        full_log.offset_for_timestamp(1_050).unwrap()
+    );
+    assert_eq!(log.log_end_offset(), full_log.log_end_offset());
+}
+
+#[test]
+fn damage_after_the_recovery_point_is_still_found_when_verification_resumes_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_segments(64 << 20);
+    let (log_dir, log, _) = open(dir.path(), config.clone());
+    let mut batches = fill(&log, 300);
+    log.flush().unwrap();
+    log_dir.checkpoint(std::slice::from_ref(&log)).unwrap();
+    let checkpointed_bytes = log.size_bytes();
+    batches.extend(fill(&log, 30));
+    drop((log, log_dir));
+    let path = segment_file(dir.path(), 0, "log");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let at = checkpointed_bytes + 100;
+    let mut byte = [0u8; 1];
+    file.read_exact_at(&mut byte, at).unwrap();
+    file.write_all_at(&[byte[0] ^ 0x11], at).unwrap();
+    drop(file);
+
+    let (_log_dir, log, report) = open(dir.path(), config);
+    let point = report.truncated_at.clone().expect("damage found");
+    assert_eq!(point.position_bytes, checkpointed_bytes, "{report}");
+    assert_eq!(point.offset, batches[300].0);
+    assert_eq!(offsets(&read_all(&log, 0)), batches[..300].to_vec());
+}
+
 #[test]
 fn unclean_reopen_without_checkpoint_scans_everything() {
     let dir = tempfile::tempdir().unwrap();
