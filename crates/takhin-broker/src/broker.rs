@@ -421,6 +421,15 @@ impl Broker {
         segments_deleted
     }
 
+    /// Whether some partition has `log.recovery.checkpoint.bytes` fsync'd beyond its
+    /// checkpointed recovery point (a few atomic loads per partition).
+    pub fn checkpoint_bytes_reached(&self) -> bool {
+        let limit = self.config.log_recovery_checkpoint_bytes;
+        self.all_partitions()
+            .iter()
+            .any(|partition| partition.log.bytes_since_checkpoint() >= limit)
+    }
+
     /// Writes the recovery-point and log-start-offset checkpoints. Blocking.
     pub fn checkpoint(&self) -> Result<(), StorageError> {
         let logs: Vec<_> = self

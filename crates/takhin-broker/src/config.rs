@@ -91,6 +91,8 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     BrokerConfigDef { name: "log.retention.ms", default: "604800000", config_type: ConfigType::Long, doc: "Default of topic retention.ms." },
     BrokerConfigDef { name: "log.retention.bytes", default: "-1", config_type: ConfigType::Long, doc: "Default of topic retention.bytes." },
     BrokerConfigDef { name: "log.retention.check.interval.ms", default: "300000", config_type: ConfigType::Long, doc: "How often every partition of a topic whose cleanup.policy includes delete is checked against retention.ms and retention.bytes; expired closed segments are deleted." },
+    BrokerConfigDef { name: "log.flush.offset.checkpoint.interval.ms", default: "60000", config_type: ConfigType::Int, doc: "Longest time between two writes of the recovery-point checkpoint (and the log-start and cleaner checkpoints)." },
+    BrokerConfigDef { name: "log.recovery.checkpoint.bytes", default: "67108864", config_type: ConfigType::Long, doc: "The recovery-point checkpoint is also written once a partition has this many bytes fsync'd beyond it (checked every second), so a restart after a crash verifies about this much per partition, however long the broker ran." },
     BrokerConfigDef { name: "log.cleanup.policy", default: "delete", config_type: ConfigType::List, doc: "Default of topic cleanup.policy." },
     BrokerConfigDef { name: "log.message.timestamp.type", default: "CreateTime", config_type: ConfigType::String, doc: "Default of topic message.timestamp.type." },
     BrokerConfigDef { name: "compression.type", default: "producer", config_type: ConfigType::String, doc: "Default of topic compression.type." },
@@ -456,6 +458,10 @@ pub struct BrokerConfig {
     pub fetch_max_bytes: usize,
     /// `log.retention.check.interval.ms`: period of the retention task.
     pub log_retention_check_interval_ms: u64,
+    /// `log.flush.offset.checkpoint.interval.ms` and `log.recovery.checkpoint.bytes`: when the
+    /// recovery-point checkpoint is written (whichever comes first).
+    pub log_flush_offset_checkpoint_interval_ms: u64,
+    pub log_recovery_checkpoint_bytes: u64,
     /// `log.cleaner.enable`, `log.cleaner.backoff.ms` and the cleaner's limits.
     pub log_cleaner_enable: bool,
     pub log_cleaner_backoff_ms: u64,
@@ -541,6 +547,11 @@ impl BrokerConfig {
                 as usize,
             fetch_max_bytes: number("fetch.max.bytes", 1024)? as usize,
             log_retention_check_interval_ms: number("log.retention.check.interval.ms", 1)? as u64,
+            log_flush_offset_checkpoint_interval_ms: number(
+                "log.flush.offset.checkpoint.interval.ms",
+                1,
+            )? as u64,
+            log_recovery_checkpoint_bytes: number("log.recovery.checkpoint.bytes", 1)? as u64,
             log_cleaner_enable: parse_bool("log.cleaner.enable", &get("log.cleaner.enable"))?,
             log_cleaner_backoff_ms: number("log.cleaner.backoff.ms", 1)? as u64,
             log_cleaner_dedupe_buffer_bytes: number("log.cleaner.dedupe.buffer.size", 1024)?

@@ -30,9 +30,9 @@ use tracing::{info, warn};
 pub use broker::Broker;
 pub use config::BrokerConfig;
 
-/// How often the recovery-point and log-start-offset checkpoints are written
-/// (Kafka's `log.flush.offset.checkpoint.interval.ms`).
-pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+/// How often partitions are checked against `log.recovery.checkpoint.bytes`
+/// (and the time against `log.flush.offset.checkpoint.interval.ms`).
+pub const CHECKPOINT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How often partitions with `write.caching=true` are checked against their
 /// `flush.ms`.
@@ -114,7 +114,10 @@ pub async fn run(
 /// Periodic work: checkpoints, `flush.ms` for write-cached partitions, and
 /// retention every `log.retention.check.interval.ms`.
 async fn background_tasks(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
+    let mut checkpoint = tokio::time::interval(CHECKPOINT_CHECK_INTERVAL);
+    let checkpoint_interval =
+        Duration::from_millis(broker.config.log_flush_offset_checkpoint_interval_ms);
+    let mut last_checkpoint = tokio::time::Instant::now();
     let mut flush = tokio::time::interval(CACHED_FLUSH_CHECK_INTERVAL);
     let mut retention = tokio::time::interval(Duration::from_millis(
         broker.config.log_retention_check_interval_ms,
@@ -126,6 +129,12 @@ async fn background_tasks(broker: Arc<Broker>, mut shutdown: watch::Receiver<boo
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = checkpoint.tick() => {
+                let due = last_checkpoint.elapsed() >= checkpoint_interval
+                    || broker.checkpoint_bytes_reached();
+                if !due {
+                    continue;
+                }
+                last_checkpoint = tokio::time::Instant::now();
                 let broker = broker.clone();
                 let result = tokio::task::spawn_blocking(move || broker.checkpoint()).await;
                 if let Ok(Err(e)) = result {

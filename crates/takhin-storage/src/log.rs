@@ -461,6 +461,13 @@ pub struct Log {
     /// Damage known in this log since it was opened: moved out by recovery, or found by the
     /// scrubber; at most [`MAX_DAMAGED_RANGES_KEPT`], the newest kept.
     damaged: Mutex<Vec<DamagedRange>>,
+    /// Batch bytes appended since the log was opened (counted after the log end offset moved
+    /// past them); of those, the bytes a finished sync made durable; and the durable count when
+    /// the last checkpoint read this log's recovery point. The last two's difference is about
+    /// what a restart after a crash verifies ([`Log::bytes_since_checkpoint`]).
+    appended_bytes: AtomicU64,
+    durable_appended_bytes: AtomicU64,
+    checkpointed_appended_bytes: AtomicU64,
     /// Runs at the start of every sync, outside every lock (tests: syncs held in flight).
     #[cfg(test)]
     before_sync: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
@@ -557,6 +564,27 @@ impl Log {
             .end_offset_for(epoch, self.log_end_offset())
     }
     /// True once an I/O error took the log offline (until it is reopened).
+    /// Bytes made durable since the last [`crate::LogDir::checkpoint`] read this log's recovery
+    /// point (or since the log was opened): about what a restart after a crash would verify
+    /// beyond the checkpoint. Bytes not yet synced (`write.caching=true`) are not counted: how
+    /// long they stay unsynced is `flush.ms` / `flush.messages`' business.
+    pub fn bytes_since_checkpoint(&self) -> u64 {
+        self.durable_appended_bytes
+            .load(Ordering::Acquire)
+            .saturating_sub(self.checkpointed_appended_bytes.load(Ordering::Relaxed))
+    }
+
+    /// The durable-bytes count to record once a checkpoint holding the recovery point read
+    /// after this call is durable ([`Log::checkpoint_written`]).
+    pub(crate) fn durable_appended_bytes(&self) -> u64 {
+        self.durable_appended_bytes.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn checkpoint_written(&self, appended_bytes: u64) {
+        self.checkpointed_appended_bytes
+            .fetch_max(appended_bytes, Ordering::Relaxed);
+    }
+
     /// Damage found in this log since it was opened (see [`DamagedRange`]), oldest first.
     pub fn damaged_ranges(&self) -> Vec<DamagedRange> {
         self.damaged.lock().clone()
@@ -717,6 +745,8 @@ impl Log {
             options.now_ms,
         );
         self.fail(result)?;
+        self.appended_bytes
+            .fetch_add(buf.len() as u64, Ordering::Release);
         producers.commit(updated);
         self.log_end_offset.store(next_offset, Ordering::Release);
         Ok(AppendOutcome {
@@ -1217,6 +1247,8 @@ impl Log {
         let mut synced = false;
         loop {
             let mut syncs = self.syncs.lock();
+            // Read before the log end: counts no byte above the offset this sync covers.
+            let appended_bytes = self.appended_bytes.load(Ordering::Acquire);
             let end_offset = self.log_end_offset();
             let target = offset.min(end_offset);
             if self.recovery_point() >= target {
@@ -1247,6 +1279,8 @@ impl Log {
             self.sync_done.notify_all();
             drop(syncs);
             result?;
+            self.durable_appended_bytes
+                .fetch_max(appended_bytes, Ordering::AcqRel);
             synced = true;
         }
     }
@@ -1542,6 +1576,9 @@ impl Log {
             ),
             delete_horizon_watch: Mutex::new(cleaner::DeleteHorizonWatch::Unknown),
             damaged: Mutex::new(Vec::new()),
+            appended_bytes: AtomicU64::new(0),
+            durable_appended_bytes: AtomicU64::new(0),
+            checkpointed_appended_bytes: AtomicU64::new(0),
             #[cfg(test)]
             before_sync: Mutex::new(None),
         };

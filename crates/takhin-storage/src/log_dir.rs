@@ -368,6 +368,11 @@ impl LogDir {
         let mut log_start_offsets = checkpoints.log_start_offsets.clone();
         let mut first_dirty_offsets = checkpoints.first_dirty_offsets.clone();
         let mut order = Vec::with_capacity(logs.len());
+        // Read before each recovery point: the count covers no byte above it.
+        let durable_bytes: Vec<u64> = logs
+            .iter()
+            .map(|log| log.durable_appended_bytes())
+            .collect();
         for log in logs {
             let key = (log.topic().to_string(), log.partition());
             recovery_points.insert(key.clone(), log.recovery_point());
@@ -392,6 +397,9 @@ impl LogDir {
         checkpoints.recovery_points = recovery_points;
         checkpoints.log_start_offsets = log_start_offsets;
         checkpoints.first_dirty_offsets = first_dirty_offsets;
+        for (log, bytes) in logs.iter().zip(durable_bytes) {
+            log.checkpoint_written(bytes);
+        }
         Ok(())
     }
 
