@@ -24,10 +24,19 @@
 //!
 //! The last (active) segment is different: damage there is what a crash leaves (a torn or
 //! half-written tail), and recovery truncates it at the first bad batch as Kafka does.
+//!
+//! Damage a clean start does not look for (bytes flipped inside a closed segment, below its
+//! last index entry) is found by the scrubber: [`Log::scrub`] verifies closed segments a
+//! bounded step at a time (the broker paces it, `log.scrub.*`), reports what it finds and
+//! leaves the bytes in place: consumers reading them get the CRC error Kafka would give, and
+//! the next recovery that verifies that segment moves the damage out. Once partitions have
+//! replicas, this is where a damaged range would be fetched again from an in-sync one.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
 
+use crate::Log;
 use crate::checkpoint;
 use crate::cleaner::{CLEANED_SUFFIX, remove_if_exists, rename, staged_path};
 use crate::segment::{LOG_SUFFIX, Segment, SkippedRange};
@@ -159,4 +168,148 @@ pub(crate) fn excise(
 
 fn annotate(path: &Path, doing: &str, err: io::Error) -> io::Error {
     io::Error::new(err.kind(), format!("{doing} {}: {err}", path.display()))
+}
+
+/// Where a scrub of one log stands ([`crate::Log::scrub`]): the closed segment being verified
+/// (a segment replaced by compaction since is verified again from its start; one deleted by
+/// retention is skipped), the next byte in it and the offset the next batch must not go below.
+#[derive(Debug, Default, Clone)]
+pub struct ScrubCursor {
+    segment: Option<(i64, Weak<Segment>)>,
+    position: u64,
+    next_offset: i64,
+}
+
+/// What one [`crate::Log::scrub`] call did.
+#[derive(Debug, Default)]
+pub struct ScrubStep {
+    /// Bytes read and checked.
+    pub bytes_verified: u64,
+    /// Damage found in this step and not known before (also in [`crate::Log::damaged_ranges`]).
+    pub damage_found: Vec<DamagedRange>,
+    /// The last closed segment was finished: the cursor starts over at the log's first one.
+    pub pass_complete: bool,
+}
+
+impl Log {
+    /// The scrubber's step: verifies the batches of the closed segments from `cursor` on, as
+    /// an unclean recovery does (framing, CRC, offsets increasing and below the next
+    /// segment's base), until about `max_bytes` were read (at least one batch). Damage is
+    /// skipped to the next good batch ([`Segment::next_good_batch`]) and reported
+    /// ([`Log::damaged_ranges`]), not changed: the log keeps serving it as stored, and the
+    /// next recovery that verifies the segment moves it out.
+    ///
+    /// Runs beside appends, reads and compaction without any of their locks: closed segments
+    /// never change in place (compaction swaps in new files, which the cursor notices).
+    pub fn scrub(&self, cursor: &mut ScrubCursor, max_bytes: u64) -> io::Result<ScrubStep> {
+        let segments = self.segments_snapshot();
+        let closed = segments.len().saturating_sub(1);
+        let mut step = ScrubStep::default();
+        let mut index = match &cursor.segment {
+            None => 0,
+            Some((base, weak)) => {
+                match segments[..closed]
+                    .iter()
+                    .position(|s| s.base_offset >= *base)
+                {
+                    Some(index) => {
+                        let same = segments[index].base_offset == *base
+                            && weak
+                                .upgrade()
+                                .is_some_and(|s| Arc::ptr_eq(&s, &segments[index]));
+                        if !same {
+                            cursor.position = 0;
+                            cursor.next_offset = segments[index].base_offset;
+                        }
+                        index
+                    }
+                    None => closed,
+                }
+            }
+        };
+        while index < closed && step.bytes_verified < max_bytes {
+            let segment = &segments[index];
+            let end_offset = segments[index + 1].base_offset;
+            if cursor.position == 0 {
+                cursor.next_offset = segment.base_offset;
+            }
+            cursor.segment = Some((segment.base_offset, Arc::downgrade(segment)));
+            self.scrub_segment(segment, end_offset, cursor, max_bytes, &mut step)?;
+            if cursor.position >= segment.size_bytes() {
+                index += 1;
+                cursor.position = 0;
+                cursor.segment = segments
+                    .get(index)
+                    .map(|next| (next.base_offset, Arc::downgrade(next)));
+            }
+        }
+        if index >= closed {
+            *cursor = ScrubCursor::default();
+            step.pass_complete = true;
+        }
+        Ok(step)
+    }
+
+    fn scrub_segment(
+        &self,
+        segment: &Segment,
+        end_offset: i64,
+        cursor: &mut ScrubCursor,
+        max_bytes: u64,
+        step: &mut ScrubStep,
+    ) -> io::Result<()> {
+        let size = segment.size_bytes();
+        while cursor.position < size && step.bytes_verified < max_bytes {
+            let position = cursor.position;
+            let checked = segment.checked_header(
+                position,
+                size,
+                true,
+                cursor.next_offset,
+                false,
+                Some(end_offset),
+            );
+            let reason = match checked {
+                Ok(header) => {
+                    cursor.position += header.total_size() as u64;
+                    cursor.next_offset = header.last_offset() + 1;
+                    step.bytes_verified += header.total_size() as u64;
+                    continue;
+                }
+                Err(reason) => reason,
+            };
+            let end_position = if segment.zeros_from(position, size)? {
+                // Zeros a failed trim left after the data (see `Segment::load_tail`): not damage.
+                cursor.position = size;
+                continue;
+            } else {
+                segment
+                    .next_good_batch(position + 1, size, cursor.next_offset, Some(end_offset))?
+                    .unwrap_or(size)
+            };
+            let next_base = if end_position < size {
+                segment
+                    .read_header(end_position, size)?
+                    .map(|header| header.base_offset)
+            } else {
+                None
+            };
+            let range = DamagedRange {
+                file: segment.log_path.clone(),
+                position_bytes: position,
+                end_position_bytes: end_position,
+                first_offset: cursor.next_offset,
+                end_offset: next_base.unwrap_or(end_offset),
+                reason,
+                quarantined_to: None,
+            };
+            step.bytes_verified += end_position - position;
+            cursor.position = end_position;
+            if !self.damaged_ranges().contains(&range) {
+                self.record_damage(range.clone());
+                step.damage_found.push(range);
+            }
+        }
+        Ok(())
+    }
 }

@@ -141,7 +141,7 @@ pub use cleaner::{
     CleanError, CleanOptions, CleanReport, DEFAULT_DEDUPE_BUFFER_BYTES, DirtyStats,
     MAP_ENTRY_OVERHEAD_BYTES,
 };
-pub use damage::{DamagedRange, QUARANTINE_DIR};
+pub use damage::{DamagedRange, QUARANTINE_DIR, ScrubCursor, ScrubStep};
 pub use log::{
     AppendError, AppendOptions, AppendOutcome, FileSlice, Log, MAX_CONCURRENT_SYNCS,
     MAX_DECOMPRESSED_BATCH_BYTES, ReadError, ReadResult, RecoveryReport, RetentionOutcome,

@@ -645,7 +645,7 @@ impl Segment {
     /// with `contiguous`; in a closed segment a damaged base offset is still caught when it
     /// overlaps the next batch or moves the segment's end off the next segment's base (which
     /// compaction preserves), but not when it stays inside a compaction gap.
-    fn checked_header(
+    pub(crate) fn checked_header(
         &self,
         position: u64,
         size: u64,
@@ -883,7 +883,7 @@ impl Segment {
     /// fits the file, so skipping damage costs a read of the damaged bytes, not a CRC per byte.
     /// A batch stored inside another batch's value (a record holding raw Kafka batches) could
     /// pass these checks only if its offsets also fit this gap; the CRC rules out chance.
-    fn next_good_batch(
+    pub(crate) fn next_good_batch(
         &self,
         from: u64,
         size: u64,
@@ -925,7 +925,7 @@ impl Segment {
 
     /// Whether `[position, size)` holds only zeros: space [`Segment::append`] preallocated
     /// and a crash left, not damage. More than [`MAX_PREALLOCATED_TAIL`] bytes is not.
-    fn zeros_from(&self, mut position: u64, size: u64) -> io::Result<bool> {
+    pub(crate) fn zeros_from(&self, mut position: u64, size: u64) -> io::Result<bool> {
         if size - position > MAX_PREALLOCATED_TAIL {
             return Ok(false);
         }
