@@ -80,6 +80,8 @@ pub struct Broker {
     pub groups: crate::groups::GroupCoordinator,
     /// Request and connection counters; [`crate::metrics::Metrics::render`] for all metrics.
     pub metrics: crate::metrics::Metrics,
+    /// What the scrubber ([`crate::scrub`]) has read.
+    pub scrub: crate::scrub::ScrubStats,
     /// Where produce appends run (async worker or blocking pool).
     pub(crate) append_gate: crate::handlers::produce::AppendGate,
 }
@@ -111,6 +113,7 @@ impl Broker {
             topic_ids: RwLock::new(HashMap::new()),
             groups: crate::groups::GroupCoordinator::new(config.groups.clone()),
             metrics: crate::metrics::Metrics::new(),
+            scrub: crate::scrub::ScrubStats::default(),
             append_gate: Default::default(),
             config,
         };

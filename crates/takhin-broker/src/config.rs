@@ -93,6 +93,9 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     BrokerConfigDef { name: "log.retention.check.interval.ms", default: "300000", config_type: ConfigType::Long, doc: "How often every partition of a topic whose cleanup.policy includes delete is checked against retention.ms and retention.bytes; expired closed segments are deleted." },
     BrokerConfigDef { name: "log.flush.offset.checkpoint.interval.ms", default: "60000", config_type: ConfigType::Int, doc: "Longest time between two writes of the recovery-point checkpoint (and the log-start and cleaner checkpoints)." },
     BrokerConfigDef { name: "log.recovery.checkpoint.bytes", default: "67108864", config_type: ConfigType::Long, doc: "The recovery-point checkpoint is also written once a partition has this many bytes fsync'd beyond it (checked every second), so a restart after a crash verifies about this much per partition, however long the broker ran." },
+    BrokerConfigDef { name: "log.scrub.enable", default: "true", config_type: ConfigType::Boolean, doc: "Run the scrubber, which re-reads closed segments and checks every batch's CRC, reporting damage in logs, metrics (takhin_log_damaged_ranges) and the console." },
+    BrokerConfigDef { name: "log.scrub.bytes.per.second", default: "8388608", config_type: ConfigType::Long, doc: "How fast the scrubber reads." },
+    BrokerConfigDef { name: "log.scrub.interval.ms", default: "3600000", config_type: ConfigType::Long, doc: "Pause between two scrub passes over every partition." },
     BrokerConfigDef { name: "log.cleanup.policy", default: "delete", config_type: ConfigType::List, doc: "Default of topic cleanup.policy." },
     BrokerConfigDef { name: "log.message.timestamp.type", default: "CreateTime", config_type: ConfigType::String, doc: "Default of topic message.timestamp.type." },
     BrokerConfigDef { name: "compression.type", default: "producer", config_type: ConfigType::String, doc: "Default of topic compression.type." },
@@ -462,6 +465,10 @@ pub struct BrokerConfig {
     /// recovery-point checkpoint is written (whichever comes first).
     pub log_flush_offset_checkpoint_interval_ms: u64,
     pub log_recovery_checkpoint_bytes: u64,
+    /// `log.scrub.enable`, `log.scrub.bytes.per.second`, `log.scrub.interval.ms`.
+    pub log_scrub_enable: bool,
+    pub log_scrub_bytes_per_second: u64,
+    pub log_scrub_interval_ms: u64,
     /// `log.cleaner.enable`, `log.cleaner.backoff.ms` and the cleaner's limits.
     pub log_cleaner_enable: bool,
     pub log_cleaner_backoff_ms: u64,
@@ -552,6 +559,9 @@ impl BrokerConfig {
                 1,
             )? as u64,
             log_recovery_checkpoint_bytes: number("log.recovery.checkpoint.bytes", 1)? as u64,
+            log_scrub_enable: parse_bool("log.scrub.enable", &get("log.scrub.enable"))?,
+            log_scrub_bytes_per_second: number("log.scrub.bytes.per.second", 1)? as u64,
+            log_scrub_interval_ms: number("log.scrub.interval.ms", 0)? as u64,
             log_cleaner_enable: parse_bool("log.cleaner.enable", &get("log.cleaner.enable"))?,
             log_cleaner_backoff_ms: number("log.cleaner.backoff.ms", 1)? as u64,
             log_cleaner_dedupe_buffer_bytes: number("log.cleaner.dedupe.buffer.size", 1024)?

@@ -18,6 +18,7 @@ pub mod handlers;
 pub mod metadata;
 pub mod metrics;
 pub mod partition;
+pub mod scrub;
 pub mod server;
 
 use std::net::SocketAddr;
@@ -90,6 +91,10 @@ pub async fn run(
 
     let background = tokio::spawn(background_tasks(broker.clone(), shutdown.clone()));
     let coordinator = tokio::spawn(groups::run_background(broker.clone(), shutdown.clone()));
+    let scrubber = broker
+        .config
+        .log_scrub_enable
+        .then(|| tokio::spawn(scrub::run(broker.clone(), shutdown.clone())));
     let cleaner = broker
         .config
         .log_cleaner_enable
@@ -97,6 +102,9 @@ pub async fn run(
     server.run(shutdown).await;
     background.abort();
     coordinator.abort();
+    if let Some(scrubber) = scrubber {
+        scrubber.abort();
+    }
     if let Some(cleaner) = cleaner {
         // Let a partition being cleaned finish before the logs are closed.
         let _ = cleaner.await;

@@ -520,6 +520,10 @@ struct PartitionRow {
     log_start_offset: i64,
     log_end_offset: i64,
     high_watermark: i64,
+    /// Damaged ranges known in the log (recovery moved them out, or the scrubber found them)
+    /// and their bytes.
+    damaged_ranges: usize,
+    damaged_bytes: u64,
     counts: PartitionCounts,
 }
 
@@ -529,6 +533,8 @@ struct BrokerState {
     topics: usize,
     partitions: Vec<PartitionRow>,
     groups: BTreeMap<&'static str, u64>,
+    scrub_bytes_verified: u64,
+    scrub_passes: u64,
 }
 
 impl BrokerState {
@@ -539,6 +545,7 @@ impl BrokerState {
             let config = topic.config();
             for partition in topic.partitions() {
                 let log = &partition.log;
+                let damaged = log.damaged_ranges();
                 partitions.push(PartitionRow {
                     topic: topic.name.clone(),
                     partition: partition.index,
@@ -550,6 +557,11 @@ impl BrokerState {
                     log_start_offset: log.log_start_offset(),
                     log_end_offset: log.log_end_offset(),
                     high_watermark: partition.high_watermark(),
+                    damaged_ranges: damaged.len(),
+                    damaged_bytes: damaged
+                        .iter()
+                        .map(|range| range.end_position_bytes - range.position_bytes)
+                        .sum(),
                     counts: partition.metrics.counts(),
                 });
             }
@@ -564,6 +576,8 @@ impl BrokerState {
             topics: topics.len(),
             partitions,
             groups,
+            scrub_bytes_verified: broker.scrub.bytes_verified(),
+            scrub_passes: broker.scrub.passes(),
         }
     }
 
@@ -678,6 +692,30 @@ impl Collector for BrokerState {
             "high_watermark",
             "Offset up to which consumers may read (what is durable, unless write.caching).",
             self.per_partition(all, |row| row.high_watermark),
+        )?;
+        gauges(
+            e,
+            "log_damaged_ranges",
+            "Damaged ranges found in the partition's closed segments since start-up (moved out by recovery, or found by the scrubber and still served). Alert on > 0.",
+            self.per_partition(all, |row| row.damaged_ranges),
+        )?;
+        gauges(
+            e,
+            "log_damaged_bytes",
+            "Bytes of the partition's damaged ranges.",
+            self.per_partition(all, |row| row.damaged_bytes),
+        )?;
+        counter(
+            e,
+            "log_scrub_verified_bytes",
+            "Bytes of closed segments the scrubber read and checked.",
+            self.scrub_bytes_verified,
+        )?;
+        counter(
+            e,
+            "log_scrub_passes",
+            "Scrub passes completed over every partition.",
+            self.scrub_passes,
         )?;
         self.encode_cleaner(e)?;
         counters(
