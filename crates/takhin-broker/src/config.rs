@@ -242,6 +242,8 @@ pub fn parse_per_ip_overrides(
             .trim()
             .parse()
             .map_err(|_| invalid(name, value, format!("{count:?} is not a connection count")))?;
+        // As the connection table counts them (an IPv4-mapped address is its IPv4 address).
+        let ip = ip.to_canonical();
         if overrides.insert(ip, count).is_some() {
             return Err(invalid(name, value, format!("{ip} is given twice")));
         }

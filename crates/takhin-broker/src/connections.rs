@@ -156,6 +156,12 @@ struct Entry<H> {
     handle: Option<H>,
 }
 
+/// The address limits apply to: an IPv4 client of a dual-stack (`[::]`) listener arrives as
+/// `::ffff:a.b.c.d`, and is counted, and matched against overrides, as `a.b.c.d`.
+fn canonical_ip(peer: SocketAddr) -> IpAddr {
+    peer.ip().to_canonical()
+}
+
 /// The bookkeeping of [`ConnectionTable`], without lock or tasks so that the admission rules are
 /// tested alone; `H` is what closes a connection (a task's [`AbortHandle`] in the server).
 #[derive(Debug)]
@@ -183,7 +189,7 @@ impl<H> Admissions<H> {
     /// or says why not. The per-IP limit is checked first: a peer at its own limit does not
     /// evict anyone.
     pub fn admit(&mut self, peer: SocketAddr) -> Result<Admitted<H>, CloseReason> {
-        let ip = peer.ip();
+        let ip = canonical_ip(peer);
         if self.per_ip.get(&ip).copied().unwrap_or(0) >= self.limits.per_ip(ip) {
             return Err(CloseReason::PerIpLimit);
         }
@@ -222,7 +228,7 @@ impl<H> Admissions<H> {
     fn remove(&mut self, id: ConnectionId) -> Option<Entry<H>> {
         let entry = self.open.remove(&id)?;
         self.unproven.remove(&id);
-        let ip = entry.peer.ip();
+        let ip = canonical_ip(entry.peer);
         if let Some(count) = self.per_ip.get_mut(&ip) {
             *count -= 1;
             if *count == 0 {
@@ -496,6 +502,22 @@ mod tests {
         assert!(table.remove(a).is_some());
         assert!(table.remove(a).is_none(), "removing twice is harmless");
         table.admit(peer("10.0.0.1", 4)).unwrap();
+    }
+
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_listener_count_as_ipv4() {
+        let mut table = Admissions::<()>::new(limits(100, 1, &[("10.0.0.7", 2)]));
+        table.admit(peer("::ffff:10.0.0.1", 1)).unwrap();
+        assert_eq!(
+            table.admit(peer("10.0.0.1", 2)),
+            Err(CloseReason::PerIpLimit)
+        );
+        table.admit(peer("::ffff:10.0.0.7", 1)).unwrap();
+        table.admit(peer("::ffff:10.0.0.7", 2)).unwrap();
+        assert_eq!(
+            table.admit(peer("10.0.0.7", 3)),
+            Err(CloseReason::PerIpLimit)
+        );
     }
 
     #[test]

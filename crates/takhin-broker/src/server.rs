@@ -335,15 +335,21 @@ struct ConnectionClock {
     responses_seen: u64,
 }
 
+/// Longest deadline honoured; a larger setting counts as this. An `Instant` plus a settable
+/// maximum (292 million years of milliseconds) would overflow, and panic.
+const LONGEST_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+fn deadline_setting(milliseconds: u64) -> Duration {
+    Duration::from_millis(milliseconds).min(LONGEST_DEADLINE)
+}
+
 impl ConnectionClock {
     fn new(config: &crate::BrokerConfig, accepted_at: Instant) -> ConnectionClock {
         ConnectionClock {
             accepted_at,
-            first_request_timeout: Duration::from_millis(
-                config.connections_first_request_timeout_ms,
-            ),
-            read_timeout: Duration::from_millis(config.socket_request_read_timeout_ms),
-            max_idle: Duration::from_millis(config.connections_max_idle_ms),
+            first_request_timeout: deadline_setting(config.connections_first_request_timeout_ms),
+            read_timeout: deadline_setting(config.socket_request_read_timeout_ms),
+            max_idle: deadline_setting(config.connections_max_idle_ms),
             proven: false,
             frame_started_at: None,
             active_at: accepted_at,
@@ -452,6 +458,8 @@ struct FrameReader {
     waits: Waits,
     max_request_bytes: usize,
     pool: Arc<Semaphore>,
+    table: Arc<ConnectionTable>,
+    id: ConnectionId,
     peer: SocketAddr,
 }
 
@@ -558,9 +566,14 @@ impl FrameReader {
             .unwrap_or(0)
     }
 
+    /// The frame's bytes are all in. The first such frame proves the connection, before it may
+    /// wait for memory, so that a wait does not make it a candidate for eviction.
     fn frame_complete(&mut self) {
         self.waits.clock.frame_started_at = None;
-        self.waits.clock.proven = true;
+        if !self.waits.clock.proven {
+            self.waits.clock.proven = true;
+            self.table.prove(self.id);
+        }
     }
 
     fn truncated(&self, received_bytes: usize, length_bytes: usize) -> ReadError {
@@ -611,6 +624,8 @@ impl Connection {
             },
             max_request_bytes: self.broker.config.socket_request_max_bytes,
             pool: self.request_memory.clone(),
+            table: self.table.clone(),
+            id: self.id,
             peer: self.peer,
         };
         tokio::select! {
@@ -636,13 +651,9 @@ impl Connection {
     ) -> Result<(), ReadError> {
         let produce_turn = Arc::new(Mutex::new(()));
         loop {
-            let proven = reader.waits.clock.proven;
             let Some((frame, memory)) = reader.next_frame().await? else {
                 return Ok(());
             };
-            if !proven {
-                self.table.prove(self.id);
-            }
             let timer = RequestTimer::start();
             reader.waits.clock.active_at = timer.received_at();
             let (respond, response) = oneshot::channel();
