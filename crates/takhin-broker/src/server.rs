@@ -23,7 +23,7 @@
 //!
 //! - The first [`REQUEST_ALLOWANCE_BYTES`] of a frame are read into the connection's own buffer
 //!   without the pool, so a connection that sends a length prefix and stops holds nothing others
-//!   need. This memory outside the pool is at most `max.connections` × the allowance (640 MiB at
+//!   need. This memory outside the pool is at most `max.connections` × the allowance (625 MiB at
 //!   10,000 connections; each socket's kernel buffers can hold more than that).
 //! - A longer frame gets a buffer of its own, grown to what has arrived (the bytes read plus those
 //!   waiting in the kernel, `FIONREAD`), at least doubling, never past the frame
@@ -32,7 +32,7 @@
 //!   most twice what its client really sent: to hold X of the pool a client must send X/2.
 //! - A frame whose bytes are all in takes the rest of its length from the pool and holds exactly
 //!   its length until its response is built. Requests up to the allowance (nearly all but large
-//!   produces) take their length in one step, as before; reading them costs nothing more.
+//!   produces) take their length in one step once whole, as before.
 //!
 //! Fairness: no one asks the pool for more than a step (1 MiB) at a time, so a waiter for a large
 //! frame at the head of the FIFO never holds back a small request for longer than it takes
@@ -90,7 +90,7 @@ use crate::metrics::{RequestTimer, top_level_error_code};
 
 /// Bytes of a frame a connection reads into its own buffer before the frame draws on the shared
 /// request memory (see the module docs). Requests up to this size take their memory in one step
-/// once whole. 64 KiB: above nearly every request but large produces; 640 MiB across 10,000
+/// once whole. 64 KiB: above nearly every request but large produces; 625 MiB across 10,000
 /// connections.
 pub const REQUEST_ALLOWANCE_BYTES: usize = 64 * 1024;
 
@@ -421,14 +421,20 @@ enum Waited<T> {
 }
 
 impl Waits {
-    /// Runs `work` (a read, or a wait for memory) until it finishes, shutdown begins, or a
-    /// deadline passes.
-    async fn run<F: Future>(&mut self, work: F) -> Result<Waited<F::Output>, ReadError> {
+    /// Runs `work` (a read, or a wait for memory) until it finishes or a deadline passes, or,
+    /// `between_frames`, until shutdown begins. A frame once started is read whole (or until its
+    /// deadline), as before shutdown was watched at all: and so a read inside a frame registers
+    /// with no waiter list, only polls the connection's timer.
+    async fn run<F: Future>(
+        &mut self,
+        work: F,
+        between_frames: bool,
+    ) -> Result<Waited<F::Output>, ReadError> {
         tokio::pin!(work);
         loop {
             tokio::select! {
                 output = &mut work => return Ok(Waited::Done(output)),
-                _ = self.shutdown.changed() => return Ok(Waited::Shutdown),
+                _ = self.shutdown.changed(), if between_frames => return Ok(Waited::Shutdown),
                 _ = self.timer.as_mut() => {
                     let done = self.responses_done.load(Ordering::Relaxed);
                     let next = self
@@ -464,9 +470,10 @@ struct FrameReader {
 }
 
 impl FrameReader {
-    /// Reads `buf` further; `Ok(false)` at end of stream or shutdown.
-    async fn fill_buf(&mut self) -> Result<bool, ReadError> {
-        match self.waits.run(self.stream.read_buf(&mut self.buf)).await? {
+    /// Reads `buf` further; `Ok(false)` at end of stream, or at shutdown `between_frames`.
+    async fn fill_buf(&mut self, between_frames: bool) -> Result<bool, ReadError> {
+        let read = self.stream.read_buf(&mut self.buf);
+        match self.waits.run(read, between_frames).await? {
             Waited::Shutdown | Waited::Done(Ok(0)) => Ok(false),
             Waited::Done(Ok(_)) => Ok(true),
             Waited::Done(Err(source)) => Err(ReadError::Io {
@@ -488,7 +495,7 @@ impl FrameReader {
                 None if self.buf.is_empty() => {}
                 None => self.waits.frame_started(),
             }
-            if !self.fill_buf().await? {
+            if !self.fill_buf(true).await? {
                 return Ok(None);
             }
         };
@@ -500,7 +507,7 @@ impl FrameReader {
             self.waits.frame_started();
             self.buf.reserve(frame_end - self.buf.len());
             while self.buf.len() < frame_end {
-                if !self.fill_buf().await? {
+                if !self.fill_buf(false).await? {
                     return Err(self.truncated(self.buf.len() - LENGTH_PREFIX_BYTES, length));
                 }
             }
@@ -528,7 +535,7 @@ impl FrameReader {
                 let target = growth_target_bytes(filled, self.kernel_queued_bytes(), length);
                 // Memory first, then the allocation it pays for.
                 let grow = memory.grow_to(target.saturating_sub(REQUEST_ALLOWANCE_BYTES));
-                if let Waited::Shutdown = self.waits.run(grow).await? {
+                if let Waited::Shutdown = self.waits.run(grow, false).await? {
                     return Ok(None);
                 }
                 body.reserve_exact(target - body.len());
@@ -538,7 +545,11 @@ impl FrameReader {
                 }
             }
             let mut room = (&mut body).limit(length - filled);
-            match self.waits.run(self.stream.read_buf(&mut room)).await? {
+            match self
+                .waits
+                .run(self.stream.read_buf(&mut room), false)
+                .await?
+            {
                 Waited::Shutdown => return Ok(None),
                 Waited::Done(Ok(0)) => return Err(self.truncated(filled, length)),
                 Waited::Done(Ok(read)) => filled += read,
