@@ -10,7 +10,7 @@
 //! parsed into [`BrokerConfig`] / [`TopicConfig`] once, when they change.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 /// The kind of a config value, as DescribeConfigs v3+ reports it.
@@ -80,7 +80,13 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     BrokerConfigDef { name: "num.partitions", default: "1", config_type: ConfigType::Int, doc: "Partition count of auto-created topics and of CreateTopics requests that leave it unset." },
     BrokerConfigDef { name: "default.replication.factor", default: "1", config_type: ConfigType::Int, doc: "Replication factor of auto-created topics." },
     BrokerConfigDef { name: "socket.request.max.bytes", default: "104857600", config_type: ConfigType::Int, doc: "Largest request frame accepted; a larger length prefix closes the connection before anything is allocated." },
-    BrokerConfigDef { name: "max.connections", default: "10000", config_type: ConfigType::Int, doc: "Most client connections served at once; further connections are accepted and closed at once." },
+    BrokerConfigDef { name: "max.connections", default: "10000", config_type: ConfigType::Int, doc: "Most client connections served at once. A new connection beyond it closes the oldest connection that has not yet completed a request (reason evicted), so idle sockets cannot lock clients out; if every connection has completed one, the new connection is accepted and closed at once (reason max_connections)." },
+    BrokerConfigDef { name: "max.connections.per.ip", default: "2147483647", config_type: ConfigType::Int, doc: "Most connections from one IP address; a further connection from it is accepted and closed at once (reason per_ip_limit)." },
+    BrokerConfigDef { name: "max.connections.per.ip.overrides", default: "", config_type: ConfigType::String, doc: "Exceptions to max.connections.per.ip, as IP:count pairs separated by commas, e.g. 10.0.0.7:500,[::1]:20 (0 refuses the address). Kafka also takes host names; Takhin takes IP addresses only, so start-up never waits on DNS." },
+    BrokerConfigDef { name: "connections.max.idle.ms", default: "600000", config_type: ConfigType::Long, doc: "A connection that has completed a request and then, with no request in progress, reads and writes nothing for this long is closed (reason idle)." },
+    BrokerConfigDef { name: "connections.first.request.timeout.ms", default: "10000", config_type: ConfigType::Long, doc: "How long a new connection has to complete its first request; one that has not is closed (reason first_request_timeout). Clients send ApiVersions at once, so only sockets left idle or opened in a flood wait this long. Takhin's own; Kafka only has connections.max.idle.ms." },
+    BrokerConfigDef { name: "socket.request.read.timeout.ms", default: "30000", config_type: ConfigType::Long, doc: "Longest time from a request's first byte to its last; a connection whose request takes longer is closed (reason request_read_timeout), returning the request memory it held. 30 s is the Java client's request.timeout.ms, after which it gives up on the request anyway. Takhin's own; Kafka has no limit." },
+    BrokerConfigDef { name: "queued.max.request.bytes", default: "536870912", config_type: ConfigType::Long, doc: "Request bytes all connections together may hold, from being read until answered; a connection waits for room before reading further. Taken as the bytes arrive, not when the length prefix announces them. At least socket.request.max.bytes. Kafka's default is -1 (unbounded); Takhin's is 512 MiB." },
     BrokerConfigDef { name: "socket.send.buffer.bytes", default: "102400", config_type: ConfigType::Int, doc: "SO_SNDBUF of client connections (the kernel doubles it), as Kafka's; -1 keeps the kernel's autotuned buffer. Against autotuning on loopback, 100 KiB cut the broker's CPU per consumed GiB by 27–35%. A connection's fetch throughput is bounded by about twice this per round trip: raise it (or use -1) for consumers across long, fast links." },
     BrokerConfigDef { name: "socket.receive.buffer.bytes", default: "-1", config_type: ConfigType::Int, doc: "SO_RCVBUF of client connections (the kernel doubles it); -1, the default, keeps the kernel's autotuned buffer. Kafka's default is 102400: on loopback it cost librdkafka's 1 MiB produce requests 7–10% of their throughput and the broker 18–27% more CPU per GiB, with no gain for the Java producer." },
     BrokerConfigDef { name: "queued.max.requests.per.connection", default: "100", config_type: ConfigType::Int, doc: "Most requests read from one connection and not yet answered; the connection is not read further until responses go out." },
@@ -206,6 +212,48 @@ fn parse_socket_buffer(name: &str, value: &str) -> Result<Option<usize>, ConfigE
             "expected -1 (the kernel's default) or a size in bytes",
         )),
     }
+}
+
+/// `max.connections.per.ip.overrides`: `IP:count` pairs separated by commas; an IPv6 address may
+/// be bracketed (`[::1]:20`). Kafka also resolves host names here; Takhin does not, so reading
+/// the settings never waits on DNS. An address given twice is refused rather than one silently
+/// winning.
+pub fn parse_per_ip_overrides(
+    name: &str,
+    value: &str,
+) -> Result<BTreeMap<IpAddr, usize>, ConfigError> {
+    let mut overrides = BTreeMap::new();
+    for pair in value
+        .split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+    {
+        let (host, count) = pair
+            .rsplit_once(':')
+            .ok_or_else(|| invalid(name, value, format!("{pair:?} is not IP:count")))?;
+        let host = host.trim();
+        let host = host
+            .strip_prefix('[')
+            .and_then(|inner| inner.strip_suffix(']'))
+            .unwrap_or(host);
+        let ip: IpAddr = host.parse().map_err(|_| {
+            invalid(
+                name,
+                value,
+                format!("{host:?} is not an IP address (host names are not resolved)"),
+            )
+        })?;
+        let count: usize = count
+            .trim()
+            .parse()
+            .map_err(|_| invalid(name, value, format!("{count:?} is not a connection count")))?;
+        // As the connection table counts them (an IPv4-mapped address is its IPv4 address).
+        let ip = ip.to_canonical();
+        if overrides.insert(ip, count).is_some() {
+            return Err(invalid(name, value, format!("{ip} is given twice")));
+        }
+    }
+    Ok(overrides)
 }
 
 /// A fraction in [0, 1] (`min.cleanable.dirty.ratio`).
@@ -453,6 +501,17 @@ pub struct BrokerConfig {
     pub default_replication_factor: i16,
     pub socket_request_max_bytes: usize,
     pub max_connections: usize,
+    /// `max.connections.per.ip` and its overrides.
+    pub max_connections_per_ip: usize,
+    pub max_connections_per_ip_overrides: BTreeMap<IpAddr, usize>,
+    /// `connections.max.idle.ms`.
+    pub connections_max_idle_ms: u64,
+    /// `connections.first.request.timeout.ms`.
+    pub connections_first_request_timeout_ms: u64,
+    /// `socket.request.read.timeout.ms`.
+    pub socket_request_read_timeout_ms: u64,
+    /// `queued.max.request.bytes`.
+    pub queued_max_request_bytes: usize,
     /// `socket.send.buffer.bytes`; `None` (-1) leaves the kernel's autotuning.
     pub socket_send_buffer_bytes: Option<usize>,
     /// `socket.receive.buffer.bytes`; `None` (-1) leaves the kernel's autotuning.
@@ -548,6 +607,22 @@ impl BrokerConfig {
             default_replication_factor: number("default.replication.factor", 1)? as i16,
             socket_request_max_bytes: number("socket.request.max.bytes", 1024)? as usize,
             max_connections: number("max.connections", 1)? as usize,
+            max_connections_per_ip: number("max.connections.per.ip", 0)? as usize,
+            max_connections_per_ip_overrides: parse_per_ip_overrides(
+                "max.connections.per.ip.overrides",
+                &get("max.connections.per.ip.overrides"),
+            )?,
+            connections_max_idle_ms: number("connections.max.idle.ms", 1)? as u64,
+            connections_first_request_timeout_ms: number("connections.first.request.timeout.ms", 1)?
+                as u64,
+            socket_request_read_timeout_ms: number("socket.request.read.timeout.ms", 1)? as u64,
+            queued_max_request_bytes: {
+                let request_max = number("socket.request.max.bytes", 1024)?;
+                // A larger value would not fit the semaphore that counts it.
+                let semaphore_max =
+                    i64::try_from(tokio::sync::Semaphore::MAX_PERMITS).unwrap_or(i64::MAX);
+                number("queued.max.request.bytes", request_max)?.min(semaphore_max) as usize
+            },
             socket_send_buffer_bytes: socket_buffer("socket.send.buffer.bytes")?,
             socket_receive_buffer_bytes: socket_buffer("socket.receive.buffer.bytes")?,
             queued_max_requests_per_connection: number("queued.max.requests.per.connection", 1)?
@@ -717,6 +792,68 @@ mod tests {
             assert!(parse("-2").is_err(), "{name}");
             assert!(parse("lots").is_err(), "{name}");
         }
+    }
+
+    #[test]
+    fn connection_limits_default_to_kafkas_and_takhins_own() {
+        let broker = BrokerConfig::from_map(BTreeMap::new()).unwrap();
+        assert_eq!(broker.max_connections, 10_000);
+        assert_eq!(broker.max_connections_per_ip, i32::MAX as usize);
+        assert!(broker.max_connections_per_ip_overrides.is_empty());
+        assert_eq!(broker.connections_max_idle_ms, 600_000);
+        assert_eq!(broker.connections_first_request_timeout_ms, 10_000);
+        assert_eq!(broker.socket_request_read_timeout_ms, 30_000);
+        assert_eq!(broker.queued_max_request_bytes, 512 * 1024 * 1024);
+        // The pool must hold the largest frame, or that frame could never be read.
+        assert!(
+            BrokerConfig::from_map(map(&[
+                ("socket.request.max.bytes", "2048"),
+                ("queued.max.request.bytes", "2047"),
+            ]))
+            .is_err()
+        );
+        for name in [
+            "connections.max.idle.ms",
+            "connections.first.request.timeout.ms",
+            "socket.request.read.timeout.ms",
+        ] {
+            assert!(
+                BrokerConfig::from_map(map(&[(name, "0")])).is_err(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn per_ip_overrides_are_ip_count_pairs() {
+        let name = "max.connections.per.ip.overrides";
+        let parsed =
+            parse_per_ip_overrides(name, " 10.0.0.7:500, [::1]:20,192.168.1.1:0 ,").unwrap();
+        let expected: BTreeMap<IpAddr, usize> = [
+            ("10.0.0.7".parse().unwrap(), 500),
+            ("::1".parse().unwrap(), 20),
+            ("192.168.1.1".parse().unwrap(), 0),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(parsed, expected);
+        assert_eq!(parse_per_ip_overrides(name, ""), Ok(BTreeMap::new()));
+        for bad in [
+            "broker-1:5",
+            "10.0.0.7",
+            "10.0.0.7:many",
+            "10.0.0.7:-1",
+            "10.0.0.7:1,10.0.0.7:2",
+        ] {
+            assert!(parse_per_ip_overrides(name, bad).is_err(), "{bad}");
+        }
+        let broker = BrokerConfig::from_map(map(&[(name, "127.0.0.2:4")])).unwrap();
+        assert_eq!(
+            broker
+                .max_connections_per_ip_overrides
+                .get(&"127.0.0.2".parse::<IpAddr>().unwrap()),
+            Some(&4)
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 pub mod broker;
 pub mod config;
+pub mod connections;
 pub mod groups;
 pub mod handlers;
 pub mod metadata;

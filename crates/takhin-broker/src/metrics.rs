@@ -42,6 +42,7 @@ use takhin_storage::{CleanReport, RetentionOutcome};
 use tracing::warn;
 
 use crate::broker::Broker;
+use crate::connections::CloseReason;
 
 /// The `Content-Type` of [`Metrics::render`]'s output: Prometheus text format 0.0.4.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -99,7 +100,43 @@ pub struct Metrics {
     apis: Arc<ApiTable>,
     connections_open: Gauge,
     connections_total: Counter,
-    connections_rejected: Counter,
+    connections_closed: Arc<ConnectionCloseTable>,
+}
+
+/// Connections the broker refused or closed itself, per [`CloseReason`]. Every reason has its
+/// series from the start (0 until it happens), so a dashboard's lines exist before the first
+/// drop; rendered in [`CloseReason::ALL`] order.
+#[derive(Debug, Default)]
+struct ConnectionCloseTable {
+    counters: [Counter; CloseReason::ALL.len()],
+}
+
+impl Collector for ConnectionCloseTable {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let families = [
+            (
+                "kafka_connections_rejected",
+                "Kafka client connections accepted and closed at once, per reason (max_connections, per_ip_limit).",
+                true,
+            ),
+            (
+                "kafka_connections_dropped",
+                "Kafka client connections the broker closed after serving them for a while, per reason (evicted, first_request_timeout, request_read_timeout, idle).",
+                false,
+            ),
+        ];
+        for (name, help, at_accept) in families {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for reason in CloseReason::ALL
+                .into_iter()
+                .filter(|r| r.at_accept() == at_accept)
+            {
+                self.counters[reason.index()]
+                    .encode(family.encode_family(&[("reason", reason.label())])?)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Every API's counters, built once. Rendered in API key order (a `Family` would render them in
@@ -196,7 +233,8 @@ impl Metrics {
         registry.register_collector(Box::new(apis.clone()));
         let connections_open = Gauge::default();
         let connections_total = Counter::default();
-        let connections_rejected = Counter::default();
+        let connections_closed = Arc::new(ConnectionCloseTable::default());
+        registry.register_collector(Box::new(connections_closed.clone()));
         registry.register(
             "kafka_connections",
             "Open Kafka client connections",
@@ -207,17 +245,12 @@ impl Metrics {
             "Kafka client connections accepted",
             connections_total.clone(),
         );
-        registry.register(
-            "kafka_connections_rejected",
-            "Kafka client connections closed at once because max.connections was reached",
-            connections_rejected.clone(),
-        );
         Metrics {
             registry,
             apis,
             connections_open,
             connections_total,
-            connections_rejected,
+            connections_closed,
         }
     }
 
@@ -243,8 +276,9 @@ impl Metrics {
         }
     }
 
-    pub fn connection_rejected(&self) {
-        self.connections_rejected.inc();
+    /// Counts a connection the broker refused or closed itself.
+    pub fn connection_closed(&self, reason: CloseReason) {
+        self.connections_closed.counters[reason.index()].inc();
     }
 
     /// Every metric, in the text format 0.0.4: the counters kept here, then what is read from
@@ -986,6 +1020,11 @@ impl RequestTimer {
         }
     }
 
+    /// When the request's last byte was read.
+    pub fn received_at(&self) -> Instant {
+        self.received
+    }
+
     pub fn finish(self, api: &ApiMetrics, failed: bool) {
         api.record(self.received.elapsed(), failed);
     }
@@ -1052,6 +1091,37 @@ mod tests {
             sample(&out, "takhin_kafka_requests_total{api=\"unknown\"}"),
             Some("1")
         );
+    }
+
+    #[test]
+    fn every_close_reason_has_its_series_from_the_start_in_its_family() {
+        let metrics = Metrics::new();
+        metrics.connection_closed(CloseReason::Evicted);
+        metrics.connection_closed(CloseReason::Evicted);
+        metrics.connection_closed(CloseReason::PerIpLimit);
+        let mut out = String::new();
+        encode_into(&mut out, &metrics.registry);
+        let rejected = |reason: &str| {
+            sample(
+                &out,
+                &format!("takhin_kafka_connections_rejected_total{{reason=\"{reason}\"}}"),
+            )
+        };
+        let dropped = |reason: &str| {
+            sample(
+                &out,
+                &format!("takhin_kafka_connections_dropped_total{{reason=\"{reason}\"}}"),
+            )
+        };
+        assert_eq!(rejected("max_connections"), Some("0"), "{out}");
+        assert_eq!(rejected("per_ip_limit"), Some("1"));
+        assert_eq!(dropped("evicted"), Some("2"));
+        for reason in ["first_request_timeout", "request_read_timeout", "idle"] {
+            assert_eq!(dropped(reason), Some("0"), "{reason}");
+            assert_eq!(rejected(reason), None, "{reason} is not refused at accept");
+        }
+        assert!(out.contains("# TYPE takhin_kafka_connections_rejected_total counter"));
+        assert!(out.contains("# TYPE takhin_kafka_connections_dropped_total counter"));
     }
 
     #[test]
