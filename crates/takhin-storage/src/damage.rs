@@ -11,11 +11,14 @@
 //! 1. the range's bytes are copied to `<quarantine dir>/<base>.log.<from>-<to>.damaged`
 //!    (the quarantine dir is `<data dir>/quarantine/<topic>-<partition>/`) and fsync'd, so an
 //!    operator (or, once replication exists, a repair from a replica) still has them;
-//! 2. the segment is rewritten without them to `<base>.log.cleaned`, fsync'd, and renamed over
-//!    the `.log` (a range at the end of the file is cut off with `set_len` instead); its index
-//!    files are removed. A crash before the rename leaves a `.cleaned` file that the next
-//!    open removes (pass 1), and that open finds the same damage again: every step can be
-//!    repeated;
+//! 2. the segment's index files are removed, then the segment is rewritten without the damage
+//!    to `<base>.log.cleaned`, fsync'd, and renamed over the `.log` (a range at the end of the
+//!    file is cut off with `set_len` instead). A crash before the rename leaves a `.cleaned`
+//!    file that the next open removes (pass 1) and a segment without indexes, which that open
+//!    verifies whole, finding the same damage again: every step can be repeated. With no room
+//!    for the copies (a full disk) the partition still opens: no quarantine copy is kept, and a
+//!    segment that cannot be rewritten is cut at its first damaged range, losing only that
+//!    segment's batches after it;
 //! 3. the segment is opened and verified again, rebuilding its indexes.
 //!
 //! Offsets of the batches that were in a damaged range are gone: reads skip the gap as they
@@ -107,11 +110,72 @@ fn copy_range(segment: &Segment, from: u64, to: u64, out: &mut std::fs::File) ->
     Ok(())
 }
 
+/// What [`excise`] did.
+pub(crate) struct Excised {
+    /// Each range's quarantine file; `None` where no copy could be kept (no room).
+    pub quarantined: Vec<Option<PathBuf>>,
+    /// Set when the segment could not be rewritten (no room for the copy): it was cut at the
+    /// first damaged range instead, losing the intact batches after it in this segment only.
+    pub cut_at: Option<u64>,
+}
+
 /// Steps 1 and 2 of the module docs: quarantines `ranges` (in file order, not overlapping) of
 /// `segment` and removes them from its `.log`. Consumes the segment: the caller opens it again.
-/// Returns each range's quarantine file.
+///
+/// Needs room for a copy of the damage and, unless the damage is only at the end, for a copy of
+/// the segment. Without it (a full disk) the partition must still open: the quarantine copy is
+/// skipped, and a segment that cannot be rewritten is cut at its first damaged range (a cut
+/// needs no space). The index files go before the `.log` changes, so a crash in between leaves
+/// a segment without indexes, which the next open verifies whole.
 pub(crate) fn excise(
     segment: Segment,
+    ranges: &[SkippedRange],
+    quarantine_dir: &Path,
+) -> io::Result<Excised> {
+    let quarantined = match quarantine(&segment, ranges, quarantine_dir) {
+        Ok(paths) => paths.into_iter().map(Some).collect(),
+        Err(err) => {
+            tracing::warn!(file = %segment.log_path.display(), error = %err, "could not keep a copy of the damaged bytes");
+            vec![None; ranges.len()]
+        }
+    };
+    let dir = segment
+        .log_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    remove_if_exists(&segment.index_path)?;
+    remove_if_exists(&segment.time_index_path)?;
+    checkpoint::sync_dir(&dir)?;
+
+    let size = segment.size_bytes();
+    let base = segment.base_offset;
+    let mut cut_at = None;
+    if let [range] = ranges
+        && range.end_position >= size
+    {
+        cut(&segment, range.position)?;
+    } else {
+        let cleaned = staged_path(&dir, base, LOG_SUFFIX, CLEANED_SUFFIX);
+        if let Err(err) = rewrite_without(&segment, ranges, &cleaned) {
+            tracing::warn!(file = %segment.log_path.display(), error = %err, "could not rewrite the segment without its damage; cutting it at the first damaged range");
+            let _ = remove_if_exists(&cleaned);
+            let position = ranges.first().map_or(size, |range| range.position);
+            cut(&segment, position)?;
+            cut_at = Some(position);
+        }
+    }
+    drop(segment);
+    checkpoint::sync_dir(&dir)?;
+    Ok(Excised {
+        quarantined,
+        cut_at,
+    })
+}
+
+/// Copies each range to its own fsync'd file under `quarantine_dir`.
+fn quarantine(
+    segment: &Segment,
     ranges: &[SkippedRange],
     quarantine_dir: &Path,
 ) -> io::Result<Vec<PathBuf>> {
@@ -119,51 +183,42 @@ pub(crate) fn excise(
         .map_err(|err| annotate(quarantine_dir, "creating", err))?;
     let mut quarantined = Vec::with_capacity(ranges.len());
     for range in ranges {
-        let path = quarantine_path(quarantine_dir, &segment, range);
+        let path = quarantine_path(quarantine_dir, segment, range);
         let mut out =
             std::fs::File::create(&path).map_err(|err| annotate(&path, "creating", err))?;
-        copy_range(&segment, range.position, range.end_position, &mut out)
-            .and_then(|()| out.sync_all())
-            .map_err(|err| annotate(&path, "writing", err))?;
+        let written = copy_range(segment, range.position, range.end_position, &mut out)
+            .and_then(|()| out.sync_all());
+        if let Err(err) = written {
+            let _ = remove_if_exists(&path);
+            return Err(annotate(&path, "writing", err));
+        }
         quarantined.push(path);
     }
     checkpoint::sync_dir(quarantine_dir)?;
-
-    let size = segment.size_bytes();
-    let dir = segment
-        .log_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let base = segment.base_offset;
-    let only_the_tail = matches!(ranges, [range] if range.end_position >= size);
-    if only_the_tail {
-        let cut = ranges[0].position;
-        let file = segment.log_file();
-        file.set_len(cut)
-            .and_then(|()| file.sync_all())
-            .map_err(|err| annotate(&segment.log_path, "cutting", err))?;
-    } else {
-        let cleaned = staged_path(&dir, base, LOG_SUFFIX, CLEANED_SUFFIX);
-        let mut out =
-            std::fs::File::create(&cleaned).map_err(|err| annotate(&cleaned, "creating", err))?;
-        let mut kept_from = 0;
-        for range in ranges {
-            copy_range(&segment, kept_from, range.position, &mut out)
-                .map_err(|err| annotate(&cleaned, "writing", err))?;
-            kept_from = range.end_position;
-        }
-        copy_range(&segment, kept_from, size, &mut out)
-            .and_then(|()| out.sync_all())
-            .map_err(|err| annotate(&cleaned, "writing", err))?;
-        rename(&cleaned, &segment.log_path)?;
-    }
-    let (index, time_index) = (segment.index_path.clone(), segment.time_index_path.clone());
-    drop(segment);
-    remove_if_exists(&index)?;
-    remove_if_exists(&time_index)?;
-    checkpoint::sync_dir(&dir)?;
     Ok(quarantined)
+}
+
+/// Writes the segment without `ranges` to `cleaned`, fsyncs it and renames it over the `.log`.
+fn rewrite_without(segment: &Segment, ranges: &[SkippedRange], cleaned: &Path) -> io::Result<()> {
+    let mut out =
+        std::fs::File::create(cleaned).map_err(|err| annotate(cleaned, "creating", err))?;
+    let mut kept_from = 0;
+    for range in ranges {
+        copy_range(segment, kept_from, range.position, &mut out)
+            .map_err(|err| annotate(cleaned, "writing", err))?;
+        kept_from = range.end_position;
+    }
+    copy_range(segment, kept_from, segment.size_bytes(), &mut out)
+        .and_then(|()| out.sync_all())
+        .map_err(|err| annotate(cleaned, "writing", err))?;
+    rename(cleaned, &segment.log_path)
+}
+
+fn cut(segment: &Segment, position: u64) -> io::Result<()> {
+    let file = segment.log_file();
+    file.set_len(position)
+        .and_then(|()| file.sync_all())
+        .map_err(|err| annotate(&segment.log_path, "cutting", err))
 }
 
 fn annotate(path: &Path, doing: &str, err: io::Error) -> io::Error {

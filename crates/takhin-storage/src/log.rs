@@ -1725,13 +1725,32 @@ impl Verify<'_> {
         }
         let dir = log_path.parent().map(Path::to_path_buf).unwrap_or_default();
         let base = segment.base_offset;
-        let quarantined = damage::excise(segment, &outcome.skipped, self.quarantine_dir).map_err(
+        let excised = damage::excise(segment, &outcome.skipped, self.quarantine_dir).map_err(
             storage_io(|| format!("moving damaged bytes out of {}", log_path.display())),
         )?;
-        for (range, path) in ranges.iter_mut().zip(quarantined) {
-            range.quarantined_to = Some(path);
-            tracing::warn!(%range, "damaged range of a closed segment moved out of the log; later data kept");
+        if let Some(position) = excised.cut_at
+            && let Some(first) = ranges.first().cloned()
+        {
+            // No room to rewrite the segment: everything from the first damage to its end went.
+            let range = DamagedRange {
+                end_position_bytes: size,
+                end_offset: self.rules.end_offset.unwrap_or(first.end_offset),
+                reason: format!(
+                    "{} (the segment was cut here: no room to rewrite it)",
+                    first.reason
+                ),
+                quarantined_to: None,
+                ..first
+            };
+            debug_assert_eq!(range.position_bytes, position);
+            ranges = vec![range];
+        }
+        for (range, path) in ranges.iter_mut().zip(excised.quarantined) {
             report.bytes_truncated += range.end_position_bytes - range.position_bytes;
+            if range.quarantined_to.is_none() && excised.cut_at.is_none() {
+                range.quarantined_to = path;
+            }
+            tracing::warn!(%range, "damaged range of a closed segment moved out of the log; later data kept");
         }
         report.damaged.extend(ranges);
         let (segment, _) = Segment::open(&dir, base).map_err(storage_io(context))?;

@@ -1170,3 +1170,33 @@ proptest! {
         prop_assert!(damaged_last < log.log_end_offset());
     }
 }
+
+#[test]
+fn damage_with_no_room_for_a_copy_is_still_moved_out_of_the_log() {
+    // No room for the quarantine (here: a file where its directory would go; ENOSPC fails the
+    // copy the same way): the partition must still open, the damage must still leave the log,
+    // and the report says no copy was kept.
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_segments(2_000);
+    let (log_dir, log, _) = open(dir.path(), config.clone());
+    let batches = fill(&log, 40);
+    let segments = log.segment_base_offsets();
+    drop((log, log_dir));
+    std::fs::write(dir.path().join("quarantine"), b"in the way").unwrap();
+    let path = segment_file(dir.path(), segments[1], "log");
+    let size = std::fs::metadata(&path).unwrap().len();
+    file_append(&path, &[0xAB; 512]);
+
+    let (_log_dir, log, report) = open(dir.path(), config);
+    let [range] = &report.damaged[..] else {
+        panic!("one damaged range: {report}");
+    };
+    assert_eq!(
+        (range.position_bytes, range.end_position_bytes),
+        (size, size + 512)
+    );
+    assert_eq!(range.quarantined_to, None);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), size);
+    assert_eq!(log.segment_base_offsets(), segments);
+    assert_eq!(offsets(&read_all(&log, 0)), batches);
+}
