@@ -25,11 +25,13 @@
 //!   without the pool, so a connection that sends a length prefix and stops holds nothing others
 //!   need. This memory outside the pool is at most `max.connections` × the allowance (625 MiB at
 //!   10,000 connections; each socket's kernel buffers can hold more than that).
-//! - A longer frame gets a buffer of its own, grown to what has arrived (the bytes read plus those
-//!   waiting in the kernel, `FIONREAD`), at least doubling, never past the frame
-//!   ([`growth_target_bytes`]); the pool is asked for the growth beyond the allowance before the
-//!   buffer grows, in steps of at most [`REQUEST_MEMORY_STEP_BYTES`]. A frame therefore holds at
-//!   most twice what its client really sent: to hold X of the pool a client must send X/2.
+//! - A longer frame gets a buffer of its own, allocated at its length as address space only (the
+//!   kernel backs pages as reads write them; nothing is zeroed or copied again). Its memory is
+//!   counted as what has arrived (the bytes read plus those waiting in the kernel, `FIONREAD`),
+//!   at least doubling, never past the frame ([`growth_target_bytes`]): the pool is asked for the
+//!   growth beyond the allowance, in steps of at most [`REQUEST_MEMORY_STEP_BYTES`], before the
+//!   reads may go further. A frame therefore holds at most twice what its client really sent:
+//!   to hold X of the pool a client must send X/2.
 //! - A frame whose bytes are all in takes the rest of its length from the pool and holds exactly
 //!   its length until its response is built. Requests up to the allowance (nearly all but large
 //!   produces) take their length in one step once whole, as before.
@@ -98,10 +100,11 @@ pub const REQUEST_ALLOWANCE_BYTES: usize = 64 * 1024;
 /// at the head of the pool's queue holds back small requests only until this much is returned.
 pub const REQUEST_MEMORY_STEP_BYTES: usize = 1024 * 1024;
 
-/// Capacity a large frame's buffer grows to once `filled_bytes` of its `length_bytes` are in and
-/// `queued_bytes` more wait in the kernel: all that has arrived, at least double what is filled
-/// (so a slow sender costs O(log n) copies), at least the allowance, never past the frame. What it
-/// holds beyond what it has filled is therefore bytes its client has sent, or no more than it has.
+/// How much of a large frame its memory covers next, once `filled_bytes` of its `length_bytes`
+/// are in and `queued_bytes` more wait in the kernel: all that has arrived, at least double what
+/// is filled (so a slow sender costs O(log n) pool requests), at least the allowance, never past
+/// the frame. What it holds beyond what it has filled is therefore bytes its client has sent, or
+/// no more than it has.
 pub fn growth_target_bytes(filled_bytes: usize, queued_bytes: usize, length_bytes: usize) -> usize {
     filled_bytes
         .saturating_add(queued_bytes)
@@ -519,8 +522,14 @@ impl FrameReader {
         Ok(Some((self.buf.split_to(length).freeze(), memory)))
     }
 
-    /// Reads a frame longer than the allowance into a buffer of its own, growing it and its
-    /// memory as the bytes arrive ([`growth_target_bytes`]).
+    /// Reads a frame longer than the allowance into a buffer of its own, taking memory from the
+    /// pool as the bytes arrive ([`growth_target_bytes`]) and reading no further than it holds.
+    ///
+    /// The buffer is allocated at the frame's length at once but only as address space: the
+    /// allocator maps a large buffer with `mmap` and the kernel backs a page only when a read
+    /// writes it (reads fill uninitialised capacity, nothing is zeroed), so resident memory
+    /// follows the bytes received, as the pool's count does, and the bytes are never copied
+    /// again. (Growing a buffer by doubling instead copied ~0.8 MiB per 1 MiB produce request.)
     async fn read_large_frame(
         &mut self,
         length: usize,
@@ -528,23 +537,23 @@ impl FrameReader {
         self.waits.frame_started();
         self.buf.advance(LENGTH_PREFIX_BYTES);
         let mut memory = MemoryReservation::new(self.pool.clone());
-        let mut body: Vec<u8> = Vec::new();
-        let mut filled = self.buf.len();
+        let mut body: Vec<u8> = Vec::with_capacity(length);
+        body.extend_from_slice(&self.buf);
+        self.buf.clear();
+        let mut filled = body.len();
+        // Bytes of the frame the allowance and the pool cover so far.
+        let mut covered = REQUEST_ALLOWANCE_BYTES.min(length);
         while filled < length {
-            if body.capacity() == body.len() {
+            if filled >= covered {
                 let target = growth_target_bytes(filled, self.kernel_queued_bytes(), length);
-                // Memory first, then the allocation it pays for.
+                // Memory first, then the bytes it pays for.
                 let grow = memory.grow_to(target.saturating_sub(REQUEST_ALLOWANCE_BYTES));
                 if let Waited::Shutdown = self.waits.run(grow, false).await? {
                     return Ok(None);
                 }
-                body.reserve_exact(target - body.len());
-                if body.is_empty() {
-                    body.extend_from_slice(&self.buf);
-                    self.buf.clear();
-                }
+                covered = target;
             }
-            let mut room = (&mut body).limit(length - filled);
+            let mut room = (&mut body).limit(covered - filled);
             match self
                 .waits
                 .run(self.stream.read_buf(&mut room), false)
