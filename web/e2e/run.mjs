@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Browser tests against a real Takhin: starts `takhin serve` on free loopback
 // ports with a temporary data directory, waits until /api/health/ready says
-// the broker accepts connections, runs the specs (Vitest driving Debian's
-// chromium through playwright-core), then stops the broker and removes its
-// data. Exits with the specs' status.
+// the broker accepts connections, starts a second one whose segments are
+// damaged on purpose (support/damaged-cluster.mjs, for the storage-health
+// spec), runs the specs (Vitest driving Debian's chromium through
+// playwright-core), then stops the brokers and removes their data. Exits
+// with the specs' status.
 //
 //   TAKHIN_BIN   the binary (default ../target/debug/takhin)
 //   CHROMIUM     the browser (default /usr/bin/chromium)
@@ -16,6 +18,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startDamagedCluster } from './support/damaged-cluster.mjs';
 
 const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const takhinBin = process.env.TAKHIN_BIN ?? path.resolve(webDir, '../target/debug/takhin');
@@ -72,38 +75,60 @@ if (!existsSync(path.join(webDir, 'dist/index.html'))) {
   process.exit(2);
 }
 
-const dataDir = await mkdtemp(path.join(tmpdir(), 'takhin-e2e-'));
-const [kafkaPort, httpPort] = [await freePort(), await freePort()];
-const httpUrl = `http://127.0.0.1:${httpPort}`;
-const kafkaAddr = `127.0.0.1:${kafkaPort}`;
-const broker = spawn(
-  takhinBin,
-  [
-    'serve',
-    '--data-dir',
-    dataDir,
-    '--kafka-addr',
-    kafkaAddr,
-    '--advertised-kafka-addr',
-    kafkaAddr,
-    '--http-addr',
-    `127.0.0.1:${httpPort}`,
-  ],
-  {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: {
-      ...process.env,
-      TAKHIN_LOG_LEVEL: process.env.TAKHIN_LOG_LEVEL ?? 'warn',
-      // A group's first member joins at once instead of waiting 3 s for more.
-      TAKHIN_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+/**
+ * Starts `takhin serve` on `dataDir` with free loopback ports; answers once
+ * /api/health/ready says the broker accepts connections.
+ */
+async function startTakhin(dataDir) {
+  const [kafkaPort, httpPort] = [await freePort(), await freePort()];
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const kafkaAddr = `127.0.0.1:${kafkaPort}`;
+  const child = spawn(
+    takhinBin,
+    [
+      'serve',
+      '--data-dir',
+      dataDir,
+      '--kafka-addr',
+      kafkaAddr,
+      '--advertised-kafka-addr',
+      kafkaAddr,
+      '--http-addr',
+      `127.0.0.1:${httpPort}`,
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: {
+        ...process.env,
+        TAKHIN_LOG_LEVEL: process.env.TAKHIN_LOG_LEVEL ?? 'warn',
+        // A group's first member joins at once instead of waiting 3 s for more.
+        TAKHIN_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+      },
     },
-  },
-);
+  );
+  try {
+    await waitReady(httpUrl, child);
+  } catch (error) {
+    await stop(child);
+    throw error;
+  }
+  return { child, httpUrl, kafkaAddr };
+}
+
+const dataDir = await mkdtemp(path.join(tmpdir(), 'takhin-e2e-'));
+const damagedDataDir = await mkdtemp(path.join(tmpdir(), 'takhin-e2e-damaged-'));
+const running = [];
 
 let status = 1;
 try {
-  await waitReady(httpUrl, broker);
-  console.log(`takhin ready: http ${httpUrl}, kafka ${kafkaAddr}, data ${dataDir}`);
+  const broker = await startTakhin(dataDir);
+  running.push(broker.child);
+  console.log(`takhin ready: http ${broker.httpUrl}, kafka ${broker.kafkaAddr}, data ${dataDir}`);
+  // A second cluster with damaged segments (support/damaged-cluster.mjs), so
+  // the first one stays healthy for the other specs and their screenshots.
+  const damaged = await startDamagedCluster(damagedDataDir, startTakhin, stop);
+  running.push(damaged.child);
+  console.log(`damaged takhin ready: http ${damaged.httpUrl}, data ${damagedDataDir}`);
   const vitest = spawn(
     process.execPath,
     [
@@ -116,14 +141,20 @@ try {
     {
       cwd: webDir,
       stdio: 'inherit',
-      env: { ...process.env, TAKHIN_URL: httpUrl, TAKHIN_KAFKA: kafkaAddr },
+      env: {
+        ...process.env,
+        TAKHIN_URL: broker.httpUrl,
+        TAKHIN_KAFKA: broker.kafkaAddr,
+        TAKHIN_DAMAGED_URL: damaged.httpUrl,
+      },
     },
   );
   status = await new Promise((resolve) => vitest.on('exit', (code) => resolve(code ?? 1)));
 } catch (error) {
   console.error(String(error));
 } finally {
-  await stop(broker);
+  await Promise.all(running.map(stop));
   await rm(dataDir, { recursive: true, force: true });
+  await rm(damagedDataDir, { recursive: true, force: true });
 }
 process.exit(status);

@@ -23,6 +23,7 @@ pub mod client;
 pub mod decode;
 pub mod filter;
 pub mod metrics;
+pub mod storage_health;
 pub mod throughput;
 
 use std::path::PathBuf;
@@ -37,6 +38,9 @@ pub struct ClusterConfig {
     pub bootstrap_servers: Vec<String>,
     /// Where throughput counters come from, if anywhere (see [`throughput`]).
     pub throughput: Option<std::sync::Arc<dyn throughput::ThroughputSource>>,
+    /// Where damaged data and offline logs are read from, if anywhere (see
+    /// [`storage_health`]).
+    pub storage_health: Option<std::sync::Arc<dyn storage_health::StorageHealthSource>>,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -45,6 +49,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("name", &self.name)
             .field("bootstrap_servers", &self.bootstrap_servers)
             .field("throughput", &self.throughput.is_some())
+            .field("storage_health", &self.storage_health.is_some())
             .finish()
     }
 }
@@ -55,6 +60,7 @@ impl ClusterConfig {
             name: name.into(),
             bootstrap_servers,
             throughput: None,
+            storage_health: None,
         }
     }
 }

@@ -190,6 +190,7 @@ async fn enabled_auth_refuses_requests_without_credentials() {
     let auth = start_auth(false).await;
     for uri in [
         TestConsole::path("/overview"),
+        TestConsole::path("/storage-health"),
         "/api/v1/clusters".to_string(),
         "/api/v1/no-such-endpoint".to_string(),
         "/api/v1/audit".to_string(),
@@ -379,6 +380,10 @@ async fn read_only_principals_may_only_read() {
         [("x-api-key", dashboard.as_str())],
     ] {
         let answer = auth.get_with("/api/v1/clusters", &headers).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        let answer = auth
+            .get_with(&TestConsole::path("/storage-health"), &headers)
+            .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
         let (answer, _) = auth
             .send(

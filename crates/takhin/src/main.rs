@@ -268,6 +268,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                         requests: totals.requests,
                     })
                 }));
+                // The overview and topic pages show this broker's damaged data.
+                let logs_of = Arc::downgrade(&broker);
+                console_config.clusters[0].storage_health = Some(Arc::new(move || {
+                    let broker = logs_of.upgrade()?;
+                    let mut partitions = Vec::new();
+                    for topic in broker.topics() {
+                        for partition in topic.partitions() {
+                            partitions.push(
+                                takhin_console::storage_health::PartitionLogHealth::of(
+                                    &topic.name,
+                                    partition.index,
+                                    &partition.log,
+                                ),
+                            );
+                        }
+                    }
+                    Some(partitions)
+                }));
                 let _ = slot.set(console_router(console_config));
             }
             ready_flag.store(true, Ordering::Release);

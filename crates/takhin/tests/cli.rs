@@ -260,6 +260,10 @@ fn the_console_is_served_next_to_the_broker_and_alone() {
     let (status, body) = http_get(http_port, "/api/v1/clusters/local/throughput").unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#""available":true"#), "{body}");
+    // And its storage health from this broker's logs.
+    let (status, body) = http_get(http_port, "/api/v1/clusters/local/storage-health").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""available":true"#), "{body}");
 
     // `takhin console` alone, against the same broker as a cluster named dev.
     let console_port = free_port();
@@ -281,6 +285,10 @@ fn the_console_is_served_next_to_the_broker_and_alone() {
     let (status, body) = http_get(console_port, "/api/v1/clusters/dev/overview").unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(&format!("\"port\":{kafka_port}")), "{body}");
+    // Alone, the console sees only the Kafka protocol: no storage health.
+    let (status, body) = http_get(console_port, "/api/v1/clusters/dev/storage-health").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""available":false"#), "{body}");
     let (_, body) = http_get(console_port, "/api/health").unwrap();
     assert!(
         body.contains(r#""console":"up""#) && !body.contains("kafka"),

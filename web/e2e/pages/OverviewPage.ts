@@ -7,17 +7,25 @@ export class OverviewPage {
   readonly health: Locator;
   readonly brokersTable: Locator;
   readonly charts: Locator;
+  /** The warning card shown when the broker found damaged data. */
+  readonly damageCard: Locator;
 
   constructor(readonly page: Page) {
     const main = page.getByRole('main');
     this.heading = main.getByRole('heading', { level: 1, name: 'Overview' });
-    this.health = main.getByText(/^(Healthy|Degraded|Offline partitions)$/);
+    this.health = main.getByText(/^(Healthy|Degraded|Damaged data|Offline partitions)$/);
     this.brokersTable = main
       .locator('section')
       .filter({ has: page.getByRole('heading', { name: 'Brokers', exact: true }) })
       .getByRole('table');
     // Recharts draws into an <svg class="recharts-surface">; it is lazy-loaded.
     this.charts = main.locator('svg.recharts-surface');
+    this.damageCard = main.getByRole('region', { name: /^Damaged data: / });
+  }
+
+  /** The damage card's link to a topic's partitions. */
+  damagedTopicLink(topic: string): Locator {
+    return this.damageCard.getByRole('link', { name: topic, exact: true });
   }
 
   async goto() {

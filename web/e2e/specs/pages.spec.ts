@@ -78,6 +78,9 @@ describe.each(THEMES)('console pages in the %s theme', (theme) => {
     expect(await overview.stat('Topics').textContent()).toBe(String(expected?.topic_count));
     expect(await overview.stat('Partitions').textContent()).toBe(String(expected?.partition_count));
     expect(await overview.stat('Offline').textContent()).toBe('0');
+    // Nothing damaged on this broker: no warning (specs/storage-health.spec.ts has one).
+    expect((await api.storageHealth())?.damaged_range_count).toBe(0);
+    expect(await overview.damageCard.count()).toBe(0);
     expect(await overview.brokerRow(1).textContent()).toContain(kafkaAddress);
     expect(await overview.brokerRow(1).textContent()).toContain('controller');
 

@@ -3,6 +3,7 @@ import type {
   ConfigEntry,
   CreateTopicRequest,
   GroupDetails,
+  StorageHealth,
   TopicDetails,
 } from '@/api/types';
 import { baseUrl } from './browser';
@@ -15,7 +16,12 @@ export const CLUSTER = 'local';
  * back, or cleans up. The UI under test is never the only witness.
  */
 export class ConsoleApi {
-  private readonly root = `${baseUrl()}/api/v1/clusters/${CLUSTER}`;
+  private readonly root: string;
+
+  /** `base`: the console's URL, the broker run.mjs started unless told otherwise. */
+  constructor(private readonly base: string = baseUrl()) {
+    this.root = `${base}/api/v1/clusters/${CLUSTER}`;
+  }
 
   /** GET that answers the parsed body, or null for a 404. */
   private async get<T>(path: string): Promise<T | null> {
@@ -44,8 +50,15 @@ export class ConsoleApi {
     return this.get('/throughput');
   }
 
+  /** Damaged ranges the broker found (only a cluster Takhin runs has them). */
+  storageHealth(topic?: string): Promise<StorageHealth | null> {
+    return this.get(
+      `/storage-health${topic === undefined ? '' : `?topic=${encodeURIComponent(topic)}`}`,
+    );
+  }
+
   async clusterBootstrapServers(): Promise<string[]> {
-    const response = await fetch(`${baseUrl()}/api/v1/clusters`);
+    const response = await fetch(`${this.base}/api/v1/clusters`);
     const clusters = (await response.json()) as { name: string; bootstrap_servers: string[] }[];
     return clusters.find((cluster) => cluster.name === CLUSTER)?.bootstrap_servers ?? [];
   }

@@ -31,6 +31,13 @@ export function baseUrl(): string {
   return url;
 }
 
+/** The second `takhin serve`, whose segments e2e/run.mjs damaged (support/damaged-cluster.mjs). */
+export function damagedClusterUrl(): string {
+  const url = process.env.TAKHIN_DAMAGED_URL;
+  if (!url) throw new Error('TAKHIN_DAMAGED_URL is not set: run the specs through e2e/run.mjs');
+  return url;
+}
+
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -40,13 +47,17 @@ export function launchBrowser(): Promise<Browser> {
 }
 
 /**
- * A fresh context in one theme: the preference is stored the way the
+ * A fresh context in one theme, on the console at `url`: the preference is stored the way the
  * console stores it, and the OS preference is emulated to match, so both
  * the inline pre-paint script and React agree.
  */
-export async function themedContext(browser: Browser, theme: Theme): Promise<BrowserContext> {
+export async function themedContext(
+  browser: Browser,
+  theme: Theme,
+  url: string = baseUrl(),
+): Promise<BrowserContext> {
   const context = await browser.newContext({
-    baseURL: baseUrl(),
+    baseURL: url,
     colorScheme: theme,
     // The README's screenshots come from this size; keep it a common laptop's.
     viewport: { width: 1280, height: 800 },

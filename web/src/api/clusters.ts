@@ -1,6 +1,13 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { apiRequest, segment } from './http';
-import type { Broker, Cluster, ClusterOverview, ConfigEntry, Throughput } from './types';
+import type {
+  Broker,
+  Cluster,
+  ClusterOverview,
+  ConfigEntry,
+  StorageHealth,
+  Throughput,
+} from './types';
 
 export const clusterKeys = {
   all: ['clusters'] as const,
@@ -10,6 +17,9 @@ export const clusterKeys = {
   brokerConfigs: (cluster: string, brokerId: number) =>
     [...clusterKeys.detail(cluster), 'brokers', brokerId, 'configs'] as const,
   throughput: (cluster: string) => [...clusterKeys.detail(cluster), 'throughput'] as const,
+  /** `topic` narrows it to one topic's partitions (the topic page). */
+  storageHealth: (cluster: string, topic?: string) =>
+    [...clusterKeys.detail(cluster), 'storage-health', topic ?? null] as const,
 };
 
 export function fetchClusters(signal?: AbortSignal) {
@@ -82,5 +92,30 @@ export function useThroughput(cluster: string) {
     queryFn: ({ signal }) =>
       apiRequest<Throughput>(`/clusters/${segment(cluster)}/throughput`, { signal }),
     refetchInterval: (query) => throughputRefetchInterval(query.state.data),
+  });
+}
+
+/** The scrubber finds damage while the broker runs: look again as often as the overview does. */
+const STORAGE_HEALTH_REFRESH_MS = 15_000;
+
+/**
+ * How often to refetch storage health; never when the cluster has no source
+ * (a `takhin console` against Apache Kafka): that does not change while the
+ * server runs.
+ */
+export function storageHealthRefetchInterval(data: StorageHealth | undefined): number | false {
+  return data !== undefined && !data.available ? false : STORAGE_HEALTH_REFRESH_MS;
+}
+
+/** Damaged ranges and offline logs of the cluster, or of one topic when `topic` is given. */
+export function useStorageHealth(cluster: string, topic?: string) {
+  return useQuery({
+    queryKey: clusterKeys.storageHealth(cluster, topic),
+    queryFn: ({ signal }) =>
+      apiRequest<StorageHealth>(`/clusters/${segment(cluster)}/storage-health`, {
+        signal,
+        query: { topic },
+      }),
+    refetchInterval: (query) => storageHealthRefetchInterval(query.state.data),
   });
 }

@@ -26,6 +26,16 @@ export type ConfigEntry = Schemas['Config'];
 /** Throughput over the last hour; `available: false` when the console has no metrics source. */
 export type Throughput = Schemas['Throughput'];
 export type ThroughputPoint = Schemas['ThroughputPoint'];
+/**
+ * Damaged data in closed log segments and offline logs; `available: false`
+ * when the console has no storage-health source (any cluster but the one
+ * `takhin serve` runs).
+ */
+export type StorageHealth = Schemas['StorageHealth'];
+export type PartitionDamage = Schemas['PartitionDamage'];
+export type DamagedRange = Schemas['DamagedRangeView'];
+/** What became of a damaged range's bytes: moved out by recovery, missing, or still served. */
+export type DamageState = Schemas['DamageState'];
 export type ConfigType = ConfigEntry['type'];
 export type TopicSort = Schemas['TopicSort'];
 export type SortOrder = Schemas['SortOrder'];

@@ -233,6 +233,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/clusters/{cluster}/storage-health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Damaged data found in closed log segments (moved out by recovery, or
+         *     found by the scrubber and still served) and partitions whose log is
+         *     offline. Known only for a cluster Takhin runs (`takhin serve`); for any
+         *     other the answer is `available: false`.
+         */
+        get: operations["storage_health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/clusters/{cluster}/throughput": {
         parameters: {
             query?: never;
@@ -569,6 +591,42 @@ export interface components {
             /** @description Only check that the cluster would accept the topic. */
             validate_only?: boolean;
         };
+        /** @description A damaged byte range of one segment. */
+        DamagedRangeView: {
+            /**
+             * Format: int64
+             * @description Offset after the last one the damage covers: the range is `[first_offset, end_offset)`.
+             *     Some of them may never have existed (compaction gaps).
+             */
+            end_offset: number;
+            /**
+             * Format: int64
+             * @description Where the damage ends (exclusive).
+             */
+            end_position_bytes: number;
+            /** @description The segment's `.log` file. */
+            file: string;
+            /**
+             * Format: int64
+             * @description First offset the damage covers.
+             */
+            first_offset: number;
+            /**
+             * Format: int64
+             * @description Where the damage starts in `file`, as it was found.
+             */
+            position_bytes: number;
+            /** @description Where recovery kept the damaged bytes; set exactly when `state` is `quarantined`. */
+            quarantined_to?: string | null;
+            /** @description Why the bytes are damage (e.g. the CRC mismatch). */
+            reason: string;
+            state: components["schemas"]["DamageState"];
+        };
+        /**
+         * @description What happened to a damaged range's bytes (see the module docs).
+         * @enum {string}
+         */
+        DamageState: "quarantined" | "missing" | "served";
         /** @description A decoded key or value as the API shows it. */
         DecodedView: {
             /**
@@ -825,6 +883,14 @@ export interface components {
             /** @description Partitions (of any topic) whose in-sync replicas are fewer than their replicas. */
             under_replicated_partitions: number;
         };
+        /** @description A partition with damaged ranges. */
+        PartitionDamage: {
+            /** @description Oldest found first. */
+            damaged_ranges: components["schemas"]["DamagedRangeView"][];
+            /** Format: int32 */
+            partition: number;
+            topic: string;
+        };
         /** @description One partition of a topic. */
         PartitionDetails: {
             /** @description Kafka's error name when metadata reports one for the partition. */
@@ -885,6 +951,12 @@ export interface components {
              *     the bottom of the page being read (it falls to the log start).
              */
             position: number;
+        };
+        /** @description A partition, by name. */
+        PartitionRef: {
+            /** Format: int32 */
+            partition: number;
+            topic: string;
         };
         /**
          * @description How a produced key or value is given.
@@ -1053,6 +1125,28 @@ export interface components {
          * @enum {string}
          */
         StartFrom: "oldest" | "newest" | "offset" | "timestamp";
+        /** @description Damaged data and offline logs of a cluster's broker. */
+        StorageHealth: {
+            /**
+             * @description False when the console has no storage-health source for this cluster: the Kafka
+             *     protocol carries none, and only `takhin serve` gives its own broker's. The other fields
+             *     are then empty and say nothing about the cluster.
+             */
+            available: boolean;
+            /** @description Partitions with at least one damaged range. */
+            damaged_partition_count: number;
+            /** @description Damaged ranges in all those partitions. */
+            damaged_range_count: number;
+            /** @description Partitions whose log is offline after an I/O error, by topic then partition. */
+            offline_partitions: components["schemas"]["PartitionRef"][];
+            /**
+             * @description Partitions with damaged ranges, by topic then partition; their ranges add up to at most
+             *     1000 (`truncated` says when some were left out).
+             */
+            partitions: components["schemas"]["PartitionDamage"][];
+            /** @description True when `partitions` leaves out ranges counted in `damaged_range_count`. */
+            truncated: boolean;
+        };
         /** @description Throughput over the last hour. */
         Throughput: {
             /**
@@ -2055,6 +2149,76 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster is not ready (no leader, coordinator loading, console starting). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster did not answer in time. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    storage_health: {
+        parameters: {
+            query?: {
+                /** @description Only this topic's partitions. */
+                topic?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Cluster name */
+                cluster: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StorageHealth"];
+                };
+            };
+            /** @description The request is malformed: a bad path, query or body. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The cluster cannot be reached or answered with an error. */
             502: {
                 headers: {
                     [name: string]: unknown;

@@ -1,5 +1,6 @@
 //! The cluster as a whole: configured clusters, overview (brokers, disks,
-//! partition health), broker configs and the API versions brokers serve.
+//! partition health), broker configs, the API versions brokers serve, and
+//! what only Takhin can tell: throughput and storage health.
 
 use axum::Router;
 use axum::extract::State;
@@ -8,16 +9,20 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Query};
 use super::problem::{ApiResult, Problem};
 use crate::client::ops::{self, ConfigEntry, RESOURCE_BROKER};
 use crate::client::{ClientError, error_name};
+use crate::storage_health::{
+    DamageState, DamagedRangeView, PartitionDamage, PartitionRef, StorageHealth,
+};
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list_clusters, overview, broker_configs, api_versions, throughput),
+    paths(list_clusters, overview, broker_configs, api_versions, throughput, storage_health),
     components(schemas(ClusterSummary, Overview, Broker, LogDirView, Config, ConfigSynonym, ApiVersionView,
-                       Throughput, crate::throughput::ThroughputPoint)),
+                       Throughput, crate::throughput::ThroughputPoint,
+                       StorageHealth, PartitionDamage, DamagedRangeView, DamageState, PartitionRef)),
     tags((name = "cluster", description = "Clusters, brokers and their configs"))
 )]
 pub struct Doc;
@@ -32,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/clusters/{cluster}/api-versions", get(api_versions))
         .route("/clusters/{cluster}/throughput", get(throughput))
+        .route("/clusters/{cluster}/storage-health", get(storage_health))
 }
 
 /// A configured cluster.
@@ -393,5 +399,36 @@ pub async fn throughput(
             interval_seconds,
             points: Vec::new(),
         },
+    }))
+}
+
+/// Query of the storage health.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StorageHealthQuery {
+    /// Only this topic's partitions.
+    pub topic: Option<String>,
+}
+
+/// Damaged data found in closed log segments (moved out by recovery, or
+/// found by the scrubber and still served) and partitions whose log is
+/// offline. Known only for a cluster Takhin runs (`takhin serve`); for any
+/// other the answer is `available: false`.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/storage-health", tag = "cluster",
+    params(("cluster" = String, Path, description = "Cluster name"), StorageHealthQuery),
+    responses((status = 200, body = StorageHealth), (status = 404, body = Problem)))]
+pub async fn storage_health(
+    State(state): State<AppState>,
+    Path(cluster): Path<String>,
+    Query(query): Query<StorageHealthQuery>,
+) -> ApiResult<Json<StorageHealth>> {
+    state.cluster(&cluster)?;
+    let read = state.storage_health(&cluster).map(|source| source.read());
+    Ok(Json(match read {
+        Some(Some(partitions)) => {
+            StorageHealth::from_partitions(partitions, query.topic.as_deref())
+        }
+        // A source that cannot be read (its broker shutting down) knows nothing either.
+        Some(None) | None => StorageHealth::unavailable(),
     }))
 }

@@ -41,6 +41,8 @@ struct StateInner {
     order: Vec<String>,
     /// Throughput history of the clusters that have a source.
     throughput: BTreeMap<String, Arc<crate::throughput::History>>,
+    /// Storage-health sources of the clusters that have one.
+    storage_health: BTreeMap<String, Arc<dyn crate::storage_health::StorageHealthSource>>,
     started_at: std::time::Instant,
     auth: crate::auth::Authenticator,
     audit: crate::audit::AuditLog,
@@ -51,6 +53,7 @@ impl AppState {
         let mut clusters = BTreeMap::new();
         let mut order = Vec::new();
         let mut throughput = BTreeMap::new();
+        let mut storage_health = BTreeMap::new();
         for cluster in &config.clusters {
             clusters.insert(
                 cluster.name.clone(),
@@ -64,12 +67,16 @@ impl AppState {
                 crate::throughput::spawn_sampler(&history);
                 throughput.insert(cluster.name.clone(), history);
             }
+            if let Some(source) = &cluster.storage_health {
+                storage_health.insert(cluster.name.clone(), source.clone());
+            }
         }
         AppState {
             inner: Arc::new(StateInner {
                 clusters,
                 order,
                 throughput,
+                storage_health,
                 started_at: std::time::Instant::now(),
                 auth: crate::auth::Authenticator::new(&config.auth),
                 audit: open_audit_log(config),
@@ -99,6 +106,14 @@ impl AppState {
     /// The throughput history of cluster `name`, if it has a source.
     pub fn throughput(&self, name: &str) -> Option<&Arc<crate::throughput::History>> {
         self.inner.throughput.get(name)
+    }
+
+    /// The storage-health source of cluster `name`, if it has one.
+    pub fn storage_health(
+        &self,
+        name: &str,
+    ) -> Option<&Arc<dyn crate::storage_health::StorageHealthSource>> {
+        self.inner.storage_health.get(name)
     }
 
     pub fn uptime(&self) -> std::time::Duration {

@@ -70,12 +70,38 @@ pub async fn start_with_console_config(
     extra: &[(&str, &str)],
     configure: impl FnOnce(&mut ConsoleConfig),
 ) -> TestConsole {
-    let (bootstrap, broker, dir) = match external_bootstrap() {
-        Some(bootstrap) => (bootstrap, None, None),
-        None => {
-            let dir = tempfile::tempdir().unwrap();
+    if external_bootstrap().is_some() {
+        return start_inner(None, extra, configure).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut console = start_inner(Some(dir.path()), extra, configure).await;
+    console._dir = Some(dir);
+    console
+}
+
+/// Starts a broker on the data in `data_dir` (kept by the caller, so a test
+/// can stop the broker, change its files and start it again). In-process
+/// only: not for an external cluster.
+pub async fn start_in(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> TestConsole {
+    assert!(
+        external_bootstrap().is_none(),
+        "start_in needs the in-process broker"
+    );
+    start_inner(Some(data_dir), extra, |_| {}).await
+}
+
+/// `data_dir` is where the in-process broker keeps its data; `None` for an
+/// external cluster.
+async fn start_inner(
+    data_dir: Option<&std::path::Path>,
+    extra: &[(&str, &str)],
+    configure: impl FnOnce(&mut ConsoleConfig),
+) -> TestConsole {
+    let (bootstrap, broker, storage_health) = match data_dir {
+        None => (external_bootstrap().unwrap(), None, None),
+        Some(dir) => {
             let mut values: BTreeMap<String, String> = BTreeMap::new();
-            values.insert("data.dir".into(), dir.path().display().to_string());
+            values.insert("data.dir".into(), dir.display().to_string());
             values.insert("kafka.addr".into(), "127.0.0.1:0".into());
             values.insert("http.addr".into(), "127.0.0.1:0".into());
             values.insert("auto.create.topics.enable".into(), "false".into());
@@ -87,23 +113,47 @@ pub async fn start_with_console_config(
             let (shutdown, shutdown_rx) = watch::channel(false);
             let (ready_tx, ready_rx) = oneshot::channel();
             let task = tokio::spawn(takhin_broker::run(config, shutdown_rx, ready_tx));
-            let (addr, _broker) = ready_rx.await.expect("broker failed to start");
+            let (addr, broker) = ready_rx.await.expect("broker failed to start");
             (
                 addr.to_string(),
                 Some(InProcessBroker { shutdown, task }),
-                Some(dir),
+                Some(storage_health_of(&broker)),
             )
         }
     };
-    let mut config = ConsoleConfig::single(ClusterConfig::new(CLUSTER, vec![bootstrap.clone()]));
+    let mut cluster = ClusterConfig::new(CLUSTER, vec![bootstrap.clone()]);
+    cluster.storage_health = storage_health;
+    let mut config = ConsoleConfig::single(cluster);
     configure(&mut config);
     TestConsole {
         router: takhin_console::router(config),
         kafka: Arc::new(KafkaClient::new(ClientConfig::new(vec![bootstrap.clone()]))),
         bootstrap,
         broker,
-        _dir: dir,
+        _dir: None,
     }
+}
+
+/// The broker's logs as a storage-health source, as `takhin serve` hands
+/// them to its console (crates/takhin/src/main.rs).
+fn storage_health_of(
+    broker: &Arc<takhin_broker::Broker>,
+) -> Arc<dyn takhin_console::storage_health::StorageHealthSource> {
+    let broker = Arc::downgrade(broker);
+    Arc::new(move || {
+        let broker = broker.upgrade()?;
+        let mut partitions = Vec::new();
+        for topic in broker.topics() {
+            for partition in topic.partitions() {
+                partitions.push(takhin_console::storage_health::PartitionLogHealth::of(
+                    &topic.name,
+                    partition.index,
+                    &partition.log,
+                ));
+            }
+        }
+        Some(partitions)
+    })
 }
 
 /// An answer of the API.

@@ -1,7 +1,7 @@
 import { screen, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { throughputRefetchInterval } from '@/api/clusters';
-import type { ClusterOverview, Throughput } from '@/api/types';
+import { storageHealthRefetchInterval, throughputRefetchInterval } from '@/api/clusters';
+import type { ClusterOverview, StorageHealth, Throughput } from '@/api/types';
 import { clockTicks } from '@/components/charts/TimeSeriesChart';
 import { json, mockFetch, renderRoute } from '@/test/render';
 import { volumeUsage } from './DiskUsage';
@@ -107,6 +107,95 @@ describe('OverviewPage', () => {
     );
     expect(within(screen.getByTestId('disk-usage-table')).getByText('3.0 MiB')).toBeVisible();
     expect(await screen.findAllByText('Collecting samples')).toHaveLength(2);
+  });
+});
+
+const HEALTHY_STORAGE: StorageHealth = {
+  available: true,
+  damaged_partition_count: 0,
+  damaged_range_count: 0,
+  partitions: [],
+  truncated: false,
+  offline_partitions: [],
+};
+
+function damagedRange(first_offset: number, state: 'quarantined' | 'served') {
+  return {
+    file: `/data/t-0/${String(first_offset).padStart(20, '0')}.log`,
+    position_bytes: 0,
+    end_position_bytes: 263,
+    first_offset,
+    end_offset: first_offset + 1,
+    reason: 'CRC mismatch',
+    state,
+    quarantined_to: state === 'quarantined' ? '/data/quarantine/t-0/x.damaged' : null,
+  };
+}
+
+describe('OverviewPage storage health', () => {
+  function serve(storage: StorageHealth) {
+    mockFetch({
+      'GET /api/v1/clusters/local/overview': () => json(OVERVIEW),
+      'GET /api/v1/clusters/local/throughput': () =>
+        json({ available: true, interval_seconds: 5, points: [] } satisfies Throughput),
+      'GET /api/v1/clusters/local/storage-health': () => json(storage),
+    });
+  }
+
+  it('warns about damaged ranges and links to each damaged topic', async () => {
+    serve({
+      ...HEALTHY_STORAGE,
+      damaged_partition_count: 2,
+      damaged_range_count: 3,
+      partitions: [
+        { topic: 'ledger', partition: 0, damaged_ranges: [damagedRange(4, 'quarantined')] },
+        {
+          topic: 'orders',
+          partition: 2,
+          damaged_ranges: [damagedRange(8, 'served'), damagedRange(12, 'served')],
+        },
+      ],
+    });
+    renderRoute(<OverviewPage />, route);
+    const card = await screen.findByRole('region', {
+      name: 'Damaged data: 3 damaged ranges in 2 partitions',
+    });
+    expect(card).toHaveTextContent('1 range moved out of the log by recovery');
+    expect(card).toHaveTextContent(
+      '2 ranges still served: consumers reading them get a CRC error.',
+    );
+    expect(within(card).getByRole('link', { name: 'ledger' })).toHaveAttribute(
+      'href',
+      '/clusters/local/topics/ledger/partitions',
+    );
+    expect(card).toHaveTextContent('orders · partition 2 · 2 damaged ranges');
+    expect(await screen.findByText('Damaged data', { exact: true })).toBeVisible();
+  });
+
+  it('shows nothing alarming when no partition has damage', async () => {
+    serve(HEALTHY_STORAGE);
+    renderRoute(<OverviewPage />, route);
+    expect(await screen.findByText('Healthy')).toBeVisible();
+    await screen.findByTestId('throughput');
+    expect(screen.queryByText(/damaged/i)).toBeNull();
+    expect(screen.queryByTestId('storage-health-unavailable')).toBeNull();
+  });
+
+  it('says storage health is only known for clusters Takhin runs', async () => {
+    serve({ ...HEALTHY_STORAGE, available: false });
+    renderRoute(<OverviewPage />, route);
+    expect(await screen.findByTestId('storage-health-unavailable')).toHaveTextContent(
+      'only known for clusters Takhin runs',
+    );
+    expect(screen.getByText('Healthy')).toBeVisible();
+  });
+});
+
+describe('storage health refetching', () => {
+  it('refetches while a source answers, never when there is none', () => {
+    expect(storageHealthRefetchInterval(undefined)).toBe(15_000);
+    expect(storageHealthRefetchInterval(HEALTHY_STORAGE)).toBe(15_000);
+    expect(storageHealthRefetchInterval({ ...HEALTHY_STORAGE, available: false })).toBe(false);
   });
 });
 

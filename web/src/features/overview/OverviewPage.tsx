@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
 import { Link } from 'react-router';
-import { useClusterOverview } from '@/api/clusters';
-import type { ClusterOverview } from '@/api/types';
+import { useClusterOverview, useStorageHealth } from '@/api/clusters';
+import type { ClusterOverview, StorageHealth } from '@/api/types';
 import { PageHeader } from '@/components/page-header';
 import { QueryView } from '@/components/states';
 import { Badge } from '@/components/ui/badge';
@@ -12,11 +12,13 @@ import { paths, useCluster } from '@/lib/cluster';
 import { formatBytes, formatNumber } from '@/lib/format';
 import { cn, range } from '@/lib/utils';
 import { DiskUsage } from './DiskUsage';
+import { StorageHealthCard } from './StorageHealthCard';
 import { ThroughputCharts } from './ThroughputCharts';
 
 export default function OverviewPage() {
   const cluster = useCluster();
   const overview = useClusterOverview(cluster);
+  const storage = useStorageHealth(cluster);
   return (
     <div className="space-y-6">
       <PageHeader
@@ -31,7 +33,9 @@ export default function OverviewPage() {
             cluster
           )
         }
-        badges={overview.data ? <HealthBadge overview={overview.data} /> : null}
+        badges={
+          overview.data ? <HealthBadge overview={overview.data} storage={storage.data} /> : null
+        }
       />
       <QueryView query={overview} skeleton={<OverviewSkeleton />}>
         {(data) => <OverviewContent cluster={cluster} overview={data} />}
@@ -40,9 +44,16 @@ export default function OverviewPage() {
   );
 }
 
-function HealthBadge({ overview }: { overview: ClusterOverview }) {
+function HealthBadge({
+  overview,
+  storage,
+}: {
+  overview: ClusterOverview;
+  storage: StorageHealth | undefined;
+}) {
   if (overview.offline_partitions > 0)
     return <Badge variant="destructive">Offline partitions</Badge>;
+  if ((storage?.damaged_range_count ?? 0) > 0) return <Badge variant="warning">Damaged data</Badge>;
   if (overview.under_replicated_partitions > 0) return <Badge variant="warning">Degraded</Badge>;
   return <Badge variant="success">Healthy</Badge>;
 }
@@ -74,6 +85,7 @@ function OverviewContent({ cluster, overview }: { cluster: string; overview: Clu
         />
         <StatCard label="Total size" value={formatBytes(overview.total_size_bytes)} />
       </div>
+      <StorageHealthCard cluster={cluster} />
       <ThroughputCharts cluster={cluster} />
       <DiskUsage brokers={overview.brokers} />
       <Card>

@@ -1,5 +1,6 @@
+import { useStorageHealth } from '@/api/clusters';
 import { useTopic } from '@/api/topics';
-import type { PartitionDetails } from '@/api/types';
+import type { PartitionDamage, PartitionDetails } from '@/api/types';
 import { EmptyState, QueryView } from '@/components/states';
 import { Badge } from '@/components/ui/badge';
 import {
@@ -10,28 +11,52 @@ import {
   TableHeader,
   TableRow,
 } from '@/components/ui/table';
+import { plural } from '@/features/storage/damage';
 import { useCluster } from '@/lib/cluster';
 import { formatBytes, formatNumber } from '@/lib/format';
+import { DamagedRanges } from './DamagedRanges';
 import { useTopicName } from './TopicPage';
 
 export default function PartitionsTab() {
   const cluster = useCluster();
   const topic = useTopicName();
   const details = useTopic(cluster, topic);
+  const storage = useStorageHealth(cluster, topic);
+  const damaged = storage.data?.partitions ?? [];
   return (
     <QueryView query={details}>
       {(data) =>
         data.partitions.length === 0 ? (
           <EmptyState title="No partitions" />
         ) : (
-          <PartitionsTable partitions={data.partitions} />
+          <div className="space-y-6">
+            <PartitionsTable partitions={data.partitions} damage={damaged} />
+            {damaged.length > 0 ? (
+              <DamagedRanges partitions={damaged} truncated={storage.data?.truncated ?? false} />
+            ) : null}
+            {storage.data && !storage.data.available ? (
+              <p className="text-sm text-muted-foreground">
+                Damaged data in log segments is only known for clusters Takhin runs.
+              </p>
+            ) : null}
+          </div>
         )
       }
     </QueryView>
   );
 }
 
-export function PartitionsTable({ partitions }: { partitions: PartitionDetails[] }) {
+export function PartitionsTable({
+  partitions,
+  damage = [],
+}: {
+  partitions: PartitionDetails[];
+  /** Partitions with damaged ranges (from the storage health), marked in their rows. */
+  damage?: PartitionDamage[];
+}) {
+  const rangesByPartition = new Map(
+    damage.map((partition) => [partition.partition, partition.damaged_ranges.length]),
+  );
   return (
     <Table data-testid="partitions-table">
       <TableHeader>
@@ -51,9 +76,17 @@ export function PartitionsTable({ partitions }: { partitions: PartitionDetails[]
           .sort((a, b) => a.partition - b.partition)
           .map((partition) => {
             const underReplicated = partition.isr.length < partition.replicas.length;
+            const damagedRanges = rangesByPartition.get(partition.partition) ?? 0;
             return (
               <TableRow key={partition.partition}>
-                <TableCell className="tabular-nums">{partition.partition}</TableCell>
+                <TableCell className="tabular-nums">
+                  {partition.partition}
+                  {damagedRanges > 0 ? (
+                    <Badge variant="warning" className="ml-2">
+                      damaged: {plural(damagedRanges, 'range')}
+                    </Badge>
+                  ) : null}
+                </TableCell>
                 <TableCell>
                   {partition.leader < 0 ? (
                     <Badge variant="destructive">offline</Badge>
