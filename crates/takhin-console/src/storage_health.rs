@@ -8,10 +8,12 @@
 //! `available: false`.
 //!
 //! A damaged range is in one of three states (see `takhin_storage`'s `damage` module for how
-//! each comes about), told apart by what the storage layer records:
+//! each comes about), told apart by what the storage layer records (`DamagedRange::in_log` and
+//! its byte range):
 //!
-//! - [`DamageState::Quarantined`]: recovery moved the bytes out of the `.log` into the
-//!   quarantine directory (`quarantined_to` is set); the range's offsets cannot be read.
+//! - [`DamageState::Quarantined`]: recovery moved the bytes out of the `.log`, into the
+//!   quarantine directory (`quarantined_to`) unless there was no room for a copy; the range's
+//!   offsets cannot be read.
 //! - [`DamageState::Missing`]: recovery found a closed segment ending short of the next one
 //!   (an empty byte range, nothing to keep); those offsets are a gap.
 //! - [`DamageState::Served`]: the scrubber found the bytes damaged (a CRC mismatch) and left
@@ -104,20 +106,20 @@ pub struct DamagedRangeView {
     /// Why the bytes are damage (e.g. the CRC mismatch).
     pub reason: String,
     pub state: DamageState,
-    /// Where recovery kept the damaged bytes; set exactly when `state` is `quarantined`.
+    /// Where recovery kept a copy of the damaged bytes; set only when `state` is
+    /// `quarantined`, and then unless there was no room for a copy.
     pub quarantined_to: Option<String>,
 }
 
 impl DamagedRangeView {
     pub fn of(range: &takhin_storage::DamagedRange) -> DamagedRangeView {
-        let state = if range.quarantined_to.is_some() {
-            DamageState::Quarantined
+        let state = if range.in_log {
+            DamageState::Served
         } else if range.end_position_bytes <= range.position_bytes {
-            // Only recovery reports an empty byte range (a segment ending short of the next
-            // one); the scrubber's ranges always hold the bytes it could not read.
+            // A segment ending short of the next one: no bytes to move.
             DamageState::Missing
         } else {
-            DamageState::Served
+            DamageState::Quarantined
         };
         DamagedRangeView {
             file: display(&range.file),
@@ -247,6 +249,9 @@ mod tests {
             end_offset: 14,
             reason: "CRC mismatch".to_string(),
             quarantined_to: quarantined_to.map(PathBuf::from),
+            // As the storage layer reports them: recovery's ranges (a copy kept, or an empty
+            // byte range) are out of the log; the scrubber's are in it.
+            in_log: quarantined_to.is_none() && end > position,
         }
     }
 

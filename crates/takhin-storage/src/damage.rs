@@ -66,9 +66,12 @@ pub struct DamagedRange {
     pub end_offset: i64,
     /// Why the bytes are damage (e.g. the CRC mismatch).
     pub reason: String,
-    /// Where recovery kept the damaged bytes; `None` when nothing was moved (an offset gap at a
-    /// batch boundary, or damage the scrubber reported in a live log).
+    /// Where recovery kept a copy of the damaged bytes; `None` when there were none (an offset
+    /// gap at a batch boundary), no room for a copy, or the damage is still in the log.
     pub quarantined_to: Option<PathBuf>,
+    /// The damaged bytes are still in the log and served as stored (the scrubber found them);
+    /// false once recovery moved them out.
+    pub in_log: bool,
 }
 
 impl std::fmt::Display for DamagedRange {
@@ -357,6 +360,7 @@ impl Log {
                 end_offset: next_base.unwrap_or(end_offset),
                 reason,
                 quarantined_to: None,
+                in_log: true,
             };
             step.bytes_verified += end_position - position;
             cursor.position = end_position;

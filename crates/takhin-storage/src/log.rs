@@ -1492,6 +1492,7 @@ impl Log {
                         "segment ends at offset {end} but the next one starts at {next}"
                     ),
                     quarantined_to: None,
+                    in_log: false,
                 };
                 tracing::warn!(%range, "offsets missing at the end of a closed segment; later segments kept");
                 report.damaged.push(range);
@@ -1721,6 +1722,7 @@ impl Verify<'_> {
                     .unwrap_or(skipped.offset),
                 reason: skipped.reason.clone(),
                 quarantined_to: None,
+                in_log: false,
             });
         }
         let dir = log_path.parent().map(Path::to_path_buf).unwrap_or_default();

@@ -616,7 +616,10 @@ export interface components {
              * @description Where the damage starts in `file`, as it was found.
              */
             position_bytes: number;
-            /** @description Where recovery kept the damaged bytes; set exactly when `state` is `quarantined`. */
+            /**
+             * @description Where recovery kept a copy of the damaged bytes; set only when `state` is
+             *     `quarantined`, and then unless there was no room for a copy.
+             */
             quarantined_to?: string | null;
             /** @description Why the bytes are damage (e.g. the CRC mismatch). */
             reason: string;

@@ -29,6 +29,12 @@ describe('damaged ranges for people', () => {
     expect(fateText(RANGE)).toBe('Still served; a consumer reading it gets a CRC error.');
     expect(isLost({ ...RANGE, state: 'quarantined' })).toBe(true);
     expect(isLost({ ...RANGE, state: 'missing' })).toBe(true);
+    expect(fateText({ ...RANGE, state: 'quarantined', quarantined_to: '/q/x.damaged' })).toBe(
+      'Moved out of the log by recovery; the bytes were kept in',
+    );
+    expect(fateText({ ...RANGE, state: 'quarantined' })).toBe(
+      'Moved out of the log by recovery; no copy was kept (no room on the disk).',
+    );
   });
 
   it('counts in singular and plural', () => {

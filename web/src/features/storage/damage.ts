@@ -53,7 +53,9 @@ export function fileName(path: string): string {
 export function fateText(range: DamagedRange): string {
   switch (range.state) {
     case 'quarantined':
-      return 'Moved out of the log by recovery; the bytes were kept in';
+      return range.quarantined_to
+        ? 'Moved out of the log by recovery; the bytes were kept in'
+        : 'Moved out of the log by recovery; no copy was kept (no room on the disk).';
     case 'missing':
       return 'Missing at the end of the segment; there were no bytes to keep.';
     case 'served':
