@@ -129,6 +129,7 @@ mod index;
 mod log;
 mod log_dir;
 mod page_cache;
+mod preallocation;
 mod producer_state;
 mod segment;
 
@@ -142,10 +143,11 @@ pub use cleaner::{
 };
 pub use log::{
     AppendError, AppendOptions, AppendOutcome, FileSlice, Log, MAX_CONCURRENT_SYNCS,
-    MAX_DECOMPRESSED_BATCH_BYTES, ReadError, ReadResult, RecoveryReport, RetentionOutcome,
-    RetentionPolicy, TruncationPoint,
+    MAX_DECOMPRESSED_BATCH_BYTES, OfflineReason, ReadError, ReadResult, RecoveryReport,
+    RetentionOutcome, RetentionPolicy, TruncationPoint,
 };
 pub use log_dir::{CLEAN_SHUTDOWN_MARKER, LogDir, StorageError};
+pub use preallocation::{DEFAULT_PREALLOCATION_BUDGET_BYTES, PreallocationBudget};
 
 /// Which timestamp a batch carries: the producer's (`CreateTime`) or the broker's at append
 /// (`LogAppendTime`, Kafka's `message.timestamp.type`).
@@ -170,8 +172,9 @@ pub struct LogConfig {
     pub message_timestamp_type: TimestampType,
     /// Not a Kafka config: how far the active segment's file is kept ahead of its data with
     /// written zeros (0: not at all), for logs synced on every acknowledgement; see
-    /// `docs/architecture.md`. Trimmed when the segment rolls or the log closes; zeros a crash
-    /// left are trimmed by recovery, not reported as damage.
+    /// `docs/architecture.md`. Drawn from the data directory's [`PreallocationBudget`];
+    /// trimmed when the segment rolls, the log closes or [`Log::trim_idle_preallocation`]
+    /// finds it idle; zeros a crash left are trimmed by recovery, not reported as damage.
     pub preallocate_bytes: u64,
 }
 
