@@ -100,6 +100,7 @@ pub struct Metrics {
     connections_open: Gauge,
     connections_total: Counter,
     connections_rejected: Counter,
+    partitions_reopened: Counter,
 }
 
 /// Every API's counters, built once. Rendered in API key order (a `Family` would render them in
@@ -212,12 +213,19 @@ impl Metrics {
             "Kafka client connections closed at once because max.connections was reached",
             connections_rejected.clone(),
         );
+        let partitions_reopened = Counter::default();
+        registry.register(
+            "partitions_reopened",
+            "Offline partitions brought back online without a restart (after a full disk had space again)",
+            partitions_reopened.clone(),
+        );
         Metrics {
             registry,
             apis,
             connections_open,
             connections_total,
             connections_rejected,
+            partitions_reopened,
         }
     }
 
@@ -245,6 +253,11 @@ impl Metrics {
 
     pub fn connection_rejected(&self) {
         self.connections_rejected.inc();
+    }
+
+    /// Counts partitions [`Broker::reopen_offline_partitions`] brought back.
+    pub fn record_reopens(&self, reopened: usize) {
+        self.partitions_reopened.inc_by(reopened as u64);
     }
 
     /// Every metric, in the text format 0.0.4: the counters kept here, then what is read from
@@ -529,6 +542,7 @@ struct BrokerState {
     topics: usize,
     partitions: Vec<PartitionRow>,
     groups: BTreeMap<&'static str, u64>,
+    preallocated_bytes: u64,
 }
 
 impl BrokerState {
@@ -538,7 +552,7 @@ impl BrokerState {
         for topic in &topics {
             let config = topic.config();
             for partition in topic.partitions() {
-                let log = &partition.log;
+                let log = partition.log();
                 partitions.push(PartitionRow {
                     topic: topic.name.clone(),
                     partition: partition.index,
@@ -564,6 +578,7 @@ impl BrokerState {
             topics: topics.len(),
             partitions,
             groups,
+            preallocated_bytes: broker.log_dir().preallocation_budget().used_bytes(),
         }
     }
 
@@ -628,8 +643,14 @@ impl Collector for BrokerState {
         gauge(
             e,
             "offline_partitions",
-            "Partitions whose log went offline after an I/O error (until restart).",
+            "Partitions whose log is offline after an I/O error: back online by themselves once a full disk has log.dir.reopen.min.free.bytes free, after a restart for other errors.",
             offline,
+        )?;
+        gauge(
+            e,
+            "preallocated_bytes",
+            "Written zeros kept ahead of partitions' data, out of log.preallocate.budget.bytes.",
+            self.preallocated_bytes,
         )?;
         counters(
             e,
