@@ -121,6 +121,8 @@
 //!   length plus 64 bytes) plus one decoded batch at a time.
 //! * Per producer, the last 5 batches are remembered for duplicate detection; producer state is
 //!   never expired (yet).
+//! * All logs of a [`LogDir`] together keep at most [`PreallocationBudget::limit_bytes`]
+//!   (default [`DEFAULT_PREALLOCATION_BUDGET_BYTES`]) of preallocated zeros.
 
 pub mod batch;
 mod checkpoint;
