@@ -495,7 +495,7 @@ impl Broker {
                         free_bytes,
                         log_end_offset = partition.log().log_end_offset(),
                         high_watermark = partition.high_watermark(),
-                        "partition back online after a full disk: {report}"
+                        "partition back online after a full disk; recovery: {report}"
                     );
                 }
                 // Deleted or reopened by someone else meanwhile.

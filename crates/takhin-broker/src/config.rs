@@ -690,6 +690,32 @@ mod tests {
     }
 
     #[test]
+    fn full_disk_and_preallocation_settings() {
+        let broker = BrokerConfig::from_map(BTreeMap::new()).unwrap();
+        assert_eq!(broker.log_preallocate_budget_bytes, 64 << 20);
+        assert_eq!(broker.log_preallocate_idle_ms, 30_000);
+        assert_eq!(broker.log_dir_offline_check_interval_ms, 5_000);
+        assert_eq!(broker.log_dir_reopen_min_free_bytes, 64 << 20);
+        let set = map(&[
+            ("log.preallocate.budget.bytes", "0"),
+            ("log.dir.reopen.min.free.bytes", "0"),
+        ]);
+        let broker = BrokerConfig::from_map(set).unwrap();
+        assert_eq!(broker.log_preallocate_budget_bytes, 0);
+        assert_eq!(broker.log_dir_reopen_min_free_bytes, 0);
+        for name in [
+            "log.preallocate.idle.ms",
+            "log.dir.offline.check.interval.ms",
+        ] {
+            assert!(
+                BrokerConfig::from_map(map(&[(name, "0")])).is_err(),
+                "{name}"
+            );
+        }
+        assert!(BrokerConfig::from_map(map(&[("log.preallocate.budget.bytes", "-1")])).is_err());
+    }
+
+    #[test]
     fn socket_buffers_minus_one_is_the_kernels_and_zero_is_refused() {
         for name in ["socket.send.buffer.bytes", "socket.receive.buffer.bytes"] {
             let parse = |value: &str| {

@@ -187,6 +187,8 @@ fn assert_acked_readable(fetched: &[(i64, Bytes)], acked: &[(i64, usize)]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_fails_produces_with_storage_error_and_the_partition_comes_back_when_space_is_freed()
  {
+    // Captured by the test harness: printed when the test fails.
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let Some(tmpfs) = mount_tmpfs(FILESYSTEM_BYTES) else {
         return;
     };

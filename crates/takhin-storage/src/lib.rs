@@ -102,7 +102,7 @@
 //! | [`BatchError`] otherwise (length past the bytes, magic 0/1, record count or framing, codec, limits, batch count) | INVALID_RECORD |
 //! | [`AppendError::OutOfOrderSequence`] | OUT_OF_ORDER_SEQUENCE_NUMBER |
 //! | [`AppendError::InvalidProducerEpoch`] | INVALID_PRODUCER_EPOCH |
-//! | [`AppendError::Io`], [`ReadError::Io`] | KAFKA_STORAGE_ERROR |
+//! | [`AppendError::Io`], [`AppendError::Offline`], [`ReadError::Io`] | KAFKA_STORAGE_ERROR |
 //! | [`ReadError::OffsetOutOfRange`] | OFFSET_OUT_OF_RANGE |
 //!
 //! # Limits

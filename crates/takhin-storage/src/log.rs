@@ -123,6 +123,10 @@ pub enum AppendError {
         #[source]
         source: io::Error,
     },
+    /// Kafka KAFKA_STORAGE_ERROR: an earlier I/O error took the log offline (logged then, with
+    /// [`Log::offline_reason`]); nothing was tried.
+    #[error("log {dir} is offline after an earlier I/O error")]
+    Offline { dir: PathBuf },
 }
 
 /// Why a log went offline: its first I/O error.
@@ -664,12 +668,8 @@ impl Log {
     }
 
     fn offline_error(&self) -> AppendError {
-        AppendError::Io {
-            context: format!(
-                "log {} is offline after an earlier I/O error",
-                self.dir.display()
-            ),
-            source: io::Error::other("log offline"),
+        AppendError::Offline {
+            dir: self.dir.clone(),
         }
     }
 

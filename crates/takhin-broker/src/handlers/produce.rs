@@ -477,6 +477,9 @@ fn append_one(
                 warn!(topic = %partition.topic, partition = partition.index, "append failed: {e}");
                 ResponseError::KafkaStorageError
             }
+            // Logged once, when the log went offline; not again for every
+            // retry a producer sends meanwhile.
+            AppendError::Offline { .. } => ResponseError::KafkaStorageError,
         };
         (code, e.to_string())
     })?;
