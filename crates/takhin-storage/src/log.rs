@@ -169,8 +169,8 @@ pub(crate) struct Quiesced<'a> {
     pub first_dirty_offset: i64,
 }
 
-/// Longest [`Log::quiesce_for_reopen`] waits for the old log's syncs in flight: a disk that
-/// holds one longer fails the reopen, which the caller retries later.
+/// Longest [`Log::quiesce_for_reopen`] waits for the old log's compaction, append and syncs in
+/// flight: longer fails the reopen, which the caller retries later.
 const REOPEN_SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug)]
@@ -1443,23 +1443,32 @@ impl Log {
     }
 
     /// First step of a reopen ([`crate::LogDir::reopen_log`]) of this offline log: takes the
-    /// clean lock and the append lock (held by the returned guard) and waits, at most
-    /// [`REOPEN_SYNC_WAIT`], for syncs in flight to end, so the recovery point read then is
-    /// final: no sync can start (the log is offline) and none can still advance it.
+    /// clean lock and the append lock (held by the returned guard) and waits for syncs in
+    /// flight to end, so the recovery point read then is final: no sync can start (the log is
+    /// offline) and none can still advance it. Each wait is bounded by [`REOPEN_SYNC_WAIT`]
+    /// (a long compaction holds the clean lock; its swap will be refused): the reopen fails
+    /// then, and is tried again later.
     pub(crate) fn quiesce_for_reopen(&self) -> Result<Quiesced<'_>, StorageError> {
-        let cleaning = self.clean_lock.lock();
-        let producers = self.append_lock.lock();
-        let mut syncs = self.syncs.lock();
+        let busy = |what: &str| StorageError::Io {
+            context: format!("reopening {}", self.dir.display()),
+            source: io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{what} is still running after {REOPEN_SYNC_WAIT:?}"),
+            ),
+        };
         let deadline = std::time::Instant::now() + REOPEN_SYNC_WAIT;
+        let cleaning = self
+            .clean_lock
+            .try_lock_until(deadline)
+            .ok_or_else(|| busy("a compaction"))?;
+        let producers = self
+            .append_lock
+            .try_lock_until(deadline)
+            .ok_or_else(|| busy("an append"))?;
+        let mut syncs = self.syncs.lock();
         while syncs.running > 0 {
             if self.sync_done.wait_until(&mut syncs, deadline).timed_out() && syncs.running > 0 {
-                return Err(StorageError::Io {
-                    context: format!("reopening {}", self.dir.display()),
-                    source: io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("an fdatasync is still in flight after {REOPEN_SYNC_WAIT:?}"),
-                    ),
-                });
+                return Err(busy("an fdatasync"));
             }
         }
         drop(syncs);
