@@ -1252,7 +1252,11 @@ impl Log {
             // Part of the log may have been rewritten: read the horizons again when needed.
             *self.delete_horizon_watch.lock() = cleaner::DeleteHorizonWatch::Unknown;
             if err.takes_log_offline() {
-                self.go_offline(OfflineReason::new(err, None, false));
+                let source = match err {
+                    CleanError::Swap { source, .. } => Some(source),
+                    _ => None,
+                };
+                self.go_offline(OfflineReason::new(err, source, false));
             }
         }
         result
