@@ -148,14 +148,16 @@ impl Partition {
             if log.recovery_point() >= end_offset.min(log.log_end_offset()) {
                 return Ok(());
             }
+            // A driver that stopped between our request and now left it to us.
+            self.start_sync_driver();
+            // After that: none starts for an offline log, so none would wake
+            // us once it went offline meanwhile.
             if log.is_offline() {
                 return Err(format!(
                     "partition {}-{} is offline after an I/O error",
                     self.topic, self.index
                 ));
             }
-            // A driver that stopped between our request and now left it to us.
-            self.start_sync_driver();
             synced.await;
         }
     }
@@ -240,6 +242,10 @@ impl Partition {
                 continue;
             }
             self.sync_drivers.fetch_sub(1, Ordering::SeqCst);
+            // Waiters parked while this driver ran may have nothing left to be
+            // woken by (the log went offline, so no sync follows): they look
+            // again.
+            self.synced.notify_waiters();
             // A request that raised `sync_wanted` after the look above saw this
             // driver running and left the sync to it: look again, and take a
             // driver's place back unless all are taken (those will look).
@@ -463,6 +469,53 @@ mod tests {
         assert_eq!(busy.high_watermark(), i64::from(LOAD));
         assert_eq!(quiet.high_watermark(), 1);
         log_dir.close(&[busy.log(), quiet.log()]).unwrap();
+    }
+
+    /// A produce waiting for its sync while every driver place is taken must
+    /// answer once the log goes offline, even though no sync runs after that:
+    /// the drivers, finding nothing they may sync, wake it as they stop.
+    #[test]
+    fn a_waiting_produce_answers_when_the_log_goes_offline_behind_busy_drivers() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log_dir = LogDir::open(dir.path()).unwrap();
+        let (log, _) = log_dir
+            .open_log("t", 0, uuid::Uuid::new_v4(), LogConfig::default())
+            .unwrap();
+        let partition = Arc::new(Partition::new(Arc::from("t"), 0, log.clone()));
+        // Every place is taken by a driver busy elsewhere (they stop below).
+        partition
+            .sync_drivers
+            .store(MAX_CONCURRENT_SYNCS, Ordering::SeqCst);
+
+        runtime.block_on(async {
+            let end = append_one(&log);
+            partition.request_sync(end);
+            let waiting = tokio::spawn({
+                let (partition, log) = (partition.clone(), log.clone());
+                async move { partition.wait_durable(&log, end).await }
+            });
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(!waiting.is_finished(), "durable without a sync");
+            // An I/O error elsewhere (here: a delete) takes the log offline,
+            // then the busy drivers look for work, find none, and stop.
+            log_dir.delete_log(&log).unwrap();
+            for _ in 0..MAX_CONCURRENT_SYNCS {
+                let (driver, handle) = (partition.clone(), tokio::runtime::Handle::current());
+                tokio::task::spawn_blocking(move || driver.drive_syncs(handle))
+                    .await
+                    .unwrap();
+            }
+            let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+                .await
+                .expect("the produce never answered")
+                .unwrap();
+            assert!(answer.is_err(), "{answer:?}");
+        });
     }
 
     /// A produce whose records were appended while a sync driver is busy is
