@@ -11,13 +11,18 @@
 //! (start-up creates logs missing for known topics); deleting persists the
 //! metadata first and then removes the logs (start-up removes partition
 //! directories no topic owns).
+//!
+//! A partition that a full disk took offline comes back without a restart:
+//! [`Broker::reopen_offline_partitions`] (run every
+//! `log.dir.offline.check.interval.ms`) reopens it once the data directory has
+//! `log.dir.reopen.min.free.bytes` free.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
-use takhin_storage::{LogDir, StorageError};
+use takhin_storage::{Log, LogDir, RecoveryReport, StorageError};
 use tracing::{info, warn};
 use uuid::Uuid;
 
@@ -62,6 +67,20 @@ pub enum StartError {
     TopicConfig { topic: String, source: ConfigError },
 }
 
+/// What one [`Broker::reopen_offline_partitions`] pass found and did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReopenOutcome {
+    /// Offline partitions seen.
+    pub offline: usize,
+    /// Of those, the ones a full disk took offline (the only ones reopened on
+    /// their own: another I/O error is not cured by waiting).
+    pub storage_full: usize,
+    pub reopened: usize,
+    pub failed: usize,
+    /// What statvfs said, when there was an offline partition to ask for.
+    pub free_bytes: Option<u64>,
+}
+
 struct ProducerIds {
     next: i64,
     block_end: i64,
@@ -91,6 +110,9 @@ impl Broker {
     /// broker ready to serve. Blocking.
     pub fn open(config: BrokerConfig) -> Result<Broker, StartError> {
         let log_dir = LogDir::open(&config.data_dir)?;
+        log_dir
+            .preallocation_budget()
+            .set_limit_bytes(config.log_preallocate_budget_bytes);
         let clean = log_dir.was_clean_shutdown();
         let document = MetadataDocument::load_or_create(&config.data_dir)?;
         info!(
@@ -255,7 +277,7 @@ impl Broker {
         self.topics.write().remove(name);
         self.topic_ids.write().remove(&topic.topic_id);
         for partition in topic.partitions() {
-            if let Err(e) = self.log_dir.delete_log(&partition.log) {
+            if let Err(e) = self.log_dir.delete_log(&partition.log()) {
                 // The metadata no longer names the topic, so the next start-up
                 // removes what is left.
                 warn!(
@@ -384,10 +406,11 @@ impl Broker {
             }
             let policy = config.retention_policy();
             for partition in topic.partitions() {
-                if partition.log.is_offline() {
+                let log = partition.log();
+                if log.is_offline() {
                     continue;
                 }
-                let outcome = match partition.log.delete_expired_segments(
+                let outcome = match log.delete_expired_segments(
                     policy,
                     now_ms,
                     partition.high_watermark(),
@@ -430,27 +453,118 @@ impl Broker {
         let limit = self.config.log_recovery_checkpoint_bytes;
         self.all_partitions()
             .iter()
-            .any(|partition| partition.log.bytes_since_checkpoint() >= limit)
+            .any(|partition| partition.log().bytes_since_checkpoint() >= limit)
+    }
+
+    /// Reopens the partitions that a full disk took offline
+    /// ([`takhin_storage::OfflineReason::storage_full`]) once the data
+    /// directory has at least `min_free_bytes` free, through
+    /// [`LogDir::reopen_log`] (recovery; the unsynced tail is cut unless the
+    /// topic is write-cached), and swaps each reopened log into its partition
+    /// ([`Partition::swap_log`]). Partitions offline for another error stay so
+    /// until a restart. A partition that fails to reopen is logged and tried
+    /// again next time. Blocking.
+    pub fn reopen_offline_partitions(&self, min_free_bytes: u64) -> ReopenOutcome {
+        let mut outcome = ReopenOutcome::default();
+        let mut full = Vec::new();
+        for topic in self.topics() {
+            for partition in topic.partitions() {
+                let log = partition.log();
+                if !log.is_offline() {
+                    continue;
+                }
+                outcome.offline += 1;
+                if log
+                    .offline_reason()
+                    .is_some_and(|reason| reason.storage_full)
+                {
+                    full.push((topic.clone(), partition, log));
+                }
+            }
+        }
+        outcome.storage_full = full.len();
+        if full.is_empty() {
+            return outcome;
+        }
+        let free_bytes = match self.log_dir.free_bytes() {
+            Ok(free_bytes) => free_bytes,
+            Err(e) => {
+                warn!("checking free space for offline partitions: {e}");
+                return outcome;
+            }
+        };
+        outcome.free_bytes = Some(free_bytes);
+        if free_bytes < min_free_bytes {
+            return outcome;
+        }
+        for (topic, partition, log) in full {
+            match self.reopen_partition(&topic, &partition, &log) {
+                Ok(Some(report)) => {
+                    outcome.reopened += 1;
+                    info!(
+                        topic = %topic.name,
+                        partition = partition.index,
+                        free_bytes,
+                        log_end_offset = partition.log().log_end_offset(),
+                        high_watermark = partition.high_watermark(),
+                        "partition back online after a full disk; recovery: {report}"
+                    );
+                }
+                // Deleted or reopened by someone else meanwhile.
+                Ok(None) => {}
+                Err(e) => {
+                    outcome.failed += 1;
+                    warn!(
+                        topic = %topic.name,
+                        partition = partition.index,
+                        free_bytes,
+                        "reopening offline partition failed; will retry: {e}"
+                    );
+                }
+            }
+        }
+        self.metrics.record_reopens(outcome.reopened);
+        outcome
+    }
+
+    /// Reopens `old`, the offline log of `partition`, and swaps the new log in.
+    /// Under the metadata lock, so a topic delete or config change cannot
+    /// interleave with the swap. `Ok(None)` when the partition is gone or
+    /// holds another log by then.
+    fn reopen_partition(
+        &self,
+        topic: &Arc<Topic>,
+        partition: &Partition,
+        old: &Arc<Log>,
+    ) -> Result<Option<RecoveryReport>, StorageError> {
+        let _document = self.metadata.lock();
+        let current = self
+            .topic(&topic.name)
+            .is_some_and(|now| Arc::ptr_eq(&now, topic));
+        if !current || !Arc::ptr_eq(&partition.log(), old) {
+            return Ok(None);
+        }
+        let config = topic.config();
+        // A write-cached topic acknowledged what it wrote before the error;
+        // keep it unless a failed sync makes the page cache untrustworthy
+        // (the storage layer cuts it then anyway).
+        let (log, report) =
+            self.log_dir
+                .reopen_log(old, config.log.clone(), !config.write_caching)?;
+        partition.swap_log(log);
+        Ok(Some(report))
     }
 
     /// Writes the recovery-point and log-start-offset checkpoints. Blocking.
     pub fn checkpoint(&self) -> Result<(), StorageError> {
-        let logs: Vec<_> = self
-            .all_partitions()
-            .iter()
-            .map(|p| p.log.clone())
-            .collect();
+        let logs: Vec<_> = self.all_partitions().iter().map(|p| p.log()).collect();
         self.log_dir.checkpoint(&logs)
     }
 
     /// Clean shutdown: flush everything, checkpoint, write the clean-shutdown
     /// marker. Blocking.
     pub fn close(&self) -> Result<(), StorageError> {
-        let logs: Vec<_> = self
-            .all_partitions()
-            .iter()
-            .map(|p| p.log.clone())
-            .collect();
+        let logs: Vec<_> = self.all_partitions().iter().map(|p| p.log()).collect();
         self.log_dir.close(&logs)
     }
 }

@@ -130,6 +130,10 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     BrokerConfigDef { name: "log.cleaner.min.cleanable.ratio", default: "0.5", config_type: ConfigType::Double, doc: "Default of topic min.cleanable.dirty.ratio." },
     BrokerConfigDef { name: "log.cleaner.max.compaction.lag.ms", default: "9223372036854775807", config_type: ConfigType::Long, doc: "Default of topic max.compaction.lag.ms." },
     BrokerConfigDef { name: "log.index.size.max.bytes", default: "10485760", config_type: ConfigType::Int, doc: "Default of topic segment.index.bytes." },
+    BrokerConfigDef { name: "log.preallocate.budget.bytes", default: "67108864", config_type: ConfigType::Long, doc: "Most bytes of written zeros all partitions together keep ahead of their data (256 KiB per durable partition being written, so its fdatasync overwrites allocated blocks rather than growing the file; see docs/architecture.md). A partition that finds the budget spent appends without preallocation, with slower syncs. 0 turns preallocation off." },
+    BrokerConfigDef { name: "log.preallocate.idle.ms", default: "30000", config_type: ConfigType::Long, doc: "A partition with no append for this long has its preallocated zeros trimmed, returning them to log.preallocate.budget.bytes; its next append preallocates again." },
+    BrokerConfigDef { name: "log.dir.offline.check.interval.ms", default: "5000", config_type: ConfigType::Long, doc: "How often partitions that a full disk took offline are checked; each is reopened (recovered, its unsynced tail cut) once the data directory has log.dir.reopen.min.free.bytes free." },
+    BrokerConfigDef { name: "log.dir.reopen.min.free.bytes", default: "67108864", config_type: ConfigType::Long, doc: "Free bytes (statvfs, available to unprivileged writers) the data directory must have before partitions that a full disk took offline are reopened; a margin, so they do not go offline again at once." },
 ];
 
 /// Every topic setting Takhin honours or stores.
@@ -533,6 +537,14 @@ pub struct BrokerConfig {
     pub log_cleaner_backoff_ms: u64,
     pub log_cleaner_dedupe_buffer_bytes: usize,
     pub log_cleaner_io_max_bytes_per_second: Option<u64>,
+    /// `log.preallocate.budget.bytes`: the data directory's preallocation budget.
+    pub log_preallocate_budget_bytes: u64,
+    /// `log.preallocate.idle.ms`: idle partitions lose their zeros after it.
+    pub log_preallocate_idle_ms: u64,
+    /// `log.dir.offline.check.interval.ms`: period of the offline-partition check.
+    pub log_dir_offline_check_interval_ms: u64,
+    /// `log.dir.reopen.min.free.bytes`: free space a full disk's partitions wait for.
+    pub log_dir_reopen_min_free_bytes: u64,
     pub groups: crate::groups::GroupConfig,
 }
 
@@ -645,6 +657,11 @@ impl BrokerConfig {
                 let limit = number("log.cleaner.io.max.bytes.per.second", 1)?;
                 (limit < i64::MAX).then_some(limit as u64)
             },
+            log_preallocate_budget_bytes: number("log.preallocate.budget.bytes", 0)? as u64,
+            log_preallocate_idle_ms: number("log.preallocate.idle.ms", 1)? as u64,
+            log_dir_offline_check_interval_ms: number("log.dir.offline.check.interval.ms", 1)?
+                as u64,
+            log_dir_reopen_min_free_bytes: number("log.dir.reopen.min.free.bytes", 0)? as u64,
             groups: crate::groups::GroupConfig {
                 classic: crate::groups::classic::ClassicConfig {
                     min_session_timeout_ms: number("group.min.session.timeout.ms", 1)?
@@ -766,6 +783,32 @@ mod tests {
         assert!(default.deletes_old_segments());
         assert_eq!(default.retention_policy().retention_ms, 604_800_000);
         assert_eq!(default.retention_policy().retention_bytes, -1);
+    }
+
+    #[test]
+    fn full_disk_and_preallocation_settings() {
+        let broker = BrokerConfig::from_map(BTreeMap::new()).unwrap();
+        assert_eq!(broker.log_preallocate_budget_bytes, 64 << 20);
+        assert_eq!(broker.log_preallocate_idle_ms, 30_000);
+        assert_eq!(broker.log_dir_offline_check_interval_ms, 5_000);
+        assert_eq!(broker.log_dir_reopen_min_free_bytes, 64 << 20);
+        let set = map(&[
+            ("log.preallocate.budget.bytes", "0"),
+            ("log.dir.reopen.min.free.bytes", "0"),
+        ]);
+        let broker = BrokerConfig::from_map(set).unwrap();
+        assert_eq!(broker.log_preallocate_budget_bytes, 0);
+        assert_eq!(broker.log_dir_reopen_min_free_bytes, 0);
+        for name in [
+            "log.preallocate.idle.ms",
+            "log.dir.offline.check.interval.ms",
+        ] {
+            assert!(
+                BrokerConfig::from_map(map(&[(name, "0")])).is_err(),
+                "{name}"
+            );
+        }
+        assert!(BrokerConfig::from_map(map(&[("log.preallocate.budget.bytes", "-1")])).is_err());
     }
 
     #[test]

@@ -120,20 +120,31 @@ pub async fn run(
     Ok(())
 }
 
-/// Periodic work: checkpoints, `flush.ms` for write-cached partitions, and
-/// retention every `log.retention.check.interval.ms`.
+/// How often idle partitions are looked for, as a fraction of
+/// `log.preallocate.idle.ms`: zeros live at most 1.5 times that long idle.
+const PREALLOCATION_TRIM_CHECKS_PER_IDLE: u32 = 2;
+
+/// Periodic work: checkpoints, `flush.ms` for write-cached partitions,
+/// retention every `log.retention.check.interval.ms`, offline partitions every
+/// `log.dir.offline.check.interval.ms`, and idle partitions' preallocated
+/// zeros.
 async fn background_tasks(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    let mut checkpoint = tokio::time::interval(CHECKPOINT_CHECK_INTERVAL);
+    let every = |ms: u64| {
+        let mut interval = tokio::time::interval(Duration::from_millis(ms.max(1)));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval
+    };
+    let mut checkpoint = every(CHECKPOINT_CHECK_INTERVAL.as_millis() as u64);
     let checkpoint_interval =
         Duration::from_millis(broker.config.log_flush_offset_checkpoint_interval_ms);
     let mut last_checkpoint = tokio::time::Instant::now();
-    let mut flush = tokio::time::interval(CACHED_FLUSH_CHECK_INTERVAL);
-    let mut retention = tokio::time::interval(Duration::from_millis(
-        broker.config.log_retention_check_interval_ms,
-    ));
-    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut flush = every(CACHED_FLUSH_CHECK_INTERVAL.as_millis() as u64);
+    let mut retention = every(broker.config.log_retention_check_interval_ms);
+    let mut offline = every(broker.config.log_dir_offline_check_interval_ms);
+    let mut idle = every(
+        broker.config.log_preallocate_idle_ms / u64::from(PREALLOCATION_TRIM_CHECKS_PER_IDLE),
+    );
+    let mut waiting_for_space = false;
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -158,7 +169,56 @@ async fn background_tasks(broker: Arc<Broker>, mut shutdown: watch::Receiver<boo
                 let broker = broker.clone();
                 let _ = tokio::task::spawn_blocking(move || broker.enforce_retention(handlers::now_ms())).await;
             }
+            _ = offline.tick() => {
+                let broker = broker.clone();
+                let min_free_bytes = broker.config.log_dir_reopen_min_free_bytes;
+                let checked = tokio::task::spawn_blocking(move || broker.reopen_offline_partitions(min_free_bytes)).await;
+                if let Ok(outcome) = checked {
+                    waiting_for_space = log_space_wait(&outcome, min_free_bytes, waiting_for_space);
+                }
+            }
+            _ = idle.tick() => {
+                let broker = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || trim_idle_preallocation(&broker, handlers::now_ms())).await;
+            }
         }
+    }
+}
+
+/// Logs once when full-disk partitions start waiting for free space (not at
+/// every check); returns whether they are waiting now.
+fn log_space_wait(outcome: &broker::ReopenOutcome, min_free_bytes: u64, was_waiting: bool) -> bool {
+    let waiting = outcome.storage_full > outcome.reopened;
+    if waiting && !was_waiting {
+        warn!(
+            partitions = outcome.storage_full - outcome.reopened,
+            free_bytes = outcome.free_bytes,
+            min_free_bytes,
+            "partitions offline after a full disk; they come back once the data directory has min_free_bytes free"
+        );
+    }
+    waiting
+}
+
+/// Trims the preallocated zeros of partitions with no append for
+/// `log.preallocate.idle.ms`, returning them to the budget.
+fn trim_idle_preallocation(broker: &Broker, now_ms: i64) {
+    let idle_ms = i64::try_from(broker.config.log_preallocate_idle_ms).unwrap_or(i64::MAX);
+    let mut trimmed_bytes = 0u64;
+    let mut partitions = 0usize;
+    for partition in broker.all_partitions() {
+        let trimmed = partition.log().trim_idle_preallocation(now_ms, idle_ms);
+        if trimmed > 0 {
+            trimmed_bytes += trimmed;
+            partitions += 1;
+        }
+    }
+    if partitions > 0 {
+        tracing::debug!(
+            partitions,
+            trimmed_bytes,
+            "trimmed preallocated zeros of idle partitions"
+        );
     }
 }
 
@@ -201,10 +261,11 @@ pub fn clean_compacted_partitions(broker: &Broker, now_ms: i64) -> Vec<(String, 
         let min_ratio = config.min_cleanable_dirty_ratio();
         let max_lag_ms = config.max_compaction_lag_ms();
         for partition in topic.partitions() {
-            if partition.log.is_offline() {
+            let log = partition.log();
+            if log.is_offline() {
                 continue;
             }
-            let stats = match partition.log.dirty_stats(&options, now_ms) {
+            let stats = match log.dirty_stats(&options, now_ms) {
                 Ok(stats) => stats,
                 Err(e) => {
                     warn!(topic = %topic.name, partition = partition.index, "reading the dirty ratio failed: {e}");
@@ -219,7 +280,8 @@ pub fn clean_compacted_partitions(broker: &Broker, now_ms: i64) -> Vec<(String, 
     candidates.sort_by(|a, b| b.0.dirty_ratio().total_cmp(&a.0.dirty_ratio()));
     let mut cleaned = Vec::new();
     for (stats, topic, partition, options) in candidates {
-        match partition.log.clean(options, now_ms) {
+        let log = partition.log();
+        match log.clean(options, now_ms) {
             Ok(report) => {
                 partition.metrics.record_clean(&report, stats.dirty_ratio());
                 cleaned.push((topic.name.to_string(), partition.index));
@@ -233,7 +295,7 @@ pub fn clean_compacted_partitions(broker: &Broker, now_ms: i64) -> Vec<(String, 
                     bytes_after = report.bytes_after,
                     records_removed = report.records_removed,
                     tombstones_removed = report.tombstones_removed,
-                    first_dirty_offset = partition.log.first_dirty_offset(),
+                    first_dirty_offset = log.first_dirty_offset(),
                     duration_ms = report.duration.as_millis() as u64,
                     "compacted partition"
                 );
@@ -260,12 +322,13 @@ fn flush_cached_partitions(broker: &Broker) {
             continue;
         }
         for partition in topic.partitions() {
-            if partition.log.log_end_offset() == partition.log.recovery_point() {
+            let log = partition.log();
+            if log.log_end_offset() == log.recovery_point() {
                 partition.touch_flush(now_ms);
                 continue;
             }
             if now_ms.saturating_sub(partition.last_flush_ms()) >= config.flush_ms {
-                match partition.sync_blocking(partition.log.log_end_offset()) {
+                match partition.sync_blocking(&log, log.log_end_offset()) {
                     Ok(()) => partition.touch_flush(now_ms),
                     Err(e) => {
                         warn!(topic = %topic.name, partition = partition.index, "flush.ms flush failed: {e}")

@@ -101,6 +101,7 @@ pub struct Metrics {
     connections_open: Gauge,
     connections_total: Counter,
     connections_closed: Arc<ConnectionCloseTable>,
+    partitions_reopened: Counter,
 }
 
 /// Connections the broker refused or closed itself, per [`CloseReason`]. Every reason has its
@@ -245,12 +246,19 @@ impl Metrics {
             "Kafka client connections accepted",
             connections_total.clone(),
         );
+        let partitions_reopened = Counter::default();
+        registry.register(
+            "partitions_reopened",
+            "Offline partitions brought back online without a restart (after a full disk had space again)",
+            partitions_reopened.clone(),
+        );
         Metrics {
             registry,
             apis,
             connections_open,
             connections_total,
             connections_closed,
+            partitions_reopened,
         }
     }
 
@@ -279,6 +287,11 @@ impl Metrics {
     /// Counts a connection the broker refused or closed itself.
     pub fn connection_closed(&self, reason: CloseReason) {
         self.connections_closed.counters[reason.index()].inc();
+    }
+
+    /// Counts partitions [`Broker::reopen_offline_partitions`] brought back.
+    pub fn record_reopens(&self, reopened: usize) {
+        self.partitions_reopened.inc_by(reopened as u64);
     }
 
     /// Every metric, in the text format 0.0.4: the counters kept here, then what is read from
@@ -569,6 +582,7 @@ struct BrokerState {
     groups: BTreeMap<&'static str, u64>,
     scrub_bytes_verified: u64,
     scrub_passes: u64,
+    preallocated_bytes: u64,
 }
 
 impl BrokerState {
@@ -578,7 +592,7 @@ impl BrokerState {
         for topic in &topics {
             let config = topic.config();
             for partition in topic.partitions() {
-                let log = &partition.log;
+                let log = partition.log();
                 let damaged = log.damaged_ranges();
                 partitions.push(PartitionRow {
                     topic: topic.name.clone(),
@@ -612,6 +626,7 @@ impl BrokerState {
             groups,
             scrub_bytes_verified: broker.scrub.bytes_verified(),
             scrub_passes: broker.scrub.passes(),
+            preallocated_bytes: broker.log_dir().preallocation_budget().used_bytes(),
         }
     }
 
@@ -676,8 +691,14 @@ impl Collector for BrokerState {
         gauge(
             e,
             "offline_partitions",
-            "Partitions whose log went offline after an I/O error (until restart).",
+            "Partitions whose log is offline after an I/O error: back online by themselves once a full disk has log.dir.reopen.min.free.bytes free, after a restart for other errors.",
             offline,
+        )?;
+        gauge(
+            e,
+            "preallocated_bytes",
+            "Written zeros kept ahead of partitions' data, out of log.preallocate.budget.bytes.",
+            self.preallocated_bytes,
         )?;
         counters(
             e,

@@ -20,6 +20,17 @@
 //! for the sync in flight before its own starts (the log runs both at once).
 //! Drivers also advance the high watermark, so records an acks=0 producer
 //! wrote become visible without anyone waiting.
+//!
+//! # Reopening after an I/O error
+//!
+//! An I/O error takes the log offline (`takhin_storage::Log`): appends and
+//! syncs fail, produces answer KAFKA_STORAGE_ERROR, fetches keep reading what
+//! was published. [`Partition::swap_log`] puts the reopened log in its place
+//! (see `Broker::reopen_offline_partitions`). Everyone takes the log through
+//! [`Partition::log`] once per operation and keeps that handle for the whole
+//! operation: a produce waits for the sync of the log it appended to (the old
+//! one is offline, so it fails, rather than being mistaken for durable by the
+//! new one), and a fetch reads from one log only.
 
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
@@ -51,7 +62,8 @@ type SyncHook = Box<dyn Fn(&Partition) + Send>;
 pub struct Partition {
     pub topic: Arc<str>,
     pub index: i32,
-    pub log: Arc<Log>,
+    /// Replaced only by [`Partition::swap_log`].
+    log: RwLock<Arc<Log>>,
     high_watermark: AtomicI64,
     /// Wall-clock time of the last flush (for `flush.ms` with write caching).
     last_flush_ms: AtomicI64,
@@ -78,7 +90,7 @@ impl Partition {
         Partition {
             topic,
             index,
-            log,
+            log: RwLock::new(log),
             high_watermark: AtomicI64::new(high_watermark),
             last_flush_ms: AtomicI64::new(crate::handlers::now_ms()),
             waiters: Mutex::new(Vec::new()),
@@ -91,10 +103,21 @@ impl Partition {
         }
     }
 
-    /// Whether everything below `offset` (or below the log end, if the log
-    /// was truncated under it) is fdatasync'd.
-    fn is_durable(&self, offset: i64) -> bool {
-        self.log.recovery_point() >= offset.min(self.log.log_end_offset())
+    /// The partition's log now; keep the handle for the whole operation.
+    pub fn log(&self) -> Arc<Log> {
+        self.log.read().clone()
+    }
+
+    /// Puts a reopened log in place of the offline one. The high watermark
+    /// becomes the new log end, as after a start-up (the reopen cut what was
+    /// not durable, or kept what write caching had already made visible), and
+    /// waiting fetches and produces wake up to look again.
+    pub fn swap_log(&self, log: Arc<Log>) {
+        let log_end_offset = log.log_end_offset();
+        *self.log.write() = log;
+        self.high_watermark.store(log_end_offset, Ordering::Release);
+        self.wake_fetches();
+        self.synced.notify_waiters();
     }
 
     /// Asks for everything below `end_offset` to be fdatasync'd, starting a
@@ -107,25 +130,34 @@ impl Partition {
         self.start_sync_driver();
     }
 
-    /// Waits until everything below `end_offset` is fdatasync'd (after
-    /// [`Partition::request_sync`]). Fails if the log went offline first.
-    pub async fn wait_durable(self: &Arc<Self>, end_offset: i64) -> Result<(), String> {
+    /// Waits until everything below `end_offset` is fdatasync'd in `log`, the
+    /// log the records were appended to (after [`Partition::request_sync`]).
+    /// Fails if that log went offline first, even once a reopened log took
+    /// its place: the reopen may have cut those records.
+    pub async fn wait_durable(
+        self: &Arc<Self>,
+        log: &Arc<Log>,
+        end_offset: i64,
+    ) -> Result<(), String> {
         loop {
             let synced = self.synced.notified();
             tokio::pin!(synced);
             // Registered before looking, so a sync finishing in between wakes us.
             synced.as_mut().enable();
-            if self.is_durable(end_offset) {
+            // Below the log end, in case the log was truncated under it.
+            if log.recovery_point() >= end_offset.min(log.log_end_offset()) {
                 return Ok(());
             }
-            if self.log.is_offline() {
+            // A driver that stopped between our request and now left it to us.
+            self.start_sync_driver();
+            // After that: none starts for an offline log, so none would wake
+            // us once it went offline meanwhile.
+            if log.is_offline() {
                 return Err(format!(
                     "partition {}-{} is offline after an I/O error",
                     self.topic, self.index
                 ));
             }
-            // A driver that stopped between our request and now left it to us.
-            self.start_sync_driver();
             synced.await;
         }
     }
@@ -134,8 +166,14 @@ impl Partition {
     /// or done (every sync's owner advances the high watermark and wakes the
     /// waiters when it ends, so covered records need nothing more).
     fn sync_uncovered(&self) -> bool {
-        self.sync_wanted.load(Ordering::SeqCst) > self.log.sync_started_to()
-            && !self.log.is_offline()
+        let log = self.log();
+        // Capped at the log end: a produce to a log since replaced by a
+        // shorter one may have asked for more than the new log holds.
+        let wanted = self
+            .sync_wanted
+            .load(Ordering::SeqCst)
+            .min(log.log_end_offset());
+        wanted > log.sync_started_to() && !log.is_offline()
     }
 
     /// Starts a sync driver if something wanted is uncovered and fewer than
@@ -186,7 +224,7 @@ impl Partition {
                 }
                 syncs += 1;
                 let wanted = self.sync_wanted.load(Ordering::SeqCst);
-                match self.log.sync_uncovered(wanted) {
+                match self.log().sync_uncovered(wanted) {
                     // Covered by a sync that started meanwhile; its owner wakes
                     // the waiters.
                     Ok(false) => continue,
@@ -204,6 +242,10 @@ impl Partition {
                 continue;
             }
             self.sync_drivers.fetch_sub(1, Ordering::SeqCst);
+            // Waiters parked while this driver ran may have nothing left to be
+            // woken by (the log went offline, so no sync follows): they look
+            // again.
+            self.synced.notify_waiters();
             // A request that raised `sync_wanted` after the look above saw this
             // driver running and left the sync to it: look again, and take a
             // driver's place back unless all are taken (those will look).
@@ -216,14 +258,15 @@ impl Partition {
     /// After a sync of this partition's log, by whoever ran it: makes what it
     /// covered visible and wakes the produces waiting for it.
     fn publish_sync(&self) {
-        self.advance_high_watermark(self.log.recovery_point());
+        self.advance_high_watermark(self.log().recovery_point());
         self.synced.notify_waiters();
     }
 
-    /// [`Log::sync_to`] for work outside produce (offset commits, flushes of
-    /// cached topics), then what a sync driver does after a sync. Blocking.
-    pub fn sync_blocking(&self, offset: i64) -> Result<(), takhin_storage::AppendError> {
-        let result = self.log.sync_to(offset);
+    /// [`Log::sync_to`] of `log` (this partition's, taken by the caller with
+    /// the append it syncs) for work outside produce (offset commits, flushes
+    /// of cached topics), then what a sync driver does after a sync. Blocking.
+    pub fn sync_blocking(&self, log: &Log, offset: i64) -> Result<(), takhin_storage::AppendError> {
+        let result = log.sync_to(offset);
         self.publish_sync();
         result
     }
@@ -237,11 +280,15 @@ impl Partition {
     pub fn advance_high_watermark(&self, offset: i64) {
         let previous = self.high_watermark.fetch_max(offset, Ordering::AcqRel);
         if offset > previous {
-            let waiters = std::mem::take(&mut *self.waiters.lock());
-            for waiter in waiters {
-                if let Some(waiter) = waiter.upgrade() {
-                    waiter.notify_one();
-                }
+            self.wake_fetches();
+        }
+    }
+
+    fn wake_fetches(&self) {
+        let waiters = std::mem::take(&mut *self.waiters.lock());
+        for waiter in waiters {
+            if let Some(waiter) = waiter.upgrade() {
+                waiter.notify_one();
             }
         }
     }
@@ -296,7 +343,7 @@ impl Topic {
 
     pub fn set_config(&self, config: TopicConfig) {
         for partition in self.partitions.read().iter() {
-            partition.log.set_config(config.log.clone());
+            partition.log().set_config(config.log.clone());
         }
         *self.config.write() = Arc::new(config);
     }
@@ -382,7 +429,7 @@ mod tests {
         *busy.after_sync.lock() = Some(Box::new(move |partition: &Partition| {
             let syncs = counter.fetch_add(1, Ordering::SeqCst) + 1;
             if syncs < LOAD {
-                let end = append_one(&partition.log);
+                let end = append_one(&partition.log());
                 partition.sync_wanted.fetch_max(end, Ordering::SeqCst);
             } else if syncs == LOAD {
                 done.notify_one();
@@ -397,15 +444,18 @@ mod tests {
         }));
 
         runtime.block_on(async {
-            let end = append_one(&busy.log);
+            let end = append_one(&busy.log());
             busy.request_sync(end);
             // The busy driver now holds the only blocking thread.
-            let end = append_one(&quiet.log);
+            let end = append_one(&quiet.log());
             quiet.request_sync(end);
-            tokio::time::timeout(Duration::from_secs(60), quiet.wait_durable(end))
-                .await
-                .expect("the quiet partition's sync never ran")
-                .unwrap();
+            tokio::time::timeout(
+                Duration::from_secs(60),
+                quiet.wait_durable(&quiet.log(), end),
+            )
+            .await
+            .expect("the quiet partition's sync never ran")
+            .unwrap();
             tokio::time::timeout(Duration::from_secs(60), load_done.notified())
                 .await
                 .expect("the busy partition's driver stopped before its load ran out");
@@ -418,9 +468,54 @@ mod tests {
         // Every record the load appended was synced and became visible.
         assert_eq!(busy.high_watermark(), i64::from(LOAD));
         assert_eq!(quiet.high_watermark(), 1);
-        log_dir
-            .close(&[busy.log.clone(), quiet.log.clone()])
+        log_dir.close(&[busy.log(), quiet.log()]).unwrap();
+    }
+
+    /// A produce waiting for its sync while every driver place is taken must
+    /// answer once the log goes offline, even though no sync runs after that:
+    /// the drivers, finding nothing they may sync, wake it as they stop.
+    #[test]
+    fn a_waiting_produce_answers_when_the_log_goes_offline_behind_busy_drivers() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
             .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log_dir = LogDir::open(dir.path()).unwrap();
+        let (log, _) = log_dir
+            .open_log("t", 0, uuid::Uuid::new_v4(), LogConfig::default())
+            .unwrap();
+        let partition = Arc::new(Partition::new(Arc::from("t"), 0, log.clone()));
+        // Every place is taken by a driver busy elsewhere (they stop below).
+        partition
+            .sync_drivers
+            .store(MAX_CONCURRENT_SYNCS, Ordering::SeqCst);
+
+        runtime.block_on(async {
+            let end = append_one(&log);
+            partition.request_sync(end);
+            let waiting = tokio::spawn({
+                let (partition, log) = (partition.clone(), log.clone());
+                async move { partition.wait_durable(&log, end).await }
+            });
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(!waiting.is_finished(), "durable without a sync");
+            // An I/O error elsewhere (here: a delete) takes the log offline,
+            // then the busy drivers look for work, find none, and stop.
+            log_dir.delete_log(&log).unwrap();
+            for _ in 0..MAX_CONCURRENT_SYNCS {
+                let (driver, handle) = (partition.clone(), tokio::runtime::Handle::current());
+                tokio::task::spawn_blocking(move || driver.drive_syncs(handle))
+                    .await
+                    .unwrap();
+            }
+            let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+                .await
+                .expect("the produce never answered")
+                .unwrap();
+            assert!(answer.is_err(), "{answer:?}");
+        });
     }
 
     /// A produce whose records were appended while a sync driver is busy is
@@ -454,23 +549,26 @@ mod tests {
         }));
 
         runtime.block_on(async {
-            let end = append_one(&partition.log);
+            let end = append_one(&partition.log());
             partition.request_sync(end);
-            partition.wait_durable(end).await.unwrap();
+            partition.wait_durable(&partition.log(), end).await.unwrap();
             // The first driver is now held, still counted as running.
             tokio::time::timeout(Duration::from_secs(10), entered.notified())
                 .await
                 .unwrap();
-            let end = append_one(&partition.log);
+            let end = append_one(&partition.log());
             partition.request_sync(end);
-            tokio::time::timeout(Duration::from_secs(10), partition.wait_durable(end))
-                .await
-                .expect("the second produce waited for the busy driver")
-                .unwrap();
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                partition.wait_durable(&partition.log(), end),
+            )
+            .await
+            .expect("the second produce waited for the busy driver")
+            .unwrap();
             assert_eq!(partition.high_watermark(), end);
         });
         release.send(()).unwrap();
         drop(runtime);
-        log_dir.close(std::slice::from_ref(&partition.log)).unwrap();
+        log_dir.close(&[partition.log()]).unwrap();
     }
 }

@@ -54,7 +54,7 @@ pub async fn run(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let pause = Duration::from_millis(broker.config.log_scrub_interval_ms);
     loop {
         for partition in broker.all_partitions() {
-            if partition.log.is_offline() {
+            if partition.log().is_offline() {
                 continue;
             }
             if !scrub_partition(&broker, &partition, bytes_per_second, &mut shutdown).await {
@@ -81,7 +81,7 @@ async fn scrub_partition(
 ) -> bool {
     let mut cursor = ScrubCursor::default();
     loop {
-        let log = partition.log.clone();
+        let log = partition.log();
         let step_bytes = STEP_BYTES.min(bytes_per_second);
         let stepped = tokio::task::spawn_blocking(move || {
             let result = log.scrub(&mut cursor, step_bytes);

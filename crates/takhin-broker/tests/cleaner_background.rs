@@ -139,8 +139,7 @@ async fn the_background_cleaner_compacts_every_closed_segment_of_a_hot_partition
         .unwrap()
         .partition(0)
         .unwrap()
-        .log
-        .clone();
+        .log();
     let active_base = *log.segment_base_offsets().last().unwrap();
     assert!(active_base > 20, "the test needs several closed segments");
 

@@ -31,7 +31,7 @@ fn create(broker: &Broker, name: &str, extra: &[(&str, &str)]) -> std::sync::Arc
         configs.insert(k.to_string(), v.to_string());
     }
     let topic = broker.create_topic(name, 1, 1, configs).unwrap();
-    topic.partitions()[0].log.clone()
+    topic.partitions()[0].log()
 }
 
 /// One single-record batch per key (distinct keys: cleaning removes nothing,
@@ -142,7 +142,7 @@ fn only_partitions_at_or_above_the_dirty_ratio_are_cleaned_dirtiest_first() {
     let (above_dirty, below_dirty) = (above.first_dirty_offset(), below.first_dirty_offset());
     drop((below, above, eager, broker));
     let broker = open_broker(dir.path());
-    let log = |name: &str| broker.topic(name).unwrap().partitions()[0].log.clone();
+    let log = |name: &str| broker.topic(name).unwrap().partitions()[0].log();
     assert_eq!(log("above").first_dirty_offset(), above_dirty);
     assert_eq!(log("below").first_dirty_offset(), below_dirty);
     assert!(clean(&broker, NOW).is_empty());

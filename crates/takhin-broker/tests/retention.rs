@@ -205,21 +205,21 @@ async fn retention_by_time_and_size_moves_the_log_start_and_survives_a_restart()
         .unwrap()
         .partition(0)
         .unwrap();
-    assert_eq!(by_time.log.segment_count(), 3, "the recent segments stay");
+    assert_eq!(by_time.log().segment_count(), 3, "the recent segments stay");
     let by_size = broker
         .broker
         .topic("by-size")
         .unwrap()
         .partition(0)
         .unwrap();
-    assert_eq!(by_size.log.segment_count(), 2);
+    assert_eq!(by_size.log().segment_count(), 2);
     // Several more ticks change nothing: what is left is within retention.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(earliest_offset(&mut client, "by-time").await, first_recent);
     assert_eq!(earliest_offset(&mut client, "by-size").await, size_start);
     assert_eq!(earliest_offset(&mut client, "compact-only").await, 0);
     let compacted = broker.broker.topic("compact-only").unwrap();
-    assert_eq!(compacted.partition(0).unwrap().log.segment_count(), 6);
+    assert_eq!(compacted.partition(0).unwrap().log().segment_count(), 6);
     assert!(
         std::fs::read_to_string(dir.path().join("log-start-offset-checkpoint"))
             .unwrap()

@@ -94,7 +94,7 @@ async fn the_scrubber_reports_a_byte_flipped_in_a_closed_segment_of_a_running_br
     let bytes = format!("takhin_log_damaged_bytes{{topic=\"{topic}\",partition=\"0\"}}");
     assert!(sample(&text, &bytes).unwrap() > 0.0, "{text}");
     let ranges = broker.broker.topic(topic).unwrap().partitions()[0]
-        .log
+        .log()
         .damaged_ranges();
     assert_eq!(ranges.len(), 1);
     assert_eq!(ranges[0].file, logs[1]);

@@ -623,7 +623,7 @@ async fn write_caching_acknowledges_from_the_page_cache_and_flushes_by_count() {
     let partition = broker.broker.topic("cached").unwrap().partition(0).unwrap();
     // Visible at once, although fewer than flush.messages records are unsynced.
     assert_eq!(partition.high_watermark(), 4);
-    assert_eq!(partition.log.recovery_point(), 0);
+    assert_eq!(partition.log().recovery_point(), 0);
     let second = client
         .call(
             9,
@@ -638,10 +638,10 @@ async fn write_caching_acknowledges_from_the_page_cache_and_flushes_by_count() {
     assert_eq!(produced(&second).error_code, 0);
     // 12 unsynced records >= flush.messages: a flush follows (in the background).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while partition.log.recovery_point() < 12 && tokio::time::Instant::now() < deadline {
+    while partition.log().recovery_point() < 12 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(partition.log.recovery_point(), 12);
+    assert_eq!(partition.log().recovery_point(), 12);
     broker.stop().await;
 }
 
@@ -664,7 +664,7 @@ async fn durable_topics_only_expose_synced_data() {
     assert_eq!(produced(&response).error_code, 0);
     let partition = broker.broker.topic("synced").unwrap().partition(0).unwrap();
     // The acknowledgement came after the sync: everything acked is on disk.
-    assert_eq!(partition.log.recovery_point(), 6);
+    assert_eq!(partition.log().recovery_point(), 6);
     assert_eq!(partition.high_watermark(), 6);
     broker.stop().await;
 }
@@ -720,7 +720,7 @@ async fn concurrent_durable_producers_are_all_acknowledged_after_their_sync() {
                 let answer = produced(&response);
                 assert_eq!(answer.error_code, 0);
                 let end = answer.base_offset + PER_BATCH as i64;
-                let log = &topic.partition(partition).unwrap().log;
+                let log = topic.partition(partition).unwrap().log();
                 assert!(
                     log.recovery_point() >= end,
                     "acknowledged offsets up to {end} with the recovery point at {}",
@@ -755,7 +755,7 @@ async fn concurrent_durable_producers_are_all_acknowledged_after_their_sync() {
         );
         let partition = topic.partition(partition).unwrap();
         let end = 1 + (CONNECTIONS / 2 * REQUESTS * PER_BATCH) as i64;
-        assert_eq!(partition.log.log_end_offset(), end);
+        assert_eq!(partition.log().log_end_offset(), end);
         assert_eq!(partition.high_watermark(), end);
     }
     broker.stop().await;
@@ -1315,7 +1315,7 @@ fn log_end_offset(broker: &TestBroker, topic: &str) -> i64 {
         .unwrap()
         .partition(0)
         .unwrap()
-        .log
+        .log()
         .log_end_offset()
 }
 

@@ -102,7 +102,7 @@
 //! | [`BatchError`] otherwise (length past the bytes, magic 0/1, record count or framing, codec, limits, batch count) | INVALID_RECORD |
 //! | [`AppendError::OutOfOrderSequence`] | OUT_OF_ORDER_SEQUENCE_NUMBER |
 //! | [`AppendError::InvalidProducerEpoch`] | INVALID_PRODUCER_EPOCH |
-//! | [`AppendError::Io`], [`ReadError::Io`] | KAFKA_STORAGE_ERROR |
+//! | [`AppendError::Io`], [`AppendError::Offline`], [`ReadError::Io`] | KAFKA_STORAGE_ERROR |
 //! | [`ReadError::OffsetOutOfRange`] | OFFSET_OUT_OF_RANGE |
 //!
 //! # Limits
@@ -121,6 +121,8 @@
 //!   length plus 64 bytes) plus one decoded batch at a time.
 //! * Per producer, the last 5 batches are remembered for duplicate detection; producer state is
 //!   never expired (yet).
+//! * All logs of a [`LogDir`] together keep at most [`PreallocationBudget::limit_bytes`]
+//!   (default [`DEFAULT_PREALLOCATION_BUDGET_BYTES`]) of preallocated zeros.
 
 pub mod batch;
 mod checkpoint;
@@ -130,6 +132,7 @@ mod index;
 mod log;
 mod log_dir;
 mod page_cache;
+mod preallocation;
 mod producer_state;
 mod segment;
 
@@ -144,10 +147,11 @@ pub use cleaner::{
 pub use damage::{DamagedRange, QUARANTINE_DIR, ScrubCursor, ScrubStep};
 pub use log::{
     AppendError, AppendOptions, AppendOutcome, FileSlice, Log, MAX_CONCURRENT_SYNCS,
-    MAX_DECOMPRESSED_BATCH_BYTES, ReadError, ReadResult, RecoveryReport, RetentionOutcome,
-    RetentionPolicy, TruncationPoint,
+    MAX_DECOMPRESSED_BATCH_BYTES, OfflineReason, ReadError, ReadResult, RecoveryReport,
+    RetentionOutcome, RetentionPolicy, TruncationPoint,
 };
 pub use log_dir::{CLEAN_SHUTDOWN_MARKER, LogDir, StorageError};
+pub use preallocation::{DEFAULT_PREALLOCATION_BUDGET_BYTES, PreallocationBudget};
 
 /// Which timestamp a batch carries: the producer's (`CreateTime`) or the broker's at append
 /// (`LogAppendTime`, Kafka's `message.timestamp.type`).
@@ -172,8 +176,9 @@ pub struct LogConfig {
     pub message_timestamp_type: TimestampType,
     /// Not a Kafka config: how far the active segment's file is kept ahead of its data with
     /// written zeros (0: not at all), for logs synced on every acknowledgement; see
-    /// `docs/architecture.md`. Trimmed when the segment rolls or the log closes; zeros a crash
-    /// left are trimmed by recovery, not reported as damage.
+    /// `docs/architecture.md`. Drawn from the data directory's [`PreallocationBudget`];
+    /// trimmed when the segment rolls, the log closes or [`Log::trim_idle_preallocation`]
+    /// finds it idle; zeros a crash left are trimmed by recovery, not reported as damage.
     pub preallocate_bytes: u64,
 }
 

@@ -29,7 +29,9 @@
 //!
 //! An I/O error while writing or syncing takes the log offline: the partial write is cut back
 //! where possible, and every later append or sync fails until the log is reopened (which runs
-//! recovery). Reads keep working on what was published.
+//! recovery). Reads keep working on what was published. [`Log::offline_reason`] says what
+//! failed; [`crate::LogDir::reopen_log`] brings the log back without a restart, cutting what
+//! was never synced first when asked to (see there).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -46,6 +48,7 @@ use crate::checkpoint;
 use crate::cleaner::{self, CleanError, CleanOptions, CleanReport};
 use crate::damage::{self, DamagedRange};
 use crate::log_dir::{StorageError, storage_io};
+use crate::preallocation::PreallocationBudget;
 use crate::producer_state::{self, Prepared, ProducerStateManager};
 use crate::segment::{self, IndexLimits, Preallocate, Segment, VerifyRules};
 use crate::{LogConfig, TimestampType};
@@ -125,7 +128,55 @@ pub enum AppendError {
         #[source]
         source: io::Error,
     },
+    /// Kafka KAFKA_STORAGE_ERROR: an earlier I/O error took the log offline (logged then, with
+    /// [`Log::offline_reason`]); nothing was tried.
+    #[error("log {dir} is offline after an earlier I/O error")]
+    Offline { dir: PathBuf },
 }
+
+/// Why a log went offline: its first I/O error.
+#[derive(Debug, Clone)]
+pub struct OfflineReason {
+    /// The error, with what was being done.
+    pub error: String,
+    /// ENOSPC or EDQUOT: the filesystem (or the quota) is full; freeing space cures it.
+    pub storage_full: bool,
+    /// An fdatasync failed. Linux may then have dropped the dirty pages it could not write
+    /// (marked clean, never retried), so what the page cache shows past the recovery point may
+    /// not be what the disk holds: only a reopen that cuts the unsynced tail is safe.
+    pub sync_failed: bool,
+}
+
+impl OfflineReason {
+    fn new(error: &dyn std::error::Error, source: Option<&io::Error>, sync_failed: bool) -> Self {
+        let storage_full = source.is_some_and(|source| {
+            matches!(
+                source.kind(),
+                io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+            )
+        });
+        OfflineReason {
+            error: error.to_string(),
+            storage_full,
+            sync_failed,
+        }
+    }
+}
+
+/// What [`Log::quiesce_for_reopen`] holds: no append, roll, retention, DeleteRecords or clean
+/// of the old log can run, and no sync of it is in flight.
+pub(crate) struct Quiesced<'a> {
+    _cleaning: parking_lot::MutexGuard<'a, ()>,
+    _producers: parking_lot::MutexGuard<'a, ProducerStateManager>,
+    /// Everything below it was fdatasync'd by the old log.
+    pub recovery_point: i64,
+    pub log_start_offset: i64,
+    pub first_dirty_offset: i64,
+}
+
+/// Longest [`Log::quiesce_for_reopen`] waits for the old log's compaction, append and syncs in
+/// flight: longer fails the reopen, which the caller retries later.
+const REOPEN_SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug)]
 pub struct ReadResult {
@@ -424,6 +475,8 @@ pub(crate) struct OpenParams {
     pub first_dirty_offset: Option<i64>,
     /// Where damaged bytes moved out of this log go (see `damage.rs`).
     pub quarantine_dir: PathBuf,
+    /// The data directory's, shared by all its logs.
+    pub preallocation: Arc<PreallocationBudget>,
 }
 
 pub struct Log {
@@ -446,6 +499,10 @@ pub struct Log {
     /// `syncs`): a caller below it needs no sync of its own.
     sync_started_to: AtomicI64,
     offline: AtomicBool,
+    /// Set with `offline` by an I/O error (not by a delete).
+    offline_reason: Mutex<Option<OfflineReason>>,
+    /// Where the active segment's preallocated zeros come from.
+    preallocation: Arc<PreallocationBudget>,
     /// Segment files created (counted by rolls) ...
     dir_changes: AtomicU64,
     /// ... and how many of them the last directory fsync covered; held during that fsync, so a
@@ -471,6 +528,19 @@ pub struct Log {
     /// Runs at the start of every sync, outside every lock (tests: syncs held in flight).
     #[cfg(test)]
     before_sync: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+    /// Makes the next sync fail as a full disk's fdatasync would (tests).
+    #[cfg(test)]
+    pub(crate) fail_next_sync: AtomicBool,
+}
+
+impl Drop for Log {
+    /// Gives the zeros still charged back to the budget: a dropped log is deleted, closed
+    /// (trimmed already) or replaced by a reopen (whose recovery trims them).
+    fn drop(&mut self) {
+        for segment in self.segments.get_mut().values() {
+            segment.release_preallocation_charge(Some(&self.preallocation));
+        }
+    }
 }
 
 /// Wraps an I/O error with what was being done. `context` runs only on error: it formats paths,
@@ -608,6 +678,42 @@ impl Log {
     pub(crate) fn mark_offline(&self) {
         self.offline.store(true, Ordering::Release);
     }
+    /// The I/O error that took the log offline, if one did.
+    pub fn offline_reason(&self) -> Option<OfflineReason> {
+        self.offline_reason.lock().clone()
+    }
+    /// Takes the log offline for `reason`; the first error is kept and logged.
+    pub(crate) fn go_offline(&self, reason: OfflineReason) {
+        let mut slot = self.offline_reason.lock();
+        self.mark_offline();
+        if slot.is_none() {
+            tracing::error!(
+                dir = %self.dir.display(),
+                error = %reason.error,
+                storage_full = reason.storage_full,
+                sync_failed = reason.sync_failed,
+                recovery_point = self.recovery_point(),
+                log_end_offset = self.log_end_offset(),
+                "log offline: appends and syncs fail until it is reopened"
+            );
+            *slot = Some(reason);
+        }
+    }
+    fn append_failed(&self, err: &AppendError, sync_failed: bool) {
+        let source = match err {
+            AppendError::Io { source, .. } => Some(source),
+            _ => None,
+        };
+        self.go_offline(OfflineReason::new(err, source, sync_failed));
+    }
+    /// Zeros past the data this log holds from the data directory's budget.
+    pub fn preallocated_bytes(&self) -> u64 {
+        self.segments
+            .read()
+            .values()
+            .map(|segment| segment.preallocated_charge_bytes())
+            .sum()
+    }
     /// Number of producer ids with idempotence state.
     pub fn producer_count(&self) -> usize {
         self.append_lock.lock().len()
@@ -624,18 +730,14 @@ impl Log {
     }
 
     fn offline_error(&self) -> AppendError {
-        AppendError::Io {
-            context: format!(
-                "log {} is offline after an earlier I/O error",
-                self.dir.display()
-            ),
-            source: io::Error::other("log offline"),
+        AppendError::Offline {
+            dir: self.dir.clone(),
         }
     }
 
     fn fail<T>(&self, result: Result<T, AppendError>) -> Result<T, AppendError> {
-        if result.is_err() {
-            self.mark_offline();
+        if let Err(err) = &result {
+            self.append_failed(err, false);
         }
         result
     }
@@ -785,9 +887,11 @@ impl Log {
             segment = self.roll(producers, &segment, reason, now_ms)?;
         }
         segment.set_created_ms(now_ms);
+        segment.note_append_ms(now_ms);
         let preallocate = Preallocate {
             bytes: config.preallocate_bytes,
             limit: config.segment_bytes,
+            budget: Some(&self.preallocation),
         };
         segment
             .append(parts, headers, limits, preallocate)
@@ -797,6 +901,28 @@ impl Log {
                     segment.log_path.display()
                 )
             }))
+    }
+
+    /// Trims the active segment's preallocated zeros when nothing was appended for `idle_ms`,
+    /// giving them back to the budget (the next append preallocates again). Checks without a
+    /// lock first, so a pass over thousands of busy or bare partitions costs a few loads each;
+    /// trims under the append lock. Returns the bytes trimmed.
+    pub fn trim_idle_preallocation(&self, now_ms: i64, idle_ms: i64) -> u64 {
+        let idle = |segment: &Segment| {
+            segment.preallocated_charge_bytes() > 0
+                && now_ms.saturating_sub(segment.last_append_ms()) >= idle_ms
+        };
+        if !idle(&self.active_segment()) {
+            return 0;
+        }
+        let _producers = self.append_lock.lock();
+        let active = self.active_segment();
+        if !idle(&active) {
+            return 0;
+        }
+        let before = active.preallocated_charge_bytes();
+        active.trim_preallocated_or_warn(Some(&self.preallocation));
+        before - active.preallocated_charge_bytes()
     }
 
     /// Makes a new active segment at the log end offset.
@@ -809,7 +935,7 @@ impl Log {
     ) -> Result<Arc<Segment>, AppendError> {
         let base_offset = self.log_end_offset();
         let finishing = || format!("finishing segment {}", previous.log_path.display());
-        previous.trim_preallocated_or_warn();
+        previous.trim_preallocated_or_warn(Some(&self.preallocation));
         previous
             .on_become_inactive()
             .map_err(append_io(finishing))?;
@@ -1002,6 +1128,13 @@ impl Log {
     /// segments wholly below it (never the active one). Returns the new log start offset.
     pub fn delete_records_before(&self, offset: i64) -> Result<i64, ReadError> {
         let _producers = self.append_lock.lock();
+        // A reopen may have replaced this log: its files are no longer this handle's to change.
+        if self.is_offline() {
+            return Err(ReadError::Io {
+                context: format!("deleting records of {}", self.dir.display()),
+                source: io::Error::other("log offline"),
+            });
+        }
         let log_end_offset = self.log_end_offset();
         let log_start_offset = self.log_start_offset();
         if offset > log_end_offset || offset < 0 {
@@ -1076,6 +1209,13 @@ impl Log {
     ) -> Result<RetentionOutcome, StorageError> {
         let _producers = self.append_lock.lock();
         let log_start_offset = self.log_start_offset();
+        // A reopen may have replaced this log: its files are no longer this handle's to delete.
+        if self.is_offline() {
+            return Ok(RetentionOutcome {
+                log_start_offset,
+                ..RetentionOutcome::default()
+            });
+        }
         let segments = self.segments_snapshot();
         let mut outcome = RetentionOutcome {
             log_start_offset,
@@ -1164,12 +1304,23 @@ impl Log {
     /// `cleaner.rs` (and the crate docs) for the rules, the crash-safe swap and the limits.
     pub fn clean(&self, options: CleanOptions, now_ms: i64) -> Result<CleanReport, CleanError> {
         let _cleaning = self.clean_lock.lock();
+        // A reopen may have replaced this log, and would delete the cleaner's files under it.
+        if self.is_offline() {
+            return Err(CleanError::Io {
+                context: format!("cleaning {}", self.dir.display()),
+                source: io::Error::other("log offline"),
+            });
+        }
         let result = cleaner::clean_log(self, &options, now_ms);
         if let Err(err) = &result {
             // Part of the log may have been rewritten: read the horizons again when needed.
             *self.delete_horizon_watch.lock() = cleaner::DeleteHorizonWatch::Unknown;
             if err.takes_log_offline() {
-                self.mark_offline();
+                let source = match err {
+                    CleanError::Swap { source, .. } => Some(source),
+                    _ => None,
+                };
+                self.go_offline(OfflineReason::new(err, source, false));
             }
         }
         result
@@ -1201,6 +1352,9 @@ impl Log {
         install: impl FnOnce() -> io::Result<Segment>,
     ) -> io::Result<bool> {
         let _producers = self.append_lock.lock();
+        if self.is_offline() {
+            return Ok(false);
+        }
         {
             let map = self.segments.read();
             let current = olds.iter().all(|old| {
@@ -1272,9 +1426,9 @@ impl Log {
             let result = self.sync_everything(end_offset);
             let mut syncs = self.syncs.lock();
             syncs.running -= 1;
-            if result.is_err() {
+            if let Err(err) = &result {
                 // Before waking anyone, so no waiter mistakes a failed sync for a done one.
-                self.mark_offline();
+                self.append_failed(err, true);
             }
             self.sync_done.notify_all();
             drop(syncs);
@@ -1302,6 +1456,12 @@ impl Log {
             let hook = self.before_sync.lock().clone();
             if let Some(hook) = hook {
                 hook();
+            }
+            if self.fail_next_sync.swap(false, Ordering::AcqRel) {
+                return Err(AppendError::Io {
+                    context: format!("fdatasync of {} (injected)", self.dir.display()),
+                    source: io::ErrorKind::StorageFull.into(),
+                });
             }
         }
         let segments = self.segments_snapshot();
@@ -1344,7 +1504,7 @@ impl Log {
         let producers = self.append_lock.lock();
         let active = self.active_segment();
         let context = || format!("closing {}", active.log_path.display());
-        active.trim_preallocated_or_warn();
+        active.trim_preallocated_or_warn(Some(&self.preallocation));
         active.on_become_inactive().map_err(append_io(context))?;
         active.sync_all().map_err(append_io(context))?;
         producer_state::write_snapshot(&self.dir, self.log_end_offset(), &producers, true)
@@ -1352,6 +1512,111 @@ impl Log {
                 format!("writing producer snapshot in {}", self.dir.display())
             }))?;
         Ok(())
+    }
+
+    /// First step of a reopen ([`crate::LogDir::reopen_log`]) of this offline log: takes the
+    /// clean lock and the append lock (held by the returned guard) and waits for syncs in
+    /// flight to end, so the recovery point read then is final: no sync can start (the log is
+    /// offline) and none can still advance it. Each wait is bounded by [`REOPEN_SYNC_WAIT`]
+    /// (a long compaction holds the clean lock; its swap will be refused): the reopen fails
+    /// then, and is tried again later.
+    pub(crate) fn quiesce_for_reopen(&self) -> Result<Quiesced<'_>, StorageError> {
+        let busy = |what: &str| StorageError::Io {
+            context: format!("reopening {}", self.dir.display()),
+            source: io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{what} is still running after {REOPEN_SYNC_WAIT:?}"),
+            ),
+        };
+        let deadline = std::time::Instant::now() + REOPEN_SYNC_WAIT;
+        let cleaning = self
+            .clean_lock
+            .try_lock_until(deadline)
+            .ok_or_else(|| busy("a compaction"))?;
+        let producers = self
+            .append_lock
+            .try_lock_until(deadline)
+            .ok_or_else(|| busy("an append"))?;
+        let mut syncs = self.syncs.lock();
+        while syncs.running > 0 {
+            if self.sync_done.wait_until(&mut syncs, deadline).timed_out() && syncs.running > 0 {
+                return Err(busy("an fdatasync"));
+            }
+        }
+        drop(syncs);
+        Ok(Quiesced {
+            _cleaning: cleaning,
+            _producers: producers,
+            recovery_point: self.recovery_point(),
+            log_start_offset: self.log_start_offset(),
+            first_dirty_offset: self.first_dirty_offset(),
+        })
+    }
+
+    /// Cuts every batch at or past `durable_end` (this log's final recovery point, under
+    /// [`Log::quiesce_for_reopen`]) off the files, through their paths: segments that start at
+    /// or past it are deleted (the first segment is emptied instead), the one it falls in is
+    /// truncated at the batch that starts there. Segments wholly below it, the only ones the
+    /// cleaner may have rewritten, are not touched. Idempotent, so a reopen that failed later
+    /// can run it again. Returns the bytes cut.
+    pub(crate) fn cut_unsynced_tail(&self, durable_end: i64) -> Result<u64, StorageError> {
+        let segments = self.segments_snapshot();
+        let mut bytes_cut = 0;
+        let mut deleted_any = false;
+        for (index, segment) in segments.iter().enumerate() {
+            if segment.state().next_offset <= durable_end {
+                continue;
+            }
+            let path = &segment.log_path;
+            let file_bytes = match std::fs::metadata(path) {
+                Ok(metadata) => metadata.len(),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(storage_io(|| format!("reading {}", path.display()))(err)),
+            };
+            if segment.base_offset >= durable_end && index > 0 {
+                segment
+                    .delete_files()
+                    .map_err(storage_io(|| format!("deleting {}", path.display())))?;
+                bytes_cut += file_bytes;
+                deleted_any = true;
+                continue;
+            }
+            let end = segment.size_bytes().min(file_bytes);
+            let cut = match segment
+                .find_batch(durable_end, end)
+                .map_err(storage_io(|| format!("reading {}", path.display())))?
+            {
+                // Recovery points are batch boundaries; were one not, the batch holding it
+                // stays whole rather than losing synced records.
+                Some((position, header)) if header.base_offset >= durable_end => position,
+                Some((position, header)) => position + header.total_size() as u64,
+                None if segment.base_offset >= durable_end => 0,
+                None => continue,
+            };
+            if cut < file_bytes {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(storage_io(|| format!("opening {}", path.display())))?;
+                file.set_len(cut)
+                    .and_then(|()| file.sync_all())
+                    .map_err(storage_io(|| format!("truncating {}", path.display())))?;
+                bytes_cut += file_bytes - cut;
+            }
+        }
+        if deleted_any {
+            checkpoint::sync_dir(&self.dir)
+                .map_err(storage_io(|| format!("syncing {}", self.dir.display())))?;
+        }
+        Ok(bytes_cut)
+    }
+
+    /// Gives every preallocated zero of this log back to the budget (a reopen's recovery trims
+    /// them off the files).
+    pub(crate) fn release_preallocation(&self) {
+        for segment in self.segments_snapshot() {
+            segment.release_preallocation_charge(Some(&self.preallocation));
+        }
     }
 
     /// Opens and recovers the log in `params.dir` (which must exist). Recovery passes:
@@ -1564,6 +1829,8 @@ impl Log {
             sync_done: Condvar::new(),
             sync_started_to: AtomicI64::new(recovery_point),
             offline: AtomicBool::new(false),
+            offline_reason: Mutex::new(None),
+            preallocation: params.preallocation,
             // The directory may hold files created before a crash and never fsync'd.
             dir_changes: AtomicU64::new(1),
             dir_synced: Mutex::new(0),
@@ -1582,6 +1849,8 @@ impl Log {
             checkpointed_appended_bytes: AtomicU64::new(0),
             #[cfg(test)]
             before_sync: Mutex::new(None),
+            #[cfg(test)]
+            fail_next_sync: AtomicBool::new(false),
         };
         report.batches_replayed =
             log.replay_producer_state(snapshot_offset.unwrap_or(first_base))?;

@@ -6,6 +6,10 @@
 //! that a crash from then on is seen as unclean at the next open. [`LogDir::close`] closes every
 //! log, writes both checkpoints and finally writes the marker (fsync'd with its directory).
 //!
+//! A log that an I/O error took offline comes back through [`LogDir::reopen_log`], which runs
+//! recovery on it like after a crash. Every log of the directory draws its preallocated zeros
+//! from one [`PreallocationBudget`] ([`LogDir::preallocation_budget`]).
+//!
 //! Thread-safety: `LogDir` is `Send + Sync`; checkpoint writes are serialized by a mutex.
 
 use std::collections::HashMap;
@@ -20,6 +24,7 @@ use crate::LogConfig;
 use crate::checkpoint;
 use crate::damage;
 use crate::log::{Log, OpenParams, RecoveryReport};
+use crate::preallocation::PreallocationBudget;
 
 /// Name of the clean-shutdown marker file in the data directory (Kafka's).
 pub const CLEAN_SHUTDOWN_MARKER: &str = ".kafka_cleanshutdown";
@@ -53,6 +58,8 @@ pub enum StorageError {
         partition: i32,
         reason: String,
     },
+    #[error("log {topic}-{partition} is not offline; only an offline log is reopened")]
+    NotOffline { topic: String, partition: i32 },
 }
 
 /// Wraps an I/O error with what was being done; `context` runs only on error.
@@ -81,6 +88,16 @@ pub struct LogDir {
     /// handle makes a second `open_log` fail; a dead one makes it verify like after a crash (the
     /// clean-shutdown marker only vouches for the first open).
     opened: Mutex<HashMap<PartitionKey, Option<Weak<Log>>>>,
+    preallocation: Arc<PreallocationBudget>,
+}
+
+/// What a reopen carries over from the offline log instead of the checkpoints, which may be
+/// older: the log start (a DeleteRecords since the last checkpoint stays done), the recovery
+/// point (recovery verifies only what follows it) and the first dirty offset.
+struct Resume {
+    recovery_point: i64,
+    log_start_offset: i64,
+    first_dirty_offset: i64,
 }
 
 #[derive(Default)]
@@ -159,6 +176,7 @@ impl LogDir {
                 ),
             }),
             opened: Mutex::new(HashMap::new()),
+            preallocation: Arc::new(PreallocationBudget::default()),
             path: path.to_path_buf(),
             _lock_file: lock_file,
             clean_shutdown,
@@ -171,6 +189,22 @@ impl LogDir {
 
     pub fn was_clean_shutdown(&self) -> bool {
         self.clean_shutdown
+    }
+
+    /// The budget every log of this directory takes its preallocated zeros from; its limit
+    /// may be changed at any time (default [`crate::DEFAULT_PREALLOCATION_BUDGET_BYTES`]).
+    pub fn preallocation_budget(&self) -> &Arc<PreallocationBudget> {
+        &self.preallocation
+    }
+
+    /// Bytes an unprivileged writer may still allocate on the directory's filesystem
+    /// (`statvfs`: available blocks × fragment size).
+    pub fn free_bytes(&self) -> Result<u64, StorageError> {
+        let stats = rustix::fs::statvfs(&self.path).map_err(|errno| StorageError::Io {
+            context: format!("statvfs of {}", self.path.display()),
+            source: errno.into(),
+        })?;
+        Ok(stats.f_bavail.saturating_mul(stats.f_frsize))
     }
 
     /// Partition directories on disk as (topic, partition), split at the last '-'. Directories
@@ -245,7 +279,7 @@ impl LogDir {
             opened.insert(key.clone(), None);
             clean_shutdown
         };
-        let result = self.open_log_unregistered(&key, topic_id, config, clean_shutdown);
+        let result = self.open_log_unregistered(&key, topic_id, config, clean_shutdown, None);
         let handle = match &result {
             Ok((log, _)) => Arc::downgrade(log),
             Err(_) => Weak::new(),
@@ -260,6 +294,7 @@ impl LogDir {
         topic_id: uuid::Uuid,
         config: LogConfig,
         clean_shutdown: bool,
+        resume: Option<Resume>,
     ) -> Result<(Arc<Log>, RecoveryReport), StorageError> {
         let (topic, partition) = (key.0.as_str(), key.1);
         let dir = self.partition_path(topic, partition);
@@ -274,13 +309,20 @@ impl LogDir {
             true
         };
         let topic_id = ensure_partition_metadata(&dir, topic_id)?;
-        let (recovery_point, log_start_offset, first_dirty_offset) = {
-            let checkpoints = self.checkpoints.lock();
-            (
-                checkpoints.recovery_points.get(key).copied(),
-                checkpoints.log_start_offsets.get(key).copied(),
-                checkpoints.first_dirty_offsets.get(key).copied(),
-            )
+        let (recovery_point, log_start_offset, first_dirty_offset) = match resume {
+            Some(resume) => (
+                Some(resume.recovery_point),
+                Some(resume.log_start_offset),
+                Some(resume.first_dirty_offset),
+            ),
+            None => {
+                let checkpoints = self.checkpoints.lock();
+                (
+                    checkpoints.recovery_points.get(key).copied(),
+                    checkpoints.log_start_offsets.get(key).copied(),
+                    checkpoints.first_dirty_offsets.get(key).copied(),
+                )
+            }
         };
         let params = OpenParams {
             dir: dir.clone(),
@@ -296,6 +338,7 @@ impl LogDir {
                 .path
                 .join(damage::QUARANTINE_DIR)
                 .join(format!("{topic}-{partition}")),
+            preallocation: self.preallocation.clone(),
         };
         let (log, report) = Log::open(params)?;
         if report.truncated_at.is_some()
@@ -307,6 +350,79 @@ impl LogDir {
             tracing::debug!(dir = %dir.display(), "loaded log: {report}");
         }
         Ok((Arc::new(log), report))
+    }
+
+    /// Brings back a log that an I/O error took offline ([`Log::is_offline`]), without waiting
+    /// for its other handles to drop: readers may keep using `old` (its published data stays
+    /// readable) while the caller swaps the returned log in. Steps:
+    ///
+    /// 1. Quiesce `old`: hold its append and clean locks for the whole reopen and wait for its
+    ///    syncs in flight, so its recovery point is final.
+    /// 2. With `drop_unsynced_tail`, or when a sync failed ([`crate::OfflineReason`]): cut every
+    ///    batch at or past that recovery point off the files. Nothing there was acknowledged by a
+    ///    durable producer (acknowledgements wait for the sync), and after a failed fdatasync
+    ///    the page cache may show bytes the disk does not hold, which recovery would otherwise
+    ///    take for data. Otherwise the unsynced tail is kept (it is intact in the page cache
+    ///    and its blocks are allocated) and recovery verifies it.
+    /// 3. Open the partition as after a crash, from `old`'s recovery point, log start offset and
+    ///    first dirty offset rather than the (older) checkpoints; the new handle replaces
+    ///    `old` in the open-partition table.
+    ///
+    /// `old` stays offline; every later change through it is refused, so it cannot touch the
+    /// files the new log owns. A failed reopen leaves `old` offline and may be retried.
+    pub fn reopen_log(
+        &self,
+        old: &Arc<Log>,
+        config: LogConfig,
+        drop_unsynced_tail: bool,
+    ) -> Result<(Arc<Log>, RecoveryReport), StorageError> {
+        let key = (old.topic().to_string(), old.partition());
+        if !old.is_offline() {
+            return Err(StorageError::NotOffline {
+                topic: key.0,
+                partition: key.1,
+            });
+        }
+        let quiesced = old.quiesce_for_reopen()?;
+        // Under `old`'s append lock: a second reopen of `old` waits here for the first, then
+        // finds a newer handle registered and must not open the files a second time.
+        let registered = self
+            .opened
+            .lock()
+            .get(&key)
+            .and_then(|handle| handle.as_ref().and_then(Weak::upgrade));
+        if !registered.is_some_and(|registered| Arc::ptr_eq(&registered, old)) {
+            return Err(StorageError::AlreadyOpen {
+                topic: key.0,
+                partition: key.1,
+            });
+        }
+        let sync_failed = old
+            .offline_reason()
+            .is_some_and(|reason| reason.sync_failed);
+        if drop_unsynced_tail || sync_failed {
+            let bytes_cut = old.cut_unsynced_tail(quiesced.recovery_point)?;
+            if bytes_cut > 0 {
+                tracing::warn!(
+                    dir = %old.dir().display(),
+                    recovery_point = quiesced.recovery_point,
+                    log_end_offset = old.log_end_offset(),
+                    bytes_cut,
+                    "dropped the unsynced tail of an offline log before reopening it"
+                );
+            }
+        }
+        old.release_preallocation();
+        let resume = Resume {
+            recovery_point: quiesced.recovery_point,
+            log_start_offset: quiesced.log_start_offset,
+            first_dirty_offset: quiesced.first_dirty_offset,
+        };
+        let (log, report) =
+            self.open_log_unregistered(&key, old.topic_id(), config, false, Some(resume))?;
+        self.opened.lock().insert(key, Some(Arc::downgrade(&log)));
+        drop(quiesced);
+        Ok((log, report))
     }
 
     /// Deletes a partition: renames its directory to `<topic>-<partition>.<uuid>-delete`, fsyncs
@@ -490,6 +606,165 @@ fn ensure_partition_metadata(dir: &Path, topic_id: uuid::Uuid) -> Result<uuid::U
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    mod reopen {
+        use std::sync::atomic::Ordering;
+
+        use bytes::Bytes;
+
+        use super::super::*;
+        use crate::log::OfflineReason;
+        use crate::{AppendOptions, BatchBuilderParams, Record, encode_batch, validate};
+
+        const OPTIONS: AppendOptions = AppendOptions {
+            now_ms: 1_000,
+            leader_epoch: 0,
+        };
+
+        /// Small segments, so a few batches span several of them.
+        fn config() -> LogConfig {
+            LogConfig {
+                segment_bytes: 300,
+                preallocate_bytes: 4_096,
+                ..LogConfig::default()
+            }
+        }
+
+        fn try_append(log: &Log, value: u8) -> Result<(), crate::AppendError> {
+            let record = Record {
+                offset: 0,
+                timestamp: 1_000,
+                key: None,
+                value: Some(Bytes::from(vec![value; 100])),
+                headers: vec![],
+            };
+            let encoded = encode_batch(&BatchBuilderParams::default(), &[record]).unwrap();
+            log.append(validate(encoded).unwrap(), OPTIONS).map(|_| ())
+        }
+
+        /// Appends one record with value `value`; returns the new log end.
+        fn append(log: &Log, value: u8) -> i64 {
+            try_append(log, value).unwrap();
+            log.log_end_offset()
+        }
+
+        /// The first value byte of every record, in offset order.
+        fn values(log: &Log) -> Vec<u8> {
+            let mut values = Vec::new();
+            let mut offset = log.log_start_offset();
+            while offset < log.log_end_offset() {
+                let read = log.read(offset, 1 << 20, i64::MAX, true).unwrap();
+                let (_, records) = crate::batch::decode_records(&read.records, 1 << 20).unwrap();
+                let record = &records[0];
+                values.push(record.value.as_ref().unwrap()[0]);
+                offset = record.offset + 1;
+            }
+            values
+        }
+
+        fn durable_then_unsynced(log: &Log) {
+            for value in 0..3 {
+                append(log, value);
+            }
+            log.flush().unwrap();
+            for value in 3..6 {
+                append(log, value);
+            }
+            assert!(log.segment_count() >= 3, "the tail must span segments");
+        }
+
+        /// After a failed fdatasync the page cache may not match the disk: the reopen cuts
+        /// everything past the last good sync, even when not asked to, deleting the segments
+        /// wholly past it, and the log takes appends again from there.
+        #[test]
+        fn a_failed_sync_drops_the_unsynced_tail_and_the_log_takes_appends_again() {
+            let dir = tempfile::tempdir().unwrap();
+            let log_dir = LogDir::open(dir.path()).unwrap();
+            let (old, _) = log_dir
+                .open_log("t", 0, uuid::Uuid::new_v4(), config())
+                .unwrap();
+            durable_then_unsynced(&old);
+            old.fail_next_sync.store(true, Ordering::SeqCst);
+            assert!(old.flush().is_err());
+            let reason = old.offline_reason().unwrap();
+            assert!(reason.sync_failed && reason.storage_full, "{reason:?}");
+            assert!(try_append(&old, 7).is_err());
+
+            let (log, report) = log_dir.reopen_log(&old, config(), false).unwrap();
+            assert!(!report.clean_shutdown);
+            assert_eq!(log.log_end_offset(), 3, "{report}");
+            assert_eq!(log.recovery_point(), 3);
+            assert_eq!(values(&log), vec![0, 1, 2]);
+            assert_eq!(append(&log, 9), 4);
+            log.flush().unwrap();
+            assert_eq!(values(&log), vec![0, 1, 2, 9]);
+
+            // The old handle can change nothing any more, and cannot be reopened again.
+            assert!(old.delete_records_before(1).is_err());
+            assert!(matches!(
+                log_dir.reopen_log(&old, config(), true),
+                Err(StorageError::AlreadyOpen { .. })
+            ));
+            drop(old);
+            log_dir.close(&[log]).unwrap();
+            drop(log_dir);
+            let log_dir = LogDir::open(dir.path()).unwrap();
+            let (log, _) = log_dir
+                .open_log("t", 0, uuid::Uuid::nil(), config())
+                .unwrap();
+            assert_eq!(values(&log), vec![0, 1, 2, 9]);
+        }
+
+        /// A failed write leaves what was written before it intact in the page cache: a
+        /// write-cached topic (which acknowledged it) keeps it, a durable one cuts it.
+        #[test]
+        fn a_failed_write_keeps_or_cuts_the_unsynced_tail_as_asked() {
+            for drop_unsynced_tail in [false, true] {
+                let dir = tempfile::tempdir().unwrap();
+                let log_dir = LogDir::open(dir.path()).unwrap();
+                let (old, _) = log_dir
+                    .open_log("t", 0, uuid::Uuid::new_v4(), config())
+                    .unwrap();
+                durable_then_unsynced(&old);
+                old.go_offline(OfflineReason {
+                    error: "appending: No space left on device".to_string(),
+                    storage_full: true,
+                    sync_failed: false,
+                });
+                let (log, _) = log_dir
+                    .reopen_log(&old, config(), drop_unsynced_tail)
+                    .unwrap();
+                let expected: Vec<u8> = if drop_unsynced_tail {
+                    vec![0, 1, 2]
+                } else {
+                    vec![0, 1, 2, 3, 4, 5]
+                };
+                assert_eq!(values(&log), expected, "drop {drop_unsynced_tail}");
+                assert_eq!(log.recovery_point(), 3);
+                assert_eq!(
+                    log_dir.preallocation_budget().used_bytes(),
+                    log.preallocated_bytes(),
+                    "the old log's zeros went back to the budget"
+                );
+                drop(old);
+                log_dir.close(&[log]).unwrap();
+            }
+        }
+
+        #[test]
+        fn only_an_offline_log_is_reopened() {
+            let dir = tempfile::tempdir().unwrap();
+            let log_dir = LogDir::open(dir.path()).unwrap();
+            let (log, _) = log_dir
+                .open_log("t", 0, uuid::Uuid::new_v4(), config())
+                .unwrap();
+            assert!(matches!(
+                log_dir.reopen_log(&log, config(), true),
+                Err(StorageError::NotOffline { .. })
+            ));
+            log_dir.close(&[log]).unwrap();
+        }
+    }
 
     #[test]
     fn partition_dir_names() {

@@ -22,13 +22,14 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use bytes::BytesMut;
 use parking_lot::Mutex;
 
 use crate::batch::{self, BatchHeader};
 use crate::index::{self, OffsetEntry, SegmentIndexes, TimeEntry};
+use crate::preallocation::PreallocationBudget;
 
 pub(crate) const LOG_SUFFIX: &str = "log";
 pub(crate) const INDEX_SUFFIX: &str = "index";
@@ -148,11 +149,19 @@ pub(crate) const MAX_PREALLOCATED_TAIL: u64 = 64 * 1024 * 1024;
 /// own pages and the cache flush, as for `fio` on its laid-out file. Measured on this project's
 /// test VM (16 KiB writes, one `fdatasync` each): 197 µs and 88 µs of CPU per sync appending,
 /// 121 µs and 46 µs over written zeros.
+///
+/// Every zero is drawn from `budget` first (`None`: unbounded) and given back when data covers
+/// it or it is trimmed; see `preallocation.rs`.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Preallocate {
+pub(crate) struct Preallocate<'a> {
     pub bytes: u64,
     pub limit: u64,
+    pub budget: Option<&'a PreallocationBudget>,
 }
+
+/// Smallest grant from a nearly spent budget worth writing zeros for: one write of
+/// `ZEROS`; a sliver would be overrun by the next append before it saved a sync anything.
+const MIN_PREALLOCATION_GRANT_BYTES: u64 = 64 * 1024;
 
 /// Starts write-back of `[offset, offset + len)` of `file` without waiting for it
 /// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), so preallocated zeros reach the disk before
@@ -182,6 +191,11 @@ pub(crate) struct Segment {
     /// End of the zeros written past `size_bytes` (see [`Segment::append`]): the file's length.
     /// Changed only by the appender, roll, close and recovery, which the log serializes.
     file_bytes: AtomicU64,
+    /// Of the zeros past `size_bytes`, those taken from a [`PreallocationBudget`] and not given
+    /// back yet. Changed under the log's append lock (or with the log exclusively held).
+    preallocated_charge_bytes: AtomicU64,
+    /// `now_ms` of the last append (or of creation): idle segments lose their zeros.
+    last_append_ms: AtomicI64,
     pub indexes: SegmentIndexes,
     state: Mutex<SegmentState>,
     /// Set once the whole segment (log and indexes) was fsync'd while inactive.
@@ -264,6 +278,8 @@ impl Segment {
             log_file,
             size_bytes: AtomicU64::new(0),
             file_bytes: AtomicU64::new(0),
+            preallocated_charge_bytes: AtomicU64::new(0),
+            last_append_ms: AtomicI64::new(now_ms.unwrap_or(0)),
             indexes: SegmentIndexes::new(offset_file, time_file, Vec::new(), Vec::new()),
             state: Mutex::new(SegmentState {
                 next_offset: base_offset,
@@ -309,6 +325,9 @@ impl Segment {
             log_file,
             size_bytes: AtomicU64::new(size),
             file_bytes: AtomicU64::new(size),
+            // Zeros a crash left are trimmed by recovery; this process never paid for them.
+            preallocated_charge_bytes: AtomicU64::new(0),
+            last_append_ms: AtomicI64::new(0),
             indexes: SegmentIndexes::new(
                 offset_file,
                 time_file,
@@ -443,13 +462,14 @@ impl Segment {
         parts: &[&[u8]],
         headers: &[BatchHeader],
         limits: IndexLimits,
-        preallocate: Preallocate,
+        preallocate: Preallocate<'_>,
     ) -> io::Result<()> {
         let start = self.size_bytes.load(Ordering::Acquire);
         if let Err(err) = write_all_vectored_at(&self.log_file, parts, start) {
             // Preallocated zeros go too: a torn write in them would read as damage.
             let _ = self.log_file.set_len(start);
             self.file_bytes.store(start, Ordering::Release);
+            self.release_preallocation_charge(preallocate.budget);
             return Err(annotate(&self.log_path, err));
         }
         let mut state = self.state.lock();
@@ -464,9 +484,49 @@ impl Segment {
             start + parts.iter().map(|part| part.len() as u64).sum::<u64>()
         );
         self.size_bytes.store(position, Ordering::Release);
-        self.file_bytes.fetch_max(position, Ordering::AcqRel);
+        let file_bytes = self.file_bytes.fetch_max(position, Ordering::AcqRel);
+        self.give_back(
+            preallocate.budget,
+            file_bytes.min(position).saturating_sub(start),
+        );
         self.preallocate(start, position, preallocate);
         Ok(())
+    }
+
+    /// `bytes` of this segment's charged zeros are gone (covered by data or trimmed).
+    fn give_back(&self, budget: Option<&PreallocationBudget>, bytes: u64) {
+        let charge = self.preallocated_charge_bytes.load(Ordering::Acquire);
+        let returned = bytes.min(charge);
+        if returned == 0 {
+            return;
+        }
+        self.preallocated_charge_bytes
+            .store(charge - returned, Ordering::Release);
+        if let Some(budget) = budget {
+            budget.release(returned);
+        }
+    }
+
+    /// Gives every charged zero back to `budget`: after the zeros were cut off, or when the
+    /// segment leaves a log that is dropped or reopened (whose recovery cuts them).
+    pub fn release_preallocation_charge(&self, budget: Option<&PreallocationBudget>) {
+        let charge = self.preallocated_charge_bytes.swap(0, Ordering::AcqRel);
+        if let Some(budget) = budget {
+            budget.release(charge);
+        }
+    }
+
+    /// Zeros past the data this segment holds on the budget's account.
+    pub fn preallocated_charge_bytes(&self) -> u64 {
+        self.preallocated_charge_bytes.load(Ordering::Acquire)
+    }
+
+    pub fn note_append_ms(&self, now_ms: i64) {
+        self.last_append_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    pub fn last_append_ms(&self) -> i64 {
+        self.last_append_ms.load(Ordering::Relaxed)
     }
 
     /// After an append of `[start, end)`: writes zeros past `end` when fewer than half of
@@ -476,15 +536,31 @@ impl Segment {
     /// syncs are few for the bytes, so the zeros would cost more than the inode writes they
     /// save (librdkafka's 1 MiB batches: 15% slower). A failure is not the append's: the zeros
     /// are cut off again and the next append extends the file as without preallocation.
-    fn preallocate(&self, start: u64, end: u64, preallocate: Preallocate) {
+    ///
+    /// The zeros come out of `preallocate.budget`: a partial grant of at least
+    /// [`MIN_PREALLOCATION_GRANT_BYTES`] is written, a smaller one given back.
+    fn preallocate(&self, start: u64, end: u64, preallocate: Preallocate<'_>) {
         let file_bytes = self.file_bytes.load(Ordering::Acquire);
-        let to = (end + preallocate.bytes).min(preallocate.limit.max(end));
+        let mut to = (end + preallocate.bytes).min(preallocate.limit.max(end));
         if end - start > preallocate.bytes / 4
             || file_bytes >= end + preallocate.bytes / 2
             || to <= file_bytes
         {
             return;
         }
+        let wanted = to - file_bytes;
+        let granted = preallocate
+            .budget
+            .map_or(wanted, |budget| budget.reserve(wanted));
+        if granted < wanted.min(MIN_PREALLOCATION_GRANT_BYTES) {
+            if let Some(budget) = preallocate.budget {
+                budget.release(granted);
+            }
+            return;
+        }
+        to = file_bytes + granted;
+        self.preallocated_charge_bytes
+            .fetch_add(granted, Ordering::AcqRel);
         static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
         let mut at = file_bytes;
         while at < to {
@@ -496,6 +572,7 @@ impl Segment {
                     tracing::debug!(file = %self.log_path.display(), ?result, "preallocating failed");
                     let _ = self.log_file.set_len(end);
                     self.file_bytes.store(end, Ordering::Release);
+                    self.release_preallocation_charge(preallocate.budget);
                     return;
                 }
             }
@@ -508,11 +585,15 @@ impl Segment {
     /// stops being the active one, and at a clean close. The size change reaches the disk with
     /// the segment's next sync. A failure is logged, not returned: reads stop at the data, and
     /// the next open trims zeros it finds after the last batch (see [`Segment::load_tail`]).
-    pub fn trim_preallocated_or_warn(&self) {
+    /// Trimmed zeros go back to `budget`.
+    pub fn trim_preallocated_or_warn(&self, budget: Option<&PreallocationBudget>) {
         let size = self.size_bytes();
         if self.file_bytes.load(Ordering::Acquire) > size {
             match self.log_file.set_len(size) {
-                Ok(()) => self.file_bytes.store(size, Ordering::Release),
+                Ok(()) => {
+                    self.file_bytes.store(size, Ordering::Release);
+                    self.release_preallocation_charge(budget);
+                }
                 Err(err) => {
                     tracing::warn!(file = %self.log_path.display(), error = %err, "could not trim preallocated zeros; the next open will")
                 }

@@ -279,7 +279,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                                 takhin_console::storage_health::PartitionLogHealth::of(
                                     &topic.name,
                                     partition.index,
-                                    &partition.log,
+                                    &partition.log(),
                                 ),
                             );
                         }

@@ -189,7 +189,7 @@ impl GroupCoordinator {
         let mut records_read = 0u64;
         if let Some(topic) = broker.topic(OFFSETS_TOPIC) {
             for partition in topic.partitions() {
-                let log = &partition.log;
+                let log = partition.log();
                 let end = partition.high_watermark();
                 let mut offset = log.log_start_offset();
                 while offset < end {
@@ -549,14 +549,15 @@ pub async fn write_records(
         ResponseError::UnknownServerError
     })?;
     let written = crate::handlers::blocking(move || {
-        let outcome = partition.log.append(
+        let log = partition.log();
+        let outcome = log.append(
             batches,
             AppendOptions {
                 now_ms: now,
                 leader_epoch: LEADER_EPOCH,
             },
         )?;
-        partition.sync_blocking(outcome.last_offset + 1)
+        partition.sync_blocking(&log, outcome.last_offset + 1)
     })
     .await?;
     if let Err(e) = written {

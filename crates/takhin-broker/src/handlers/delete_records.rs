@@ -38,7 +38,7 @@ fn target_offset(requested: i64, high_watermark: i64) -> Result<i64, ResponseErr
 
 fn delete_before(partition: &Partition, requested: i64) -> Result<i64, ResponseError> {
     let offset = target_offset(requested, partition.high_watermark())?;
-    match partition.log.delete_records_before(offset) {
+    match partition.log().delete_records_before(offset) {
         Ok(log_start_offset) => Ok(log_start_offset),
         Err(ReadError::OffsetOutOfRange { .. }) => Err(ResponseError::OffsetOutOfRange),
         Err(e) => {
@@ -188,6 +188,6 @@ mod tests {
         drop(broker);
         let reopened = open_broker(dir.path());
         let partition = reopened.topic("t").unwrap().partition(0).unwrap();
-        assert_eq!(partition.log.log_start_offset(), 5);
+        assert_eq!(partition.log().log_start_offset(), 5);
     }
 }

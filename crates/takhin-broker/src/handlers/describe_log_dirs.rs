@@ -66,7 +66,9 @@ fn describe_topic(topic: &Topic, partitions: Option<&[i32]>) -> Option<DescribeL
         .map(|partition| {
             DescribeLogDirsPartition::default()
                 .with_partition_index(partition.index)
-                .with_partition_size(i64::try_from(partition.log.size_bytes()).unwrap_or(i64::MAX))
+                .with_partition_size(
+                    i64::try_from(partition.log().size_bytes()).unwrap_or(i64::MAX),
+                )
                 .with_offset_lag(0)
                 .with_is_future_key(false)
         })

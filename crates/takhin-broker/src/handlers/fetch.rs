@@ -195,9 +195,10 @@ fn read_all(targets: &[Target], max_bytes: usize) -> (Vec<PartitionRead>, Vec<Ve
                 continue;
             }
         };
+        let log = partition.log();
         let high_watermark = partition.high_watermark();
-        let log_start_offset = partition.log.log_start_offset();
-        let log_end_offset = partition.log.log_end_offset();
+        let log_start_offset = log.log_start_offset();
+        let log_end_offset = log.log_end_offset();
         let offset = target.fetch_offset;
         if offset < log_start_offset || offset > log_end_offset {
             results.push(PartitionRead::error(
@@ -215,8 +216,7 @@ fn read_all(targets: &[Target], max_bytes: usize) -> (Vec<PartitionRead>, Vec<Ve
             // but not out of range either.
             Bytes::new()
         } else {
-            match partition
-                .log
+            match log
                 .read_slices(offset, budget, high_watermark, total_bytes == 0)
                 .and_then(|slices| {
                     records_of(&slices, &mut file_records).map_err(|source| ReadError::Io {

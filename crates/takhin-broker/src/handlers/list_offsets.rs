@@ -97,7 +97,7 @@ fn visible(found: Option<(i64, i64)>, high_watermark: i64) -> Answer {
 
 fn lookup(partition: &Partition, timestamp: i64) -> Answer {
     let high_watermark = partition.high_watermark();
-    let log = &partition.log;
+    let log = partition.log();
     let found = match timestamp {
         EARLIEST_TIMESTAMP | EARLIEST_LOCAL_TIMESTAMP => {
             return Answer::found(-1, log.log_start_offset());

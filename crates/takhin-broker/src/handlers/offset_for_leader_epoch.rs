@@ -42,7 +42,7 @@ pub fn handle(
             let result = match partition {
                 Ok(partition) => {
                     let (leader_epoch, end_offset) =
-                        partition.log.end_offset_for_epoch(wanted.leader_epoch);
+                        partition.log().end_offset_for_epoch(wanted.leader_epoch);
                     result
                         .with_leader_epoch(leader_epoch)
                         .with_end_offset(end_offset)

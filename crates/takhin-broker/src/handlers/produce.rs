@@ -184,6 +184,9 @@ struct Slot {
 
 struct Appended {
     partition: Arc<Partition>,
+    /// The log the records went to: their sync is awaited on it, even if a
+    /// reopen replaced it meanwhile (see `Partition`).
+    log: Arc<takhin_storage::Log>,
     config: Arc<TopicConfig>,
     base_offset: i64,
     log_append_time_ms: i64,
@@ -293,7 +296,7 @@ pub async fn handle(
             .map(
                 |(slot, partition, config, (records, has_transactional_id))| {
                     let result = append_one(&partition, &config, records, has_transactional_id)
-                        .map(|outcome| (partition, config, outcome));
+                        .map(|(log, outcome)| (partition, log, config, outcome));
                     (slot, result)
                 },
             )
@@ -320,8 +323,9 @@ pub async fn handle(
     };
     drop(produce_turn);
     for (slot, result) in appended {
-        slots[slot].result = result.map(|(partition, config, outcome)| Appended {
+        slots[slot].result = result.map(|(partition, log, config, outcome)| Appended {
             partition,
+            log,
             config,
             base_offset: outcome.base_offset,
             log_append_time_ms: outcome.log_append_time_ms,
@@ -398,13 +402,14 @@ fn transactional_refusal(request: &ProduceRequest) -> Option<(ResponseError, Str
     })
 }
 
-/// Validates, recompresses if needed, and appends one partition's records.
+/// Validates, recompresses if needed, and appends one partition's records;
+/// returns the log they went to with the outcome.
 fn append_one(
     partition: &Partition,
     config: &TopicConfig,
     records: Option<bytes::Bytes>,
     has_transactional_id: bool,
-) -> Result<takhin_storage::AppendOutcome, (ResponseError, String)> {
+) -> Result<(Arc<takhin_storage::Log>, takhin_storage::AppendOutcome), (ResponseError, String)> {
     let Some(records) = records else {
         return Err((ResponseError::InvalidRecord, "records are null".into()));
     };
@@ -463,7 +468,8 @@ fn append_one(
         leader_epoch: LEADER_EPOCH,
     };
     let (size_bytes, records_count) = (batches.size_bytes(), batches.records_count());
-    let outcome = partition.log.append(batches, options).map_err(|e| {
+    let log = partition.log();
+    let outcome = log.append(batches, options).map_err(|e| {
         let code = match &e {
             AppendError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
             AppendError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
@@ -471,13 +477,16 @@ fn append_one(
                 warn!(topic = %partition.topic, partition = partition.index, "append failed: {e}");
                 ResponseError::KafkaStorageError
             }
+            // Logged once, when the log went offline; not again for every
+            // retry a producer sends meanwhile.
+            AppendError::Offline { .. } => ResponseError::KafkaStorageError,
         };
         (code, e.to_string())
     })?;
     if !outcome.duplicate {
         partition.metrics.record_append(size_bytes, records_count);
     }
-    Ok(outcome)
+    Ok((log, outcome))
 }
 
 fn batch_error(error: takhin_storage::BatchError) -> (ResponseError, String) {
@@ -522,8 +531,8 @@ async fn make_durable(slots: &mut [Slot], acks: i16) {
         let Ok(appended) = &slot.result else { continue };
         let partition = &appended.partition;
         if appended.config.write_caching {
-            partition.advance_high_watermark(partition.log.log_end_offset());
-            maybe_flush_cached(partition, &appended.config);
+            partition.advance_high_watermark(appended.log.log_end_offset());
+            maybe_flush_cached(partition, &appended.log, &appended.config);
             continue;
         }
         partition.request_sync(appended.end_offset);
@@ -535,7 +544,11 @@ async fn make_durable(slots: &mut [Slot], acks: i16) {
         let Ok(appended) = &slots[index].result else {
             continue;
         };
-        if let Err(message) = appended.partition.wait_durable(appended.end_offset).await {
+        let durable = appended
+            .partition
+            .wait_durable(&appended.log, appended.end_offset)
+            .await;
+        if let Err(message) = durable {
             slots[index].result = Err((ResponseError::KafkaStorageError, message));
         }
     }
@@ -560,12 +573,16 @@ pub fn waits_for_sync(broker: &Broker, version: i16, request: &ProduceRequest) -
 
 /// With write caching, fsync once `flush.messages` records are unsynced
 /// (the periodic flusher handles `flush.ms`).
-fn maybe_flush_cached(partition: &Arc<Partition>, config: &TopicConfig) {
-    let unsynced = partition.log.log_end_offset() - partition.log.recovery_point();
+fn maybe_flush_cached(
+    partition: &Arc<Partition>,
+    log: &Arc<takhin_storage::Log>,
+    config: &TopicConfig,
+) {
+    let unsynced = log.log_end_offset() - log.recovery_point();
     if unsynced >= config.flush_messages {
-        let partition = partition.clone();
+        let (partition, log) = (partition.clone(), log.clone());
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = partition.sync_blocking(partition.log.log_end_offset()) {
+            if let Err(e) = partition.sync_blocking(&log, log.log_end_offset()) {
                 warn!("flush.messages flush failed: {e}");
             }
         });

@@ -148,7 +148,7 @@ fn storage_health_of(
                 partitions.push(takhin_console::storage_health::PartitionLogHealth::of(
                     &topic.name,
                     partition.index,
-                    &partition.log,
+                    &partition.log(),
                 ));
             }
         }
