@@ -242,10 +242,13 @@ impl Partition {
                 continue;
             }
             self.sync_drivers.fetch_sub(1, Ordering::SeqCst);
-            // Waiters parked while this driver ran may have nothing left to be
-            // woken by (the log went offline, so no sync follows): they look
-            // again.
-            self.synced.notify_waiters();
+            // Waiters parked while this driver ran have nothing left to be woken
+            // by once the log is offline (no sync follows): they look again.
+            // Only then: waking every waiter at each driver stop made each of
+            // them try to start a driver again.
+            if self.log().is_offline() {
+                self.synced.notify_waiters();
+            }
             // A request that raised `sync_wanted` after the look above saw this
             // driver running and left the sync to it: look again, and take a
             // driver's place back unless all are taken (those will look).
