@@ -4,10 +4,13 @@
 //! stays readable; a kill -9 at any step of the group's swap leaves the old segments or the
 //! merged one, never a mix or an overlap.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use common::copy_dir;
 use takhin_storage::{
     AppendOptions, BatchBuilderParams, CLEAN_SHUTDOWN_MARKER, CleanOptions, Log, LogConfig, LogDir,
     Record, check_stored_batch, decode_records, encode_batch, validate,
@@ -112,19 +115,6 @@ fn bases(dir: &Path) -> Vec<i64> {
         .collect();
     bases.sort_unstable();
     bases
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if entry.file_name() != ".lock" {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -748,19 +748,6 @@ fn partition_dir(data: &Path) -> PathBuf {
     data.join(format!("{TOPIC}-0"))
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if entry.file_name() != ".lock" {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn file(dir: &Path, base: i64, suffix: &str) -> PathBuf {
     dir.join(format!("{base:020}.{suffix}"))
 }

@@ -124,20 +124,6 @@ fn unclean_reopen_scans_from_the_recovery_point() {
     );
 }
 
-/// Copies a data directory (for a second, independent recovery of the same bytes).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if entry.file_name() != ".lock" {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn restart_after_a_crash_verifies_only_what_the_last_checkpoint_did_not_cover() {
     let dir = tempfile::tempdir().unwrap();
